@@ -1,0 +1,67 @@
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { StreamEncoder } from '../../sim/stream.js';
+
+export type StopReason = 'end_turn' | 'max_tokens';
+
+export const stopReason = (completion: Completion): StopReason => (completion.finish === 'length' ? 'max_tokens' : 'end_turn');
+
+/** The spec's `Usage` (every key required; null where there is nothing to say). */
+export function usageJson(inputTokens: number, outputTokens: number): string {
+  return (
+    `{"input_tokens":${inputTokens},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,` +
+    `"cache_creation":{"ephemeral_5m_input_tokens":0,"ephemeral_1h_input_tokens":0},` +
+    `"output_tokens":${outputTokens},"server_tool_use":null,"service_tier":"standard","inference_geo":null}`
+  );
+}
+
+/** The spec's `MessageDeltaUsage`: cumulative totals at the end of the stream. */
+function deltaUsageJson(inputTokens: number, outputTokens: number): string {
+  return `{"input_tokens":${inputTokens},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":${outputTokens},"server_tool_use":null}`;
+}
+
+/** The `Message` object; `content` is JSON text. */
+export function messageJson(id: string, model: string, content: string, stop: StopReason | null, usage: string): string {
+  const reason = stop === null ? 'null' : `"${stop}"`;
+  return `{"id":"${id}","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":${content},"stop_reason":${reason},"stop_sequence":null,"stop_details":null,"container":null,"usage":${usage}}`;
+}
+
+const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;
+
+const TOKEN_PREFIX = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+const TOKEN_SUFFIX = '}}\n\n';
+
+/**
+ * WIRE B3: every event named; message_start, content_block_start, ping, one text_delta per token,
+ * content_block_stop, message_delta with cumulative usage, message_stop. No [DONE].
+ */
+export class MessageStreamEncoder implements StreamEncoder {
+  constructor(
+    private readonly id: string,
+    private readonly model: string,
+    private readonly sim: SimRequest,
+    private readonly completion: Completion,
+  ) {}
+
+  open(): string {
+    const { sim, completion } = this;
+    const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.tokens.length)));
+    return (
+      event('message_start', `{"type":"message_start","message":${start}}`) +
+      event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","citations":null}}') +
+      event('ping', '{"type":"ping"}')
+    );
+  }
+
+  token(json: string): string {
+    return TOKEN_PREFIX + json + TOKEN_SUFFIX;
+  }
+
+  close(): string {
+    const { sim, completion } = this;
+    return (
+      event('content_block_stop', '{"type":"content_block_stop","index":0}') +
+      event('message_delta', `{"type":"message_delta","delta":{"stop_reason":"${stopReason(completion)}","stop_sequence":null,"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.tokens.length)}}`) +
+      event('message_stop', '{"type":"message_stop"}')
+    );
+  }
+}

@@ -1,0 +1,36 @@
+import type { ErrorCode, SimError } from '../../errors.js';
+import type { Dialect } from '../dialect.js';
+import { uniqueBase62 } from '../../sim/ids.js';
+import type { ValidationWording } from '../validate.js';
+
+/** WIRE B7: the error type follows the status. */
+const WIRE: Record<ErrorCode, string> = {
+  invalid_json: 'invalid_request_error',
+  missing_required_parameter: 'invalid_request_error',
+  invalid_type: 'invalid_request_error',
+  invalid_value: 'invalid_request_error',
+  missing_api_version: 'invalid_request_error',
+  model_not_found: 'not_found_error',
+  route_not_found: 'not_found_error',
+  method_not_allowed: 'invalid_request_error',
+  body_too_large: 'request_too_large',
+  internal_error: 'api_error',
+};
+
+/** The API's own wording: `<field path>: <problem>`. */
+export const anthropicWording: ValidationWording = {
+  missing: (param) => `${param}: Field required`,
+  wrongType: (param, expected) => `${param}: Input should be a valid ${expected}`,
+  badValue: (param, problem) => `${param}: ${problem}`,
+};
+
+export const anthropic: Dialect = {
+  name: 'anthropic',
+  requestIdHeader: 'request-id',
+  newRequestId: () => `req_011C${uniqueBase62()}`,
+  errorBody(err: SimError, requestId: string): string {
+    return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });
+  },
+  errorTypes: WIRE,
+  staticHeaders: [],
+};

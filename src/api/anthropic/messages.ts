@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { SimError } from '../../errors.js';
+import { uniqueBase62 } from '../../sim/ids.js';
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { Generation } from '../../sim/stream.js';
+import { renderEscaped } from '../../sim/text.js';
+import type { RouteContext } from '../context.js';
+import { simulate, textOf } from '../generation.js';
+import { validate } from '../validate.js';
+import { MessageStreamEncoder, messageJson, stopReason, usageJson } from './encoder.js';
+import { anthropicWording } from './errors.js';
+import { findClaudeModel, requireVersion } from './shared.js';
+
+const block = z.looseObject({ type: z.string() });
+const message = z.looseObject({
+  role: z.enum(['user', 'assistant']),
+  content: z.union([z.string(), z.array(block)]),
+});
+
+/** WIRE B1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
+const messagesRequest = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(message).min(1),
+  max_tokens: z.number().int().min(0),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),
+  stream: z.boolean().optional(),
+  stop_sequences: z.array(z.string()).optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().min(0).optional(),
+});
+
+export function messages(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
+  requireVersion(ctx);
+  const req = validate(messagesRequest, body, anthropicWording);
+  const model = findClaudeModel(ctx, req.model);
+  if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');
+  const texts = [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
+  return simulate(
+    { model, texts, maxTokens: req.max_tokens, seed: null, stream: req.stream === true },
+    ctx,
+    (sim, completion) => new MessageGeneration(req.model, sim, completion),
+  );
+}
+
+class MessageGeneration implements Generation {
+  private readonly id = `msg_01${uniqueBase62()}`;
+
+  constructor(
+    private readonly modelName: string,
+    readonly sim: SimRequest,
+    readonly completion: Completion,
+  ) {}
+
+  body(): string {
+    const { sim, completion } = this;
+    const content = `[{"type":"text","text":"${renderEscaped(completion.tokens)}","citations":null}]`;
+    return messageJson(this.id, this.modelName, content, stopReason(completion), usageJson(sim.promptTokens, completion.tokens.length));
+  }
+
+  encoder(): MessageStreamEncoder {
+    return new MessageStreamEncoder(this.id, this.modelName, this.sim, this.completion);
+  }
+}

@@ -1,0 +1,29 @@
+import type { Config } from '../config/schema.js';
+import type { Catalogue } from '../sim/catalogue.js';
+import type { CpuPool } from '../sim/pool.js';
+
+/** The request headers the routes read, copied out of uWS before any asynchronous step. Absent is ''. */
+export interface RequestHeaders {
+  readonly authorization: string;
+  readonly xApiKey: string;
+  readonly anthropicVersion: string;
+  readonly requestId: string;
+  readonly ttftMs: string;
+  readonly itlMs: string;
+}
+
+/** What a route handler may use: no uWS, no response object. */
+export interface RouteContext {
+  readonly config: Readonly<Config>;
+  readonly catalogue: Catalogue;
+  readonly pool: CpuPool | null;
+  readonly headers: RequestHeaders;
+  /** The id this response carries in its dialect's request-id header. */
+  readonly requestId: string;
+}
+
+/** The route answered with a complete JSON body. */
+export interface JsonReply {
+  readonly status: number;
+  readonly body: string;
+}

@@ -1,0 +1,51 @@
+import type { Model } from '../sim/catalogue.js';
+import { planCompletion } from '../sim/plan.js';
+import type { Completion, SimRequest } from '../sim/request.js';
+import type { Generation } from '../sim/stream.js';
+import { requestDelays } from '../sim/latency.js';
+import { hashString } from '../sim/rng.js';
+import { estimatePromptTokens } from '../sim/tokens.js';
+import type { RouteContext } from './context.js';
+
+export interface GenerationInput {
+  readonly model: Model;
+  /** The prompt's texts in order (system first), for token counting and the text seed. */
+  readonly texts: readonly string[];
+  readonly maxTokens: number | null;
+  readonly seed: number | null;
+  readonly stream: boolean;
+}
+
+/**
+ * The dialect-neutral part of every generation route: normalise into a SimRequest, plan the
+ * completion (inline or in the pool), then let the dialect wrap it. Delays, token counts and text
+ * are decided here once, never per dialect.
+ */
+export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
+  const { model } = input;
+  let textSeed = hashString(model.id, (ctx.config.seed ^ (input.seed ?? 0)) >>> 0);
+  for (const text of input.texts) textSeed = hashString(text, textSeed);
+  const delays = requestDelays(model, ctx.headers.ttftMs, ctx.headers.itlMs, ctx.config.timeScale);
+  const sim: SimRequest = {
+    model,
+    promptTokens: estimatePromptTokens(input.texts),
+    maxTokens: input.maxTokens,
+    textSeed,
+    stream: input.stream,
+    ttftMs: delays.ttftMs,
+    itlMs: delays.itlMs,
+  };
+  const completion = planCompletion(sim, ctx.config, ctx.pool);
+  return completion instanceof Promise ? completion.then((c) => wrap(sim, c)) : wrap(sim, completion);
+}
+
+/** The text of a message's content: a string, or the `text` of its text parts. */
+export function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) {
+    if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') text += (part as { text: string }).text;
+  }
+  return text;
+}

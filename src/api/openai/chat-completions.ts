@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { SimError } from '../../errors.js';
+import { uniqueBase62 } from '../../sim/ids.js';
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { Generation } from '../../sim/stream.js';
+import { renderEscaped } from '../../sim/text.js';
+import type { RouteContext } from '../context.js';
+import { simulate, textOf } from '../generation.js';
+import { validate } from '../validate.js';
+import { ChatStreamEncoder, chatUsageJson, systemFingerprint } from './encoder.js';
+import { openaiWording } from './errors.js';
+import { findModel } from './shared.js';
+
+const contentPart = z.looseObject({ type: z.string() });
+const message = z.looseObject({
+  role: z.enum(['developer', 'system', 'user', 'assistant', 'tool', 'function']),
+  content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+});
+
+/** WIRE A1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
+const chatRequest = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(message).min(1),
+  max_tokens: z.number().int().min(1).nullish(),
+  max_completion_tokens: z.number().int().min(1).nullish(),
+  n: z.number().int().min(1).max(128).nullish(),
+  stream: z.boolean().nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+  seed: z.number().int().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+});
+
+export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
+  const req = validate(chatRequest, body, openaiWording);
+  const model = findModel(ctx, req.model);
+  if (model.kind === 'embedding') {
+    throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/chat/completions.`, 'model');
+  }
+  const includeUsage = req.stream_options?.include_usage === true;
+  const texts = req.messages.map((m) => textOf(m.content));
+  return simulate(
+    { model, texts, maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null, seed: req.seed ?? null, stream: req.stream === true },
+    ctx,
+    (sim, completion) => new ChatGeneration(req.model, sim, completion, includeUsage),
+  );
+}
+
+class ChatGeneration implements Generation {
+  private readonly id = `chatcmpl-${uniqueBase62()}`;
+  private readonly created = Math.floor(Date.now() / 1000);
+
+  constructor(
+    private readonly modelName: string,
+    readonly sim: SimRequest,
+    readonly completion: Completion,
+    private readonly includeUsage: boolean,
+  ) {}
+
+  body(): string {
+    const { sim, completion } = this;
+    return (
+      `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
+      `"choices":[{"index":0,"message":{"role":"assistant","content":"${renderEscaped(completion.tokens)}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${completion.finish}"}],` +
+      `"usage":${chatUsageJson(sim.promptTokens, completion.tokens.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
+    );
+  }
+
+  encoder(): ChatStreamEncoder {
+    return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage);
+  }
+}

@@ -1,0 +1,59 @@
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { StreamEncoder } from '../../sim/stream.js';
+import { hashString } from '../../sim/rng.js';
+
+/** `fp_` and ten hex digits, stable per model, like the backend fingerprints OpenAI reports. */
+export function systemFingerprint(modelId: string): string {
+  const a = hashString(modelId).toString(16).padStart(8, '0');
+  const b = hashString(a).toString(16).padStart(8, '0');
+  return `fp_${a}${b.slice(0, 2)}`;
+}
+
+/** WIRE A2: `usage` with both detail objects, all zeros but the counts. */
+export function chatUsageJson(promptTokens: number, completionTokens: number): string {
+  return (
+    `{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens},` +
+    `"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},` +
+    `"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}`
+  );
+}
+
+/**
+ * WIRE A3: `data:` lines only (no `event:`), role chunk first, one chunk per token, a finish
+ * chunk, the usage chunk with empty `choices` when asked for (and `"usage":null` on every other
+ * chunk then), `data: [DONE]`.
+ */
+export class ChatStreamEncoder implements StreamEncoder {
+  private readonly head: string;
+  private readonly tail: string;
+  private readonly tokenPrefix: string;
+  private readonly tokenSuffix: string;
+
+  constructor(
+    id: string,
+    created: number,
+    model: string,
+    private readonly sim: SimRequest,
+    private readonly completion: Completion,
+    private readonly includeUsage: boolean,
+  ) {
+    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
+    this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
+    this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
+    this.tokenSuffix = `},"logprobs":null,"finish_reason":null}${this.tail}`;
+  }
+
+  open(): string {
+    return `${this.head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}${this.tail}`;
+  }
+
+  token(json: string): string {
+    return this.tokenPrefix + json + this.tokenSuffix;
+  }
+
+  close(): string {
+    let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.completion.finish}"}${this.tail}`;
+    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}\n\n`;
+    return out + 'data: [DONE]\n\n';
+  }
+}

@@ -1,0 +1,39 @@
+import type { ErrorCode, SimError } from '../../errors.js';
+import type { Dialect } from '../dialect.js';
+import { uniqueHex } from '../../sim/ids.js';
+import type { ValidationWording } from '../validate.js';
+
+/** WIRE A8: every 4xx is `invalid_request_error`; `code` is null unless a specific one is known. */
+const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
+  invalid_json: { type: 'invalid_request_error', code: null },
+  missing_required_parameter: { type: 'invalid_request_error', code: 'missing_required_parameter' },
+  invalid_type: { type: 'invalid_request_error', code: 'invalid_type' },
+  invalid_value: { type: 'invalid_request_error', code: 'invalid_value' },
+  missing_api_version: { type: 'invalid_request_error', code: null },
+  model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
+  route_not_found: { type: 'invalid_request_error', code: null },
+  method_not_allowed: { type: 'invalid_request_error', code: null },
+  body_too_large: { type: 'invalid_request_error', code: null },
+  internal_error: { type: 'server_error', code: null },
+};
+
+export const openaiWording: ValidationWording = {
+  missing: (param) => `Missing required parameter: '${param}'.`,
+  wrongType: (param, expected, got) => `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
+  badValue: (param, problem) => `Invalid value for '${param}': ${problem}`,
+};
+
+export const openai: Dialect = {
+  name: 'openai',
+  requestIdHeader: 'x-request-id',
+  newRequestId: () => `req_${uniqueHex()}`,
+  errorBody(err: SimError): string {
+    const wire = WIRE[err.code];
+    return JSON.stringify({ error: { message: err.message, type: wire.type, param: err.param, code: wire.code } });
+  },
+  errorTypes: Object.fromEntries(Object.entries(WIRE).map(([k, v]) => [k, v.code === null ? v.type : `${v.type} / ${v.code}`])) as Record<ErrorCode, string>,
+  staticHeaders: [
+    ['openai-version', '2020-10-01'],
+    ['access-control-expose-headers', 'X-Request-ID'],
+  ],
+};

@@ -1,0 +1,57 @@
+import type { z } from 'zod';
+import { SimError } from '../errors.js';
+
+/** How a dialect words a validation failure; `param` is the dotted path of the offending field. */
+export interface ValidationWording {
+  missing(param: string): string;
+  wrongType(param: string, expected: string, got: string): string;
+  badValue(param: string, problem: string): string;
+}
+
+function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
+  let node = body;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) out += typeof key === 'number' ? `[${key}]` : out === '' ? String(key) : `.${String(key)}`;
+  return out;
+}
+
+/** Parses `body` with `schema`, or throws a SimError naming the first offending field. */
+export function validate<S extends z.ZodType>(schema: S, body: unknown, wording: ValidationWording): z.infer<S> {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const param = formatPath(issue.path);
+  const value = valueAt(body, issue.path);
+  if (issue.code === 'invalid_type' && value === undefined) {
+    throw new SimError('missing_required_parameter', wording.missing(param), param);
+  }
+  if (issue.code === 'invalid_type' || (issue.code === 'invalid_union' && value !== undefined && typeof value !== 'object')) {
+    const expected = issue.code === 'invalid_type' ? String(issue.expected) : 'one of the documented types';
+    throw new SimError('invalid_type', wording.wrongType(param, expected === 'int' ? 'integer' : expected, typeName(value)), param);
+  }
+  throw new SimError('invalid_value', wording.badValue(param, issue.message), param);
+}
+
+/** The JSON body of a request, or a SimError the dialect can render. */
+export function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new SimError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,53 @@
+import type { Config } from '../config/schema.js';
+import { createLogger, flushLog, type Logger } from '../log.js';
+import { Server } from '../http/app.js';
+import { CpuPool } from '../sim/pool.js';
+import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
+
+/** The environment variable through which the primary hands its validated config to each worker. */
+export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
+
+/** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
+export async function serve(config: Readonly<Config>, log: Logger, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
+  const pool = new CpuPool(config.pool.threads);
+  const server = new Server({ config, log, pool, collectMetrics });
+  await server.listen(config.host, config.port);
+  return { server, pool };
+}
+
+/** Drains, flushes logs, stops the thread pool and exits 0. */
+export async function stop(server: Server, pool: CpuPool, log: Logger, deadlineMs: number): Promise<never> {
+  const clean = await server.drain(deadlineMs);
+  if (!clean) log.warn({ active: server.services.active }, 'drain deadline passed with requests still in flight');
+  await pool.destroy();
+  flushLog();
+  process.exit(0);
+}
+
+/** Entry point of a forked HTTP worker process. */
+export async function runHttpWorker(): Promise<void> {
+  const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
+  const log = createLogger(config.logLevel, { role: 'http-worker' }, true);
+  const send = (msg: ToPrimary): void => void process.send!(msg);
+  const rpc = new Rpc<ToPrimary>(send);
+  // Signals reach the whole process group (Ctrl-C); the primary decides when workers stop.
+  process.on('SIGINT', () => {});
+  process.on('SIGTERM', () => {});
+  const { server, pool } = await serve(config, log, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
+  process.on('message', (msg: ToWorker) => {
+    switch (msg.type) {
+      case 'reply':
+        return rpc.settle(msg);
+      case 'metrics.snapshot':
+        return rpc.answer(msg.id, server.services.metrics.snapshot());
+      case 'shutdown':
+        void stop(server, pool, log, msg.deadlineMs);
+    }
+  });
+  // The primary is gone (killed hard): nothing will ever ask this worker to drain.
+  process.on('disconnect', () => {
+    flushLog();
+    process.exit(0);
+  });
+  send({ type: 'listening', port: server.port });
+}

@@ -1,0 +1,78 @@
+import type { MetricsSnapshot } from '../metrics/metrics.js';
+
+/**
+ * Every message between the primary and its HTTP workers is one member of these unions.
+ * Requests carry an `id`; the other side answers with a `reply` of the same id. Errors cross as
+ * `{code, message}`, never as classes.
+ */
+export type Reply = { type: 'reply'; id: number; ok: true; data: unknown } | { type: 'reply'; id: number; ok: false; error: { code: string; message: string } };
+
+/** Primary → worker. */
+export type ToWorker =
+  /** Request: this worker's metric registry as JSON. Reply data: MetricsSnapshot. */
+  | { type: 'metrics.snapshot'; id: number }
+  /** Stop accepting, finish in-flight work within `deadlineMs`, exit 0. */
+  | { type: 'shutdown'; deadlineMs: number }
+  | Reply;
+
+/** Worker → primary. */
+export type ToPrimary =
+  /** The worker is serving on `port` (the first worker's port is what the others share). */
+  | { type: 'listening'; port: number }
+  /** Request: the whole cluster's metrics as Prometheus text. Reply data: string. */
+  | { type: 'metrics.cluster'; id: number }
+  | Reply;
+
+export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string };
+
+type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;
+
+/** Request/response correlation with a deadline over one IPC channel. */
+export class Rpc<Out extends { type: string }> {
+  private nextId = 1;
+  private readonly waiting = new Map<number, { resolve(data: unknown): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly send: (msg: Out | Reply) => void) {}
+
+  request<M extends Requests<Out>>(msg: Omit<M, 'id'>, deadlineMs: number): Promise<ReplyData[M['type']]> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`IPC ${msg.type} got no reply within ${deadlineMs} ms`));
+      }, deadlineMs);
+      this.waiting.set(id, { resolve: resolve as (data: unknown) => void, reject, timer });
+      this.send({ ...msg, id } as unknown as Out);
+    });
+  }
+
+  /** Feeds an incoming reply to the request waiting for it. */
+  settle(reply: Reply): void {
+    const pending = this.waiting.get(reply.id);
+    if (pending === undefined) return; // its deadline already passed
+    this.waiting.delete(reply.id);
+    clearTimeout(pending.timer);
+    if (reply.ok) pending.resolve(reply.data);
+    else pending.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code }));
+  }
+
+  /** Answers a request with the outcome of `work`. */
+  answer(id: number, work: Promise<unknown>): void {
+    work.then(
+      (data) => this.send({ type: 'reply', id, ok: true, data }),
+      (err: Error) => this.send({ type: 'reply', id, ok: false, error: { code: 'internal_error', message: err.message } }),
+    );
+  }
+
+  /** Fails every waiting request (the other side went away). */
+  close(reason: string): void {
+    for (const [id, pending] of this.waiting) {
+      clearTimeout(pending.timer);
+      pending.reject(new Error(reason));
+      this.waiting.delete(id);
+    }
+  }
+}
+
+/** The deadline of a metrics scrape's fan-out to every worker. */
+export const METRICS_DEADLINE_MS = 2_000;

@@ -1,0 +1,123 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from '../config/schema.js';
+import { createLogger, flushLog, type Logger } from '../log.js';
+import { aggregateSnapshots } from '../metrics/metrics.js';
+import { serve, stop, WORKER_CONFIG_ENV } from './http-worker.js';
+import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
+
+/** A worker that lived this long before crashing resets the respawn backoff. */
+const STABLE_AFTER_MS = 10_000;
+const MAX_RESPAWN_DELAY_MS = 10_000;
+/** Grace beyond the drain deadline before workers that have not exited are killed. */
+const KILL_GRACE_MS = 5_000;
+
+interface Child {
+  readonly worker: Worker;
+  readonly rpc: Rpc<ToWorker>;
+  readonly startedAt: number;
+}
+
+/**
+ * The primary: forks one uWebSockets.js HTTP worker per core on one port, replaces workers that
+ * die, aggregates their metrics on scrape, and drains them on SIGTERM/SIGINT.
+ */
+export class Primary {
+  private readonly children = new Map<number, Child>();
+  private readonly log: Logger;
+  private port: number;
+  private shuttingDown = false;
+  private crashesInARow = 0;
+
+  constructor(private readonly config: Readonly<Config>) {
+    this.log = createLogger(config.logLevel, { role: 'primary' });
+    this.port = config.port;
+  }
+
+  async start(): Promise<void> {
+    process.on('SIGTERM', () => this.shutdown('SIGTERM'));
+    process.on('SIGINT', () => this.shutdown('SIGINT'));
+    cluster.setupPrimary({ exec: process.argv[1]!, args: [] });
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    // The first worker settles the port (the config may say 0); the others then share it.
+    this.port = await this.fork();
+    await Promise.all(Array.from({ length: this.config.workers - 1 }, () => this.fork()));
+    this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers }, 'llm-simulator listening');
+  }
+
+  private fork(): Promise<number> {
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }) });
+    const child: Child = { worker, rpc: new Rpc<ToWorker>((msg) => worker.send(msg)), startedAt: Date.now() };
+    this.children.set(worker.id, child);
+    return new Promise((resolve, reject) => {
+      worker.on('message', (msg: ToPrimary) => {
+        switch (msg.type) {
+          case 'listening':
+            return resolve(msg.port);
+          case 'reply':
+            return child.rpc.settle(msg);
+          case 'metrics.cluster':
+            return child.rpc.answer(msg.id, this.clusterMetrics());
+        }
+      });
+      worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));
+    });
+  }
+
+  /** Every live worker's registry, summed. A worker that does not answer in time is left out. */
+  private async clusterMetrics(): Promise<string> {
+    const snapshots = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'metrics.snapshot' }, METRICS_DEADLINE_MS)));
+    return aggregateSnapshots(snapshots.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const child = this.children.get(worker.id);
+    this.children.delete(worker.id);
+    child?.rpc.close('worker exited');
+    if (this.shuttingDown) {
+      if (this.children.size === 0) this.exit();
+      return;
+    }
+    const lived = child === undefined ? 0 : Date.now() - child.startedAt;
+    this.crashesInARow = lived >= STABLE_AFTER_MS ? 1 : this.crashesInARow + 1;
+    const delay = Math.min(this.config.respawnDelayMs * 2 ** (this.crashesInARow - 1), MAX_RESPAWN_DELAY_MS);
+    this.log.error({ worker: worker.id, pid: worker.process.pid, code, signal, respawnInMs: delay }, 'http worker died; replacing it');
+    setTimeout(() => {
+      if (!this.shuttingDown) this.fork().catch((err: Error) => this.log.error({ err }, 'replacement worker failed to start'));
+    }, delay);
+  }
+
+  private shutdown(signal: string): void {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const deadlineMs = this.config.drainTimeoutMs;
+    this.log.info({ signal, deadlineMs, workers: this.children.size }, 'draining');
+    if (this.children.size === 0) return this.exit();
+    for (const { worker } of this.children.values()) worker.send({ type: 'shutdown', deadlineMs } satisfies ToWorker);
+    setTimeout(() => {
+      for (const { worker } of this.children.values()) worker.process.kill('SIGKILL');
+    }, deadlineMs + KILL_GRACE_MS).unref();
+  }
+
+  private exit(): void {
+    this.log.info('stopped');
+    flushLog();
+    process.exit(0);
+  }
+}
+
+/** `--workers 0`: serve from this process, without a cluster (debugging, profiling). */
+export async function runSingleProcess(config: Readonly<Config>): Promise<void> {
+  const log = createLogger(config.logLevel, { role: 'server' }, true);
+  const { server, pool } = await serve(config, log);
+  let stopping = false;
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, deadlineMs: config.drainTimeoutMs }, 'draining');
+    void stop(server, pool, log, config.drainTimeoutMs);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
+  flushLog();
+}

@@ -1,0 +1,91 @@
+import { performance } from 'node:perf_hooks';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Dialect } from '../api/dialect.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { SimError } from '../errors.js';
+import type { Scheduler } from '../sim/scheduler.js';
+import { type HeaderList, writeResponse } from './uws.js';
+
+/** Per-process services every exchange reports to. */
+export interface Services {
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly accessLog: boolean;
+  readonly scheduler: Scheduler;
+  /** Exchanges not yet finished; drained on shutdown. */
+  active: number;
+  onIdle: (() => void) | null;
+}
+
+export const JSON_TYPE = 'application/json';
+
+/**
+ * One request and its response, from the handler to the last byte (or the client's abort). The
+ * only place that records the access log line and the request metrics, so every path through
+ * the server accounts the same way.
+ */
+export class Exchange {
+  aborted = false;
+  finished = false;
+  /** Set while a delivery (stream or delayed reply) is under way, so an abort can cancel it. */
+  delivery: { cancel(): void } | null = null;
+  /** Response headers of this exchange's dialect, the request id first. */
+  readonly headers: HeaderList;
+  readonly startedAt = performance.now();
+
+  constructor(
+    readonly res: HttpResponse,
+    readonly services: Services,
+    readonly method: string,
+    readonly route: string,
+    readonly url: string,
+    readonly dialect: Dialect,
+    readonly requestId: string,
+    callerRequestId: string,
+  ) {
+    const headers: [string, string][] = [[dialect.requestIdHeader, requestId], ...(dialect.staticHeaders as [string, string][])];
+    if (callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id') headers.push(['x-request-id', callerRequestId]);
+    this.headers = headers;
+    services.active++;
+    res.onAborted(() => this.abort());
+  }
+
+  private abort(): void {
+    this.aborted = true;
+    if (this.delivery !== null) {
+      this.delivery.cancel();
+      this.delivery = null;
+    }
+    this.finish(499);
+  }
+
+  replyJson(status: number, body: string, close = false): void {
+    if (this.aborted || this.finished) return;
+    writeResponse(this.res, status, JSON_TYPE, this.headers, body, close);
+    this.finish(status);
+  }
+
+  /** Like replyJson, from outside the request handler (a timer, a promise): writes are corked. */
+  replyJsonLater(status: number, body: string, close = false): void {
+    if (this.aborted || this.finished) return;
+    this.res.cork(() => this.replyJson(status, body, close));
+  }
+
+  replyError(err: SimError, close = false): void {
+    this.replyJson(err.status, this.dialect.errorBody(err, this.requestId), close);
+  }
+
+  /** Accounts the exchange once: metrics, access log, drain bookkeeping. 499 = client went away. */
+  finish(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const { services } = this;
+    services.metrics.request(this.method, this.route, status, seconds);
+    if (services.accessLog) {
+      services.log.info({ method: this.method, path: this.url, status, ms: Math.round(seconds * 1e4) / 10, requestId: this.requestId }, 'request');
+    }
+    if (--services.active === 0 && services.onIdle !== null) services.onIdle();
+  }
+}

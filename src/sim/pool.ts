@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { PlanTask } from '../../workers/plan.js';
+
+/**
+ * Task files are always loaded from the compiled tree (dist/workers), also when this module runs
+ * from TypeScript sources under a test runner: threads do not inherit a TypeScript loader.
+ */
+function taskFile(name: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return resolve(dir, 'dist', 'workers', `${name}.js`);
+}
+
+export class CpuPool {
+  private readonly piscina: Piscina;
+
+  constructor(threads: number) {
+    this.piscina = new Piscina({
+      filename: taskFile('plan'),
+      minThreads: threads,
+      maxThreads: threads,
+      // Measured (GUIDE): 16 tasks in flight per thread cut main-thread cost per task from ~30 µs to ~9 µs.
+      concurrentTasksPerWorker: 16,
+      idleTimeout: Infinity,
+    });
+  }
+
+  plan(task: PlanTask): Promise<Uint16Array> {
+    return this.piscina.run(task);
+  }
+
+  destroy(): Promise<void> {
+    return this.piscina.destroy();
+  }
+}

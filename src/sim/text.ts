@@ -1,0 +1,92 @@
+import { Rng } from './rng.js';
+
+/**
+ * Generated text is a sequence of indices into a fixed vocabulary of common English words, each a
+ * single token in the OpenAI and Claude tokenizers. Indices are cheap to make, to send between
+ * threads (a Uint16Array) and to render: every entry's JSON-escaped form is built once here.
+ */
+const WORDS = (
+  'the of and to in is that for it as with was on be by at this are from or an have not but which ' +
+  'they you one all were we there can their has more when will would each about if out so what up ' +
+  'into them some could time these two may then do first any new like our over such way only most ' +
+  'other many very after where well through just also long make made good water used work part ' +
+  'model token system request server stream answer latency simple small large light river city ' +
+  'people world number sound place year back give name under great help line right mean old same ' +
+  'tell boy follow came want show around form three set put end does another home read hand port ' +
+  'large spell add even land here must big high such follow act why ask men change went kind off ' +
+  'need house picture try again animal point mother near build self earth father head stand own page ' +
+  'should country found study still learn plant cover food sun four between state keep eye never last ' +
+  'let thought tree cross farm hard start might story saw far sea draw left late run while press close ' +
+  'night real life few north open seem together next white children begin got walk example ease paper'
+).split(' ');
+
+const capitalize = (w: string): string => w[0]!.toUpperCase() + w.slice(1);
+
+const W = WORDS.length;
+const PERIOD = 3 * W;
+const COMMA = PERIOD + 1;
+
+/** Token texts: ` word`, ` Word`, `Word` (opening the answer), `.`, `,`. */
+export const TOKEN_TEXT: readonly string[] = [
+  ...WORDS.map((w) => ` ${w}`),
+  ...WORDS.map((w) => ` ${capitalize(w)}`),
+  ...WORDS.map(capitalize),
+  '.',
+  ',',
+];
+
+/** Each token's text as a JSON string literal, quotes included. */
+export const TOKEN_JSON: readonly string[] = TOKEN_TEXT.map((t) => JSON.stringify(t));
+
+/**
+ * `count` tokens of sentence-shaped text, fully determined by `seed`. The first token has no leading
+ * space; sentences run 5–16 words, sometimes with a comma, and end with a period.
+ */
+export function generateTokens(seed: number, count: number): Uint16Array {
+  const out = new Uint16Array(count);
+  const rng = new Rng(seed);
+  let left = 0; // words left in the current sentence
+  let comma = -1;
+  for (let i = 0; i < count; i++) {
+    if (left === 0 && i > 0 && out[i - 1] !== PERIOD) {
+      out[i] = PERIOD;
+      continue;
+    }
+    const word = rng.int(0, W - 1);
+    if (left === 0) {
+      left = rng.int(5, 16);
+      comma = rng.next() < 0.3 ? rng.int(2, left - 2) : -1;
+      out[i] = i === 0 ? 2 * W + word : W + word;
+    } else if (left === comma) {
+      out[i] = COMMA;
+      comma = -1;
+      continue;
+    } else {
+      out[i] = word;
+    }
+    left--;
+  }
+  return out;
+}
+
+/** The text a token sequence spells. */
+export function renderText(tokens: Uint16Array): string {
+  let text = '';
+  for (let i = 0; i < tokens.length; i++) text += TOKEN_TEXT[tokens[i]!];
+  return text;
+}
+
+/** Natural answer length (what a model would say uncapped), in [min, max], fixed by `seed`. */
+export function naturalLength(seed: number, min: number, max: number): number {
+  return new Rng(seed ^ 0x9e3779b9).int(min, max);
+}
+
+/** Each token's text JSON-escaped without the quotes, for splicing into a prebuilt string literal. */
+const TOKEN_ESCAPED: readonly string[] = TOKEN_JSON.map((j) => j.slice(1, -1));
+
+/** The text a token sequence spells, JSON-escaped (no quotes). */
+export function renderEscaped(tokens: Uint16Array): string {
+  let text = '';
+  for (let i = 0; i < tokens.length; i++) text += TOKEN_ESCAPED[tokens[i]!];
+  return text;
+}
