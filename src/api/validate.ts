@@ -35,8 +35,9 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown, wording:
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const param = formatPath(issue.path);
   const value = valueAt(body, issue.path);
+  if (issue.path.length === 0) throw new SimError('invalid_type', `The request body must be a JSON object, but got ${typeName(value)} instead.`);
+  const param = formatPath(issue.path);
   if (issue.code === 'invalid_type' && value === undefined) {
     throw new SimError('missing_required_parameter', wording.missing(param), param);
   }

@@ -1,0 +1,45 @@
+import Anthropic from '@anthropic-ai/sdk';
+import t from 'tap';
+import { startServer } from '../helpers/server.js';
+
+const srv = await startServer();
+t.teardown(() => srv.close());
+const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0 });
+const messages = [{ role: 'user' as const, content: 'Say something about rivers.' }];
+
+t.test('messages.create (non-stream)', async (t) => {
+  const msg = await client.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 9, system: 'Be brief.', messages });
+  t.equal(msg.type, 'message');
+  t.equal(msg.stop_reason, 'max_tokens');
+  t.equal(msg.usage.output_tokens, 9);
+  t.equal(msg.content[0]!.type, 'text');
+  t.match(msg._request_id, /^req_011C/);
+});
+
+t.test('messages.create (stream) yields the full event order', async (t) => {
+  const stream = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 4, messages, stream: true });
+  const types: string[] = [];
+  for await (const event of stream) types.push(event.type);
+  t.same(types, ['message_start', 'content_block_start', 'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+});
+
+t.test('messages.stream().finalMessage()', async (t) => {
+  const stream = client.messages.stream({ model: 'claude-opus-4-1', max_tokens: 4096, messages });
+  let text = '';
+  stream.on('text', (delta) => (text += delta));
+  const final = await stream.finalMessage();
+  t.equal(final.stop_reason, 'end_turn');
+  t.equal(final.content[0]!.type === 'text' && final.content[0]!.text, text);
+  t.ok(final.usage.output_tokens >= 16);
+  const again = await client.messages.create({ model: 'claude-opus-4-1', max_tokens: 4096, messages });
+  t.equal(again.content[0]!.type === 'text' && again.content[0]!.text, text, 'stream and non-stream say the same');
+});
+
+t.test('errors become the SDK error classes', async (t) => {
+  const notFound = await client.messages.create({ model: 'claude-nope', max_tokens: 5, messages }).catch((e: unknown) => e);
+  t.ok(notFound instanceof Anthropic.NotFoundError);
+  t.equal((notFound as InstanceType<typeof Anthropic.NotFoundError>).type, 'not_found_error');
+  const bad = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: -1, messages }).catch((e: unknown) => e);
+  t.ok(bad instanceof Anthropic.BadRequestError);
+  t.match((bad as InstanceType<typeof Anthropic.BadRequestError>).requestID, /^req_011C/);
+});

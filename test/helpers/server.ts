@@ -1,0 +1,46 @@
+import { pino } from 'pino';
+import { validateConfig } from '../../src/config/load.js';
+import { Server } from '../../src/http/app.js';
+import { CpuPool } from '../../src/sim/pool.js';
+
+export interface TestServer {
+  readonly server: Server;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** A real server on 127.0.0.1 and an ephemeral port, in this process. */
+export async function startServer(overrides: Record<string, unknown> = {}, options: { pool?: boolean } = {}): Promise<TestServer> {
+  const config = validateConfig({ host: '127.0.0.1', port: 0, workers: 0, accessLog: false, timeScale: 0, ...overrides });
+  const pool = options.pool ? new CpuPool(config.pool.threads) : null;
+  const server = new Server({ config, log: pino({ level: 'silent' }), pool });
+  const port = await server.listen(config.host, config.port);
+  return {
+    server,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.close();
+      await pool?.destroy();
+    },
+  };
+}
+
+export const OPENAI_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer sk-test' };
+export const ANTHROPIC_HEADERS = { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' };
+
+export async function post(url: string, body: unknown, headers: Record<string, string> = OPENAI_HEADERS): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** Splits generated text back into its tokens (` word`, `Word`, `.`, `,`), see src/sim/text.ts. */
+export const splitTokens = (text: string): string[] => text.match(/ ?[A-Za-z]+|[.,]/g) ?? [];

@@ -1,0 +1,85 @@
+import t from 'tap';
+import { OPENAI_HEADERS, post, splitTokens, startServer } from '../helpers/server.js';
+
+const srv = await startServer();
+t.teardown(() => srv.close());
+const url = `${srv.url}/v1/chat/completions`;
+const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Tell me about rivers.' }], max_tokens: 7, seed: 42 };
+
+t.test('non-stream response has the documented shape', async (t) => {
+  const res = await post(url, body);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^application\/json/);
+  t.match(res.headers.get('x-request-id'), /^req_[0-9a-f]{32}$/);
+  const json = res.json;
+  t.match(json.id, /^chatcmpl-/);
+  t.equal(json.object, 'chat.completion');
+  t.equal(json.model, 'gpt-4o-mini');
+  t.ok(Number.isInteger(json.created) && json.created > 1.7e9 && json.created < 1e10, 'created is unix seconds');
+  t.match(json.system_fingerprint, /^fp_[0-9a-f]{10}$/);
+  t.equal(json.choices.length, 1);
+  t.equal(json.choices[0].finish_reason, 'length', 'cap of 7 cuts the natural answer (16+ tokens)');
+  t.equal(splitTokens(json.choices[0].message.content).length, 7);
+  t.same(json.choices[0].message, { role: 'assistant', content: json.choices[0].message.content, refusal: null, annotations: [] });
+  t.equal(json.usage.completion_tokens, 7);
+  t.equal(json.usage.total_tokens, json.usage.prompt_tokens + 7);
+});
+
+t.test('text is deterministic for a request and seed, and differs with the seed', async (t) => {
+  const a = (await post(url, body)).json.choices[0].message.content;
+  const b = (await post(url, body)).json.choices[0].message.content;
+  const c = (await post(url, { ...body, seed: 43 })).json.choices[0].message.content;
+  t.equal(a, b);
+  t.not(a, c);
+});
+
+t.test('an uncapped answer ends naturally with finish_reason stop', async (t) => {
+  const res = await post(url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  t.equal(res.json.choices[0].finish_reason, 'stop');
+  const n = res.json.usage.completion_tokens;
+  t.ok(n >= 16 && n <= 128, `natural length ${n} within response.minTokens..maxTokens`);
+  t.equal(splitTokens(res.json.choices[0].message.content).length, n);
+});
+
+t.test('max_completion_tokens wins over max_tokens', async (t) => {
+  const res = await post(url, { ...body, max_tokens: 9, max_completion_tokens: 3 });
+  t.equal(res.json.usage.completion_tokens, 3);
+});
+
+/** The exact bytes a stream of these tokens must have (WIRE A3), ids and timestamps normalised. */
+function expectedStream(tokens: string[], finish: string, usage: object | null): string {
+  const head = '{"id":"ID","object":"chat.completion.chunk","created":0,"model":"gpt-4o-mini","service_tier":"default","system_fingerprint":"FP","choices":[';
+  const tail = usage ? '],"usage":null}' : ']}';
+  const frames = [
+    `${head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}${tail}`,
+    ...tokens.map((tok) => `${head}{"index":0,"delta":{"content":${JSON.stringify(tok)}},"logprobs":null,"finish_reason":null}${tail}`),
+    `${head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finish}"}${tail}`,
+  ];
+  if (usage) frames.push(`${head}],"usage":${JSON.stringify(usage)}}`);
+  frames.push('[DONE]');
+  return frames.map((f) => `data: ${f}\n\n`).join('');
+}
+
+const normalise = (s: string): string => s.replace(/"id":"chatcmpl-[^"]+"/g, '"id":"ID"').replace(/"created":\d+/g, '"created":0').replace(/"system_fingerprint":"fp_[0-9a-f]+"/g, '"system_fingerprint":"FP"');
+
+t.test('stream bytes are exact, with include_usage', async (t) => {
+  const full = (await post(url, body)).json;
+  const res = await post(url, { ...body, stream: true, stream_options: { include_usage: true } });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  t.equal(res.headers.get('cache-control'), 'no-cache');
+  t.equal(normalise(res.text), expectedStream(splitTokens(full.choices[0].message.content), 'length', full.usage));
+});
+
+t.test('stream bytes are exact, without include_usage (no usage key at all)', async (t) => {
+  const full = (await post(url, body)).json;
+  const res = await post(url, { ...body, stream: true });
+  t.equal(normalise(res.text), expectedStream(splitTokens(full.choices[0].message.content), 'length', null));
+  t.notMatch(res.text, /usage/);
+});
+
+t.test('chunks of one stream share id and created', async (t) => {
+  const res = await post(url, { ...body, stream: true });
+  const ids = new Set([...res.text.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
+  t.equal(ids.size, 1);
+});

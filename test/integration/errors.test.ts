@@ -1,0 +1,146 @@
+import { connect } from 'node:net';
+import t from 'tap';
+import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
+
+const srv = await startServer({ bodyLimitBytes: 4096 });
+t.teardown(() => srv.close());
+const chat = `${srv.url}/v1/chat/completions`;
+const messages = `${srv.url}/v1/messages`;
+const okChat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+const okMsg = { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };
+
+function isOpenAIError(t: Tap.Test, json: any): void {
+  t.same(Object.keys(json), ['error']);
+  t.same(Object.keys(json.error).sort(), ['code', 'message', 'param', 'type']);
+  t.type(json.error.message, 'string');
+}
+function isAnthropicError(t: Tap.Test, json: any, type: string): void {
+  t.equal(json.type, 'error');
+  t.equal(json.error.type, type);
+  t.type(json.error.message, 'string');
+  t.match(json.request_id, /^req_/);
+}
+
+// [name, body, status, param (OpenAI), message pattern]
+const openaiCases: [string, unknown, number, string | null, RegExp][] = [
+  ['malformed JSON', '{"model":', 400, null, /not valid JSON/],
+  ['not an object', '[1,2]', 400, null, /^The request body must be a JSON object, but got array instead\.$/],
+  ['missing messages', { model: 'gpt-4o-mini' }, 400, 'messages', /^Missing required parameter: 'messages'\.$/],
+  ['missing model', { messages: okChat.messages }, 400, 'model', /Missing required parameter: 'model'/],
+  ['wrong type max_tokens', { ...okChat, max_tokens: 'ten' }, 400, 'max_tokens', /^Invalid type for 'max_tokens': expected number, but got string instead\.$/],
+  ['fractional max_tokens', { ...okChat, max_tokens: 1.5 }, 400, 'max_tokens', /max_tokens/],
+  ['empty messages', { ...okChat, messages: [] }, 400, 'messages', /messages/],
+  ['bad role', { ...okChat, messages: [{ role: 'robot', content: 'x' }] }, 400, 'messages[0].role', /messages\[0\]\.role/],
+  ['temperature out of range', { ...okChat, temperature: 3 }, 400, 'temperature', /temperature/],
+  ['unknown model', { ...okChat, model: 'gpt-nope' }, 404, 'model', /The model `gpt-nope` does not exist/],
+  ['embedding model', { ...okChat, model: 'text-embedding-3-small' }, 400, 'model', /embedding model/],
+];
+for (const [name, body, status, param, message] of openaiCases) {
+  t.test(`chat: ${name} → ${status}`, async (t) => {
+    const res = await post(chat, body);
+    t.equal(res.status, status);
+    isOpenAIError(t, res.json);
+    t.equal(res.json.error.type, 'invalid_request_error');
+    t.equal(res.json.error.param, param);
+    t.match(res.json.error.message, message);
+    t.match(res.headers.get('x-request-id'), /^req_/);
+  });
+}
+
+const anthropicCases: [string, unknown, number, string, RegExp][] = [
+  ['malformed JSON', '{', 400, 'invalid_request_error', /not valid JSON/],
+  ['missing max_tokens', { model: okMsg.model, messages: okMsg.messages }, 400, 'invalid_request_error', /^max_tokens: Field required$/],
+  ['negative max_tokens', { ...okMsg, max_tokens: -1 }, 400, 'invalid_request_error', /^max_tokens: /],
+  ['system role in messages', { ...okMsg, messages: [{ role: 'system', content: 'x' }] }, 400, 'invalid_request_error', /^messages\[0\]\.role: /],
+  ['temperature above 1', { ...okMsg, temperature: 1.5 }, 400, 'invalid_request_error', /^temperature: /],
+  ['unknown model', { ...okMsg, model: 'claude-nope' }, 404, 'not_found_error', /^model: claude-nope$/],
+];
+for (const [name, body, status, type, message] of anthropicCases) {
+  t.test(`messages: ${name} → ${status}`, async (t) => {
+    const res = await post(messages, body, ANTHROPIC_HEADERS);
+    t.equal(res.status, status);
+    isAnthropicError(t, res.json, type);
+    t.match(res.json.error.message, message);
+    t.equal(res.headers.get('request-id'), res.json.request_id);
+  });
+}
+
+t.test('unknown route → 404 in the dialect the headers suggest', async (t) => {
+  const o = await fetch(`${srv.url}/v1/nope`, { headers: OPENAI_HEADERS });
+  t.equal(o.status, 404);
+  const oj = await o.json();
+  isOpenAIError(t, oj);
+  t.equal(oj.error.message, 'Invalid URL (GET /v1/nope)');
+  const a = await fetch(`${srv.url}/v1/nope`, { headers: ANTHROPIC_HEADERS });
+  t.equal(a.status, 404);
+  isAnthropicError(t, await a.json(), 'not_found_error');
+});
+
+t.test('wrong method → 405', async (t) => {
+  const o = await fetch(chat, { headers: OPENAI_HEADERS });
+  t.equal(o.status, 405);
+  t.equal((await o.json()).error.message, 'Invalid method for URL (GET /v1/chat/completions)');
+  const a = await fetch(messages, { method: 'DELETE', headers: ANTHROPIC_HEADERS });
+  t.equal(a.status, 405);
+  isAnthropicError(t, await a.json(), 'invalid_request_error');
+});
+
+t.test('body over the limit → 413, by content-length and while streaming in', async (t) => {
+  const big = JSON.stringify({ ...okChat, messages: [{ role: 'user', content: 'x'.repeat(5000) }] });
+  const res = await post(chat, big);
+  t.equal(res.status, 413);
+  isOpenAIError(t, res.json);
+  const a = await post(messages, JSON.stringify({ ...okMsg, messages: [{ role: 'user', content: 'x'.repeat(5000) }] }), ANTHROPIC_HEADERS);
+  t.equal(a.status, 413);
+  isAnthropicError(t, a.json, 'request_too_large');
+  // Chunked upload: no content-length, the limit trips mid-body.
+  const chunked = await rawRequest(
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${(3000).toString(16)}\r\n${'x'.repeat(3000)}\r\n${(3000).toString(16)}\r\n${'x'.repeat(3000)}\r\n0\r\n\r\n`,
+  );
+  t.match(chunked, /^HTTP\/1\.1 413 /);
+});
+
+t.test('echoes the caller x-request-id', async (t) => {
+  const o = await post(chat, okChat, { ...OPENAI_HEADERS, 'x-request-id': 'caller-123' });
+  t.equal(o.headers.get('x-request-id'), 'caller-123');
+  const a = await post(messages, okMsg, { ...ANTHROPIC_HEADERS, 'x-request-id': 'caller-456' });
+  t.equal(a.headers.get('request-id'), 'caller-456');
+  t.equal(a.headers.get('x-request-id'), 'caller-456');
+});
+
+t.test('invalid timing override header → 400', async (t) => {
+  const res = await post(chat, okChat, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': 'soon' });
+  t.equal(res.status, 400);
+  t.equal(res.json.error.param, 'x-sim-ttft-ms');
+});
+
+function rawRequest(bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(srv.port, '127.0.0.1');
+    let out = '';
+    // A server may rightly wait for bytes that never come: give up after a second.
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('data', (d) => (out += d.toString('latin1')));
+    socket.on('error', () => resolve(out));
+    socket.on('close', () => resolve(out));
+    socket.on('connect', () => socket.write(bytes));
+  });
+}
+
+t.test('garbage on the socket never takes the server down', async (t) => {
+  const junk = [
+    Buffer.from([0, 1, 2, 3, 255, 254, 13, 10, 13, 10]),
+    'GET / HTTP/9.9\r\n\r\n',
+    'POST /v1/chat/completions HTTP/1.1\r\nContent-Length: -5\r\n\r\n',
+    'POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 10\r\n\r\n\xff\xfe\xfd',
+    'POST /v1/messages HTTP/1.1\r\nHost: x\r\nanthropic-version: 2023-06-01\r\nContent-Length: 4\r\nConnection: close\r\n\r\n\u0000\u0001{[',
+    `GET /${'a'.repeat(20000)} HTTP/1.1\r\n\r\n`,
+    'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{"a":1e999',
+  ];
+  await Promise.all(junk.map(rawRequest));
+  const invalidUtf8 = await rawRequest(Buffer.concat([Buffer.from('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\n'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1])]));
+  t.match(invalidUtf8, /^HTTP\/1\.1 400 /);
+  const after = await post(chat, okChat);
+  t.equal(after.status, 200, 'still serving after the junk');
+});
