@@ -17,7 +17,7 @@ export type ToWorker =
 
 /** Worker → primary. */
 export type ToPrimary =
-  /** The worker is serving on `port` (the first worker's port is what the others share). */
+  /** The worker is serving on `port`. */
   | { type: 'listening'; port: number }
   /** Request: the whole cluster's metrics as Prometheus text. Reply data: string. */
   | { type: 'metrics.cluster'; id: number }

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
@@ -38,9 +39,8 @@ export class Primary {
     process.on('SIGINT', () => this.shutdown('SIGINT'));
     cluster.setupPrimary({ exec: process.argv[1]!, args: [] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
-    // The first worker settles the port (the config may say 0); the others then share it.
-    this.port = await this.fork();
-    await Promise.all(Array.from({ length: this.config.workers - 1 }, () => this.fork()));
+    if (this.port === 0) this.port = await freePort(this.config.host);
+    await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers }, 'llm-simulator listening');
   }
 
@@ -80,7 +80,7 @@ export class Primary {
     const lived = child === undefined ? 0 : Date.now() - child.startedAt;
     this.crashesInARow = lived >= STABLE_AFTER_MS ? 1 : this.crashesInARow + 1;
     const delay = Math.min(this.config.respawnDelayMs * 2 ** (this.crashesInARow - 1), MAX_RESPAWN_DELAY_MS);
-    this.log.error({ worker: worker.id, pid: worker.process.pid, code, signal, respawnInMs: delay }, 'http worker died; replacing it');
+    this.log.error({ worker: worker.id, workerPid: worker.process.pid, code, signal, respawnInMs: delay }, 'http worker died; replacing it');
     setTimeout(() => {
       if (!this.shuttingDown) this.fork().catch((err: Error) => this.log.error({ err }, 'replacement worker failed to start'));
     }, delay);
@@ -103,6 +103,21 @@ export class Primary {
     flushLog();
     process.exit(0);
   }
+}
+
+/**
+ * Port 0 means "any free port". The workers must share one port, and Linux does not let
+ * SO_REUSEPORT sockets join a port the kernel picked at bind time, so the primary picks it first.
+ */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 /** `--workers 0`: serve from this process, without a cluster (debugging, profiling). */

@@ -70,3 +70,19 @@ t.test('drain: /ready turns 503 and in-flight requests complete', async (t) => {
   t.match(res.text, /data: \[DONE\]\n\n$/);
   await local.close();
 });
+
+t.test('long answers are planned in the thread pool, with the same text', async (t) => {
+  const pooled = await startServer({ response: { minTokens: 3000, maxTokens: 3000 }, pool: { offloadTokens: 1000 } }, { pool: true });
+  const inline = await startServer({ response: { minTokens: 3000, maxTokens: 3000 } });
+  t.teardown(async () => {
+    await pooled.close();
+    await inline.close();
+  });
+  const body = { model: 'gpt-4.1', messages: [{ role: 'user', content: 'Write at length.' }] };
+  const a = await post(`${pooled.url}/v1/chat/completions`, body);
+  const b = await post(`${inline.url}/v1/chat/completions`, body);
+  t.equal(a.json.usage.completion_tokens, 3000);
+  t.equal(a.json.choices[0].message.content, b.json.choices[0].message.content);
+  const s = await post(`${pooled.url}/v1/chat/completions`, { ...body, stream: true });
+  t.equal((s.text.match(/"delta":\{"content":/g) ?? []).length, 3000, 'one chunk per token from a pooled plan');
+});

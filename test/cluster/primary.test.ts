@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import t from 'tap';
+import { MAIN, startCluster } from '../helpers/cluster.js';
+
+const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
+
+/** One request on a fresh connection, so the kernel spreads them across the workers. */
+function freshPost(url: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/v1/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', connection: 'close', ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const sum = (metrics: string, pattern: RegExp): number => [...metrics.matchAll(pattern)].reduce((acc, m) => acc + Number(m[1]), 0);
+
+t.test('two workers share one port; metrics add up across them; a dead worker is replaced', async (t) => {
+  const c = await startCluster(['--workers', '2', '--time-scale', '0']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const N = 40;
+  const results = await Promise.all(Array.from({ length: N }, (_, i) => freshPost(c.url, chatBody, { 'x-request-id': `cluster-${i}` })));
+  t.ok(results.every((r) => r.status === 200), 'all answered');
+
+  const ours = await Promise.all(Array.from({ length: N }, (_, i) => c.waitFor((l) => l.requestId === `cluster-${i}`)));
+  const pids = new Set(ours.map((l) => l.pid));
+  t.equal(pids.size, 2, 'connections reached both workers');
+
+  // A scrape lands on one worker, but reports the whole cluster.
+  for (let i = 0; i < 3; i++) {
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    t.equal(sum(metrics, /^http_requests_total\{method="POST",path="\/v1\/chat\/completions",status="200"\} (\d+)$/gm), N, 'request totals add up');
+    t.equal(sum(metrics, /^llm_tokens_generated_total\{model="gpt-4o-mini"\} (\d+)$/gm), 3 * N, 'token totals add up');
+    t.match(metrics, /# TYPE llm_time_to_first_token_seconds histogram/);
+    t.match(metrics, /^llm_active_requests\{model="gpt-4o-mini"\} 0$/m);
+  }
+
+  const victim = [...pids][0] as number;
+  process.kill(victim, 'SIGKILL');
+  const died = await c.waitFor((l) => l.msg === 'http worker died; replacing it' && l.workerPid === victim);
+  t.equal(died.signal, 'SIGKILL');
+  const deadline = Date.now() + 10_000;
+  let workers = new Set<number>();
+  while (Date.now() < deadline && !(workers.size === 2 && !workers.has(victim))) {
+    const id = `after-${Date.now()}-${Math.random()}`;
+    t.equal((await freshPost(c.url, chatBody, { 'x-request-id': id })).status, 200);
+    workers.add((await c.waitFor((l) => l.requestId === id)).pid);
+  }
+  t.equal(workers.size, 2, 'two workers serve again, the dead one replaced');
+  t.notOk(workers.has(victim));
+});
+
+t.test('SIGTERM drains: a stream in flight completes, then the tree exits 0', async (t) => {
+  const c = await startCluster(['--workers', '2', '--drain-timeout-ms', '5000']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const streamBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20, stream: true });
+  const stream = freshPost(c.url, streamBody, { 'x-sim-ttft-ms': '300', 'x-sim-itl-ms': '30' });
+  await new Promise((r) => setTimeout(r, 150));
+  c.proc.kill('SIGTERM');
+  const res = await stream;
+  t.equal(res.status, 200);
+  t.equal((res.text.match(/"delta":\{"content":/g) ?? []).length, 20, 'every token arrived');
+  t.match(res.text, /data: \[DONE\]\n\n$/);
+  t.equal(await c.exited, 0, 'exit code 0');
+  await t.rejects(fetch(`${c.url}/health`), 'no longer listening');
+});
+
+t.test('invalid config: exit 2 and one line naming the option, before any fork', async (t) => {
+  const r = spawnSync(process.execPath, [MAIN, '--workers', '2', '--time-scale', 'fast'], { encoding: 'utf8', timeout: 10_000 });
+  t.equal(r.status, 2);
+  t.equal(r.stdout, '', 'nothing started');
+  t.match(r.stderr, /^config: timeScale: [^\n]+\n$/);
+});

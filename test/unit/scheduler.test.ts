@@ -1,0 +1,67 @@
+import { performance } from 'node:perf_hooks';
+import t from 'tap';
+import { Scheduler, type Timed } from '../../src/sim/scheduler.js';
+
+class Probe implements Timed {
+  due = 0;
+  heapIndex = -1;
+  firedAt = -1;
+  constructor(
+    readonly name: string,
+    readonly log: string[],
+  ) {}
+  fire(now: number): void {
+    this.firedAt = now;
+    this.log.push(this.name);
+  }
+}
+
+t.test('fires in deadline order, never early by more than half a millisecond', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const start = performance.now();
+  const probes = [50, 10, 30, 20, 40, 10].map((ms, i) => {
+    const p = new Probe(`${ms}-${i}`, log);
+    s.add(p, start + ms);
+    return p;
+  });
+  await new Promise((r) => setTimeout(r, 90));
+  t.same(log, ['10-1', '10-5', '20-3', '30-2', '40-4', '50-0']);
+  for (const p of probes) t.ok(p.firedAt >= p.due - 0.5, `${p.name} not early`);
+  t.equal(s.size, 0);
+});
+
+t.test('remove takes an entry out from anywhere in the heap', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const start = performance.now();
+  const probes = Array.from({ length: 50 }, (_, i) => {
+    const p = new Probe(String(i), log);
+    s.add(p, start + 5 + ((i * 37) % 50));
+    return p;
+  });
+  for (const p of probes.filter((_, i) => i % 3 === 0)) s.remove(p);
+  s.remove(probes[0]!); // twice is harmless
+  t.equal(s.size, 50 - 17);
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(log.length, 33);
+  t.notOk(log.some((name) => Number(name) % 3 === 0), 'removed entries never fire');
+  const fired = log.map((name) => probes[Number(name)]!.due);
+  t.same(fired, [...fired].sort((a, b) => a - b), 'in order');
+});
+
+t.test('an entry can reschedule itself from fire()', async (t) => {
+  const s = new Scheduler();
+  let count = 0;
+  const start = performance.now();
+  const item: Timed = {
+    due: 0,
+    heapIndex: -1,
+    fire() {
+      if (++count < 5) s.add(item, start + count * 5);
+    },
+  };
+  s.add(item, start);
+  await new Promise((r) => setTimeout(r, 60));
+  t.equal(count, 5);
+});

@@ -1,0 +1,40 @@
+import t from 'tap';
+import { generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, TOKEN_TEXT } from '../../src/sim/text.js';
+import { CpuPool } from '../../src/sim/pool.js';
+
+t.test('deterministic per seed, different across seeds', async (t) => {
+  t.same(generateTokens(1, 500), generateTokens(1, 500));
+  t.notSame(generateTokens(1, 50), generateTokens(2, 50));
+  t.same(generateTokens(9, 100).subarray(0, 40), generateTokens(9, 40), 'a shorter answer is a prefix of a longer one');
+});
+
+t.test('exact length and sentence shape', async (t) => {
+  for (const n of [0, 1, 2, 17, 1000]) t.equal(generateTokens(3, n).length, n);
+  const text = renderText(generateTokens(5, 300));
+  t.match(text, /^[A-Z][a-z]+( [A-Za-z]+|[.,])+$/, 'starts capitalised, words and punctuation after');
+  t.notMatch(text, /\.\./, 'no empty sentences');
+  t.match(text, /\. [A-Z]/, 'sentences start capitalised');
+});
+
+t.test('escaped rendering matches JSON.stringify', async (t) => {
+  const tokens = generateTokens(11, 200);
+  t.equal(`"${renderEscaped(tokens)}"`, JSON.stringify(renderText(tokens)));
+  t.equal(TOKEN_JSON.length, TOKEN_TEXT.length);
+  t.ok(TOKEN_TEXT.length < 65536, 'indices fit a Uint16Array');
+});
+
+t.test('natural length within bounds and fixed by seed', async (t) => {
+  for (let seed = 0; seed < 200; seed++) {
+    const n = naturalLength(seed, 10, 20);
+    t.ok(n >= 10 && n <= 20);
+  }
+  t.equal(naturalLength(77, 1, 1000), naturalLength(77, 1, 1000));
+});
+
+t.test('the pool thread produces the same tokens as the inline path', async (t) => {
+  const pool = new CpuPool(1);
+  t.teardown(() => pool.destroy());
+  const tokens = await pool.plan({ seed: 123, count: 20_000 });
+  t.type(tokens, Uint16Array);
+  t.same(tokens, generateTokens(123, 20_000));
+});
