@@ -2,27 +2,70 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
-type SonicBoom = DestinationStream & { flushSync(): void; flush(): void };
+type SonicBoom = DestinationStream & { write(line: string): boolean; flushSync(): void };
 
-const flushers: SonicBoom[] = [];
+/** pino's numeric level for `info`; access lines are written at this level. */
+const INFO = 30;
+/** Access lines are handed to the destination in batches of about this many characters. */
+const BATCH_CHARS = 8192;
+const FLUSH_EVERY_MS = 250;
+
+const accessLogs: AccessLog[] = [];
+const destinations: SonicBoom[] = [];
 
 /**
- * pino JSON to stdout. A `buffered` logger (HTTP workers, which write an access line per request)
- * batches lines into 4 KiB writes, flushed at least every 250 ms: tens of thousands of lines a
- * second must not cost a write(2) each. Lifecycle logs of the primary are written at once.
+ * Access lines, one per request, in exactly the JSON pino writes, but from a prebuilt prefix and
+ * batched (GUIDE example 4). pino's serialiser and its destination's per-line bookkeeping (which
+ * re-measures its whole pending buffer on each write) cost ~2.5 µs a line; this costs a few
+ * hundred nanoseconds.
  */
-export function createLogger(level: string, bindings: Record<string, unknown>, buffered = false): Logger {
-  const destination = pino.destination({ dest: 1, sync: !buffered, minLength: buffered ? 4096 : 0 }) as SonicBoom;
-  if (buffered) {
-    flushers.push(destination);
-    setInterval(() => destination.flush(), 250).unref();
+export class AccessLog {
+  private readonly prefix: string;
+  private pending = '';
+
+  constructor(
+    private readonly destination: SonicBoom,
+    bindings: Record<string, unknown>,
+  ) {
+    this.prefix = `,"pid":${process.pid}${Object.entries(bindings).map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join('')},"method":"`;
+    accessLogs.push(this);
+    setInterval(() => this.flush(), FLUSH_EVERY_MS).unref();
   }
-  return pino({ level, base: { pid: process.pid, ...bindings }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+
+  /** `method` is one of the few HTTP verbs uWS routes; `path` and `requestId` come from the client and are escaped. */
+  write(method: string, path: string, status: number, ms: number, requestId: string): void {
+    this.pending += `{"level":${INFO},"time":${Date.now()}${this.prefix}${method}","path":${JSON.stringify(path)},"status":${status},"ms":${ms},"requestId":${JSON.stringify(requestId)},"msg":"request"}\n`;
+    if (this.pending.length >= BATCH_CHARS) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending === '') return;
+    this.destination.write(this.pending);
+    this.pending = '';
+  }
 }
 
-/** Writes out whatever buffered loggers hold; called before a process exits. */
+export interface Logging {
+  readonly log: Logger;
+  /** Null when the level is above info (access lines are info). */
+  readonly access: AccessLog | null;
+}
+
+/**
+ * pino JSON to stdout. HTTP workers (`async`) hand their output to a background write so a slow
+ * stdout never stalls a request; the primary's few lifecycle lines are written at once.
+ */
+export function createLogging(level: string, bindings: Record<string, unknown>, async = false): Logging {
+  const destination = pino.destination({ dest: 1, sync: !async }) as SonicBoom;
+  destinations.push(destination);
+  const log = pino({ level, base: { pid: process.pid, ...bindings } }, destination);
+  return { log, access: log.isLevelEnabled('info') ? new AccessLog(destination, bindings) : null };
+}
+
+/** Writes out everything pending; called before a process exits. */
 export function flushLog(): void {
-  for (const destination of flushers) {
+  for (const access of accessLogs) access.flush();
+  for (const destination of destinations) {
     try {
       destination.flushSync();
     } catch {

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import { createLogger, flushLog, type Logger } from '../log.js';
+import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server } from '../http/app.js';
 import { CpuPool } from '../sim/pool.js';
 import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
@@ -8,9 +8,9 @@ import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.j
 export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, log: Logger, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config.pool.threads);
-  const server = new Server({ config, log, pool, collectMetrics });
+  const server = new Server({ config, logging, pool, collectMetrics });
   await server.listen(config.host, config.port);
   return { server, pool };
 }
@@ -27,13 +27,14 @@ export async function stop(server: Server, pool: CpuPool, log: Logger, deadlineM
 /** Entry point of a forked HTTP worker process. */
 export async function runHttpWorker(): Promise<void> {
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
-  const log = createLogger(config.logLevel, { role: 'http-worker' }, true);
+  const logging = createLogging(config.logLevel, { role: 'http-worker' }, true);
+  const { log } = logging;
   const send = (msg: ToPrimary): void => void process.send!(msg);
   const rpc = new Rpc<ToPrimary>(send);
   // Signals reach the whole process group (Ctrl-C); the primary decides when workers stop.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
-  const { server, pool } = await serve(config, log, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
+  const { server, pool } = await serve(config, logging, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
   process.on('message', (msg: ToWorker) => {
     switch (msg.type) {
       case 'reply':

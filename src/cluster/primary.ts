@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo } from 'node:net';
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
-import { createLogger, flushLog, type Logger } from '../log.js';
+import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
 import { serve, stop, WORKER_CONFIG_ENV } from './http-worker.js';
 import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
@@ -30,7 +30,7 @@ export class Primary {
   private crashesInARow = 0;
 
   constructor(private readonly config: Readonly<Config>) {
-    this.log = createLogger(config.logLevel, { role: 'primary' });
+    this.log = createLogging(config.logLevel, { role: 'primary' }).log;
     this.port = config.port;
   }
 
@@ -122,8 +122,9 @@ function freePort(host: string): Promise<number> {
 
 /** `--workers 0`: serve from this process, without a cluster (debugging, profiling). */
 export async function runSingleProcess(config: Readonly<Config>): Promise<void> {
-  const log = createLogger(config.logLevel, { role: 'server' }, true);
-  const { server, pool } = await serve(config, log);
+  const logging = createLogging(config.logLevel, { role: 'server' }, true);
+  const { log } = logging;
+  const { server, pool } = await serve(config, logging);
   let stopping = false;
   const onSignal = (signal: string): void => {
     if (stopping) return;

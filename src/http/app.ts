@@ -9,7 +9,7 @@ import { listModels, retrieveModel } from '../api/openai/models.js';
 import { parseJson } from '../api/validate.js';
 import type { Config } from '../config/schema.js';
 import { SimError } from '../errors.js';
-import type { Logger } from '../log.js';
+import type { Logging } from '../log.js';
 import { METRICS_CONTENT_TYPE, Metrics } from '../metrics/metrics.js';
 import { Catalogue } from '../sim/catalogue.js';
 import type { CpuPool } from '../sim/pool.js';
@@ -44,7 +44,7 @@ const guessDialect = (headers: RequestHeaders): Dialect => (headers.anthropicVer
 
 export interface ServerOptions {
   readonly config: Readonly<Config>;
-  readonly log: Logger;
+  readonly logging: Logging;
   readonly pool: CpuPool | null;
   /** The Prometheus text for GET /metrics; defaults to this process's own registry. */
   readonly collectMetrics?: (local: Metrics) => Promise<string>;
@@ -62,7 +62,7 @@ export class Server {
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
     this.catalogue = new Catalogue(config.models);
-    this.services = { metrics: new Metrics(), log: options.log, accessLog: config.accessLog, scheduler: new Scheduler(), active: 0, onIdle: null };
+    this.services = { metrics: new Metrics(), log: options.logging.log, access: config.accessLog ? options.logging.access : null, scheduler: new Scheduler(), active: 0, onIdle: null };
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     for (const path of HEALTH_PATHS) this.app.get(path, (res) => this.health(res, 200, 'ok'));
@@ -140,18 +140,17 @@ export class Server {
       return;
     }
     const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, pool: this.options.pool, headers, requestId: ex.requestId };
+    // onData callbacks run with the socket already corked, like the route handler itself.
     readBody(ex.res, limit, (result, text) => {
       if (ex.aborted) return;
-      if (result === BodyResult.TooLarge) return ex.res.cork(() => ex.replyError(tooLarge(limit), true));
-      ex.res.cork(() => {
-        try {
-          const gen = handler(parseJson(text), ctx);
-          if (gen instanceof Promise) gen.then((g) => ex.res.cork(() => deliver(ex, g)), (err) => ex.res.cork(() => this.fail(ex, err)));
-          else deliver(ex, gen);
-        } catch (err) {
-          this.fail(ex, err);
-        }
-      });
+      if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
+      try {
+        const gen = handler(parseJson(text), ctx);
+        if (gen instanceof Promise) gen.then((g) => ex.res.cork(() => deliver(ex, g)), (err) => ex.res.cork(() => this.fail(ex, err)));
+        else deliver(ex, gen);
+      } catch (err) {
+        this.fail(ex, err);
+      }
     });
   }
 

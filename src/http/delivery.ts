@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ModelChildren } from '../metrics/metrics.js';
+import type { ModelCells } from '../metrics/metrics.js';
 import type { Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import { TOKEN_JSON } from '../sim/text.js';
@@ -37,7 +37,7 @@ class DelayedReply implements Timed {
   constructor(
     private readonly ex: Exchange,
     private readonly gen: Generation,
-    private readonly model: ModelChildren,
+    private readonly model: ModelCells,
   ) {}
 
   begin(): void {
@@ -91,7 +91,7 @@ class SseStream implements Timed {
   constructor(
     private readonly ex: Exchange,
     private readonly gen: Generation,
-    private readonly model: ModelChildren,
+    private readonly model: ModelCells,
   ) {
     this.encoder = gen.encoder();
     this.tokens = gen.completion.tokens;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { Dialect } from '../api/dialect.js';
-import type { Logger } from '../log.js';
+import type { AccessLog, Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SimError } from '../errors.js';
 import type { Scheduler } from '../sim/scheduler.js';
@@ -11,7 +11,8 @@ import { type HeaderList, writeResponse } from './uws.js';
 export interface Services {
   readonly metrics: Metrics;
   readonly log: Logger;
-  readonly accessLog: boolean;
+  /** Null when access logging is off. */
+  readonly access: AccessLog | null;
   readonly scheduler: Scheduler;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
@@ -44,7 +45,7 @@ export class Exchange {
     readonly requestId: string,
     callerRequestId: string,
   ) {
-    const headers: [string, string][] = [[dialect.requestIdHeader, requestId], ...(dialect.staticHeaders as [string, string][])];
+    const headers = [[dialect.requestIdHeader, requestId] as const, ...dialect.staticHeaders];
     if (callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id') headers.push(['x-request-id', callerRequestId]);
     this.headers = headers;
     services.active++;
@@ -83,9 +84,7 @@ export class Exchange {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds);
-    if (services.accessLog) {
-      services.log.info({ method: this.method, path: this.url, status, ms: Math.round(seconds * 1e4) / 10, requestId: this.requestId }, 'request');
-    }
+    if (services.access !== null) services.access.write(this.method, this.url, status, Math.round(seconds * 1e4) / 10, this.requestId);
     if (--services.active === 0 && services.onIdle !== null) services.onIdle();
   }
 }

@@ -1,66 +1,173 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
+/** prom-client's JSON form of a registry (`getMetricsAsJSON`), which its AggregatorRegistry sums. */
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-/**
- * The metrics of one process. Label children are cached, so recording a request costs map
- * look-ups rather than prom-client's label hashing. In a cluster every HTTP worker keeps its own
- * registry and the primary sums them on each scrape (see src/cluster/primary.ts).
- */
-export class Metrics {
-  readonly registry = new Registry();
-  private readonly requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route and status.', labelNames: ['method', 'path', 'status'], registers: [this.registry] });
-  private readonly duration = new Histogram({ name: 'http_request_duration_seconds', help: 'Time from request to the last byte of the response.', labelNames: ['method', 'path'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
-  private readonly tokens = new Counter({ name: 'llm_tokens_generated_total', help: 'Completion tokens sent to clients.', labelNames: ['model'], registers: [this.registry] });
-  private readonly promptTokens = new Counter({ name: 'llm_prompt_tokens_total', help: 'Prompt tokens received in generation requests.', labelNames: ['model'], registers: [this.registry] });
-  private readonly active = new Gauge({ name: 'llm_active_requests', help: 'Generation requests in flight (waiting or streaming).', labelNames: ['model'], registers: [this.registry] });
-  private readonly ttft = new Histogram({ name: 'llm_time_to_first_token_seconds', help: 'Server-side time from request to the first token sent.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: [this.registry] });
+type Labels = Record<string, string>;
 
-  private readonly requestChildren = new Map<string, Counter.Internal>();
-  private readonly durationChildren = new Map<string, Histogram.Internal<string>>();
-  private readonly modelChildren = new Map<string, ModelChildren>();
-
-  request(method: string, path: string, status: number, seconds: number): void {
-    const key = `${method} ${path}`;
-    const statusKey = `${key} ${status}`;
-    let counter = this.requestChildren.get(statusKey);
-    if (counter === undefined) this.requestChildren.set(statusKey, (counter = this.requests.labels(method, path, String(status))));
-    counter.inc();
-    let histogram = this.durationChildren.get(key);
-    if (histogram === undefined) this.durationChildren.set(key, (histogram = this.duration.labels(method, path)));
-    histogram.observe(seconds);
+/** One labelled series of a counter or gauge. */
+export class Cell {
+  value = 0;
+  constructor(readonly labels: Labels) {}
+  inc(by = 1): void {
+    this.value += by;
   }
-
-  model(id: string): ModelChildren {
-    let children = this.modelChildren.get(id);
-    if (children === undefined) {
-      children = {
-        tokens: this.tokens.labels(id),
-        promptTokens: this.promptTokens.labels(id),
-        active: this.active.labels(id),
-        ttft: this.ttft.labels(id),
-      };
-      this.modelChildren.set(id, children);
-    }
-    return children;
-  }
-
-  snapshot(): Promise<MetricsSnapshot> {
-    return this.registry.getMetricsAsJSON() as Promise<MetricsSnapshot>;
-  }
-
-  text(): Promise<string> {
-    return this.registry.metrics();
+  dec(by = 1): void {
+    this.value -= by;
   }
 }
 
-export interface ModelChildren {
-  readonly tokens: Counter.Internal;
-  readonly promptTokens: Counter.Internal;
-  readonly active: Gauge.Internal<string>;
-  readonly ttft: Histogram.Internal<string>;
+/** One labelled series of a histogram: per-bucket counts (not cumulative), sum and count. */
+export class HistogramCell {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Float64Array(bounds.length);
+  }
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    const { bounds } = this;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        this.counts[i]!++;
+        return;
+      }
+    }
+  }
+}
+
+abstract class Family<C extends { labels: Labels }> {
+  protected readonly cells = new Map<string, C>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly string[],
+  ) {}
+  protected abstract make(labels: Labels): C;
+  /** The series for these label values (in labelNames order). Hold on to it: this look-up is the slow part. */
+  labels(...values: string[]): C {
+    const key = values.join('\u0001');
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      this.cells.set(key, (cell = this.make(labels)));
+    }
+    return cell;
+  }
+  abstract snapshot(): MetricObjectWithValues<MetricValue<string>>;
+}
+
+class CounterFamily extends Family<Cell> {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly type: 'counter' | 'gauge' = 'counter',
+  ) {
+    super(name, help, labelNames);
+  }
+  protected make(labels: Labels): Cell {
+    return new Cell(labels);
+  }
+  snapshot(): MetricObjectWithValues<MetricValue<string>> {
+    const values = [...this.cells.values()].map((c) => ({ value: c.value, labels: c.labels }));
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValue<string>>;
+  }
+}
+
+class HistogramFamily extends Family<HistogramCell> {
+  constructor(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    private readonly bounds: readonly number[],
+  ) {
+    super(name, help, labelNames);
+  }
+  protected make(labels: Labels): HistogramCell {
+    return new HistogramCell(labels, this.bounds);
+  }
+  snapshot(): MetricObjectWithValues<MetricValue<string>> {
+    const bucket = `${this.name}_bucket`;
+    const values: object[] = [];
+    for (const cell of this.cells.values()) {
+      let acc = 0;
+      this.bounds.forEach((le, i) => {
+        acc += cell.counts[i]!;
+        values.push({ value: acc, metricName: bucket, labels: { le, ...cell.labels } });
+      });
+      values.push({ value: cell.count, metricName: bucket, labels: { le: '+Inf', ...cell.labels } });
+      values.push({ value: cell.sum, metricName: `${this.name}_sum`, labels: { ...cell.labels } });
+      values.push({ value: cell.count, metricName: `${this.name}_count`, labels: { ...cell.labels } });
+    }
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValue<string>>;
+  }
+}
+
+/**
+ * The metrics of one process. Recording is a field update on a cached series (prom-client's own
+ * metric objects hash their labels on every update, which cost ~2.4 µs a request); prom-client
+ * does what it is good at: summing the snapshots of all workers and writing the exposition text.
+ * In a cluster the primary sums every worker's snapshot on each scrape (src/cluster/primary.ts).
+ */
+export class Metrics {
+  private readonly requests = new CounterFamily('http_requests_total', 'HTTP requests answered, by route and status (499: the client went away).', ['method', 'path', 'status']);
+  private readonly duration = new HistogramFamily('http_request_duration_seconds', 'Time from request to the last byte of the response.', ['method', 'path'], LATENCY_BUCKETS);
+  private readonly tokens = new CounterFamily('llm_tokens_generated_total', 'Completion tokens sent to clients.', ['model']);
+  private readonly promptTokens = new CounterFamily('llm_prompt_tokens_total', 'Prompt tokens received in generation requests.', ['model']);
+  private readonly active = new CounterFamily('llm_active_requests', 'Generation requests in flight (waiting or streaming).', ['model'], 'gauge');
+  private readonly ttft = new HistogramFamily('llm_time_to_first_token_seconds', 'Server-side time from request to the first token sent.', ['model'], LATENCY_BUCKETS);
+  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.ttft];
+
+  private readonly requestCells = new Map<string, RouteCells>();
+  private readonly modelCells = new Map<string, ModelCells>();
+
+  request(method: string, path: string, status: number, seconds: number): void {
+    const key = method + path;
+    let route = this.requestCells.get(key);
+    if (route === undefined) this.requestCells.set(key, (route = { duration: this.duration.labels(method, path), byStatus: new Map() }));
+    let counter = route.byStatus.get(status);
+    if (counter === undefined) route.byStatus.set(status, (counter = this.requests.labels(method, path, String(status))));
+    counter.inc();
+    route.duration.observe(seconds);
+  }
+
+  model(id: string): ModelCells {
+    let cells = this.modelCells.get(id);
+    if (cells === undefined) {
+      cells = { tokens: this.tokens.labels(id), promptTokens: this.promptTokens.labels(id), active: this.active.labels(id), ttft: this.ttft.labels(id) };
+      this.modelCells.set(id, cells);
+    }
+    return cells;
+  }
+
+  snapshot(): Promise<MetricsSnapshot> {
+    return Promise.resolve(this.families.map((f) => f.snapshot()));
+  }
+
+  async text(): Promise<string> {
+    return aggregateSnapshots([await this.snapshot()]);
+  }
+}
+
+interface RouteCells {
+  readonly duration: HistogramCell;
+  readonly byStatus: Map<number, Cell>;
+}
+
+export interface ModelCells {
+  readonly tokens: Cell;
+  readonly promptTokens: Cell;
+  readonly active: Cell;
+  readonly ttft: HistogramCell;
 }
 
 export const METRICS_CONTENT_TYPE = new Registry().contentType;

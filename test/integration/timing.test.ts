@@ -7,6 +7,12 @@ t.teardown(() => srv.close());
 // Warm the client's connection pool and the server's code paths, so timings measure the schedule.
 for (let i = 0; i < 3; i++) await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 }, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '0', 'x-sim-itl-ms': '0' });
 
+/**
+ * Lower bounds are strict (a token is never early); upper bounds allow 100 ms for a loaded CI
+ * machine running other test files in parallel. Lateness under load is measured by the benchmark.
+ */
+const SLACK = 100;
+
 /** Reads a stream and returns the arrival time (ms since the request) of each SSE event. */
 async function eventTimes(path: string, body: unknown, headers: Record<string, string>): Promise<{ times: number[]; events: string[] }> {
   const start = performance.now();
@@ -37,9 +43,9 @@ t.test('OpenAI stream: first token after ttft, then one per inter-token gap', as
   const tokenTimes = times.filter((_, i) => events[i]!.includes('"content":"') && !events[i]!.includes('"role"'));
   t.equal(tokenTimes.length, 10);
   t.ok(tokenTimes[0]! >= 149, `first token at ${tokenTimes[0]!.toFixed(1)} ms ≥ 150 ms`);
-  t.ok(tokenTimes[0]! < 150 + 25, `first token at ${tokenTimes[0]!.toFixed(1)} ms not far past 150 ms`);
+  t.ok(tokenTimes[0]! < 150 + SLACK, `first token at ${tokenTimes[0]!.toFixed(1)} ms not far past 150 ms`);
   const last = tokenTimes[9]!;
-  t.ok(last >= 150 + 9 * 30 - 1 && last < 150 + 9 * 30 + 60, `last token at ${last.toFixed(1)} ms ≈ 420 ms`);
+  t.ok(last >= 150 + 9 * 30 - 1 && last < 150 + 9 * 30 + SLACK, `last token at ${last.toFixed(1)} ms ≈ 420 ms`);
   const gaps = tokenTimes.slice(1).map((v, i) => v - tokenTimes[i]!);
   const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
   t.ok(Math.abs(mean - 30) < 5, `mean gap ${mean.toFixed(2)} ms ≈ 30 ms`);
@@ -54,7 +60,7 @@ t.test('Anthropic stream follows the same schedule', async (t) => {
   const deltas = times.filter((_, i) => events[i]!.startsWith('event: content_block_delta'));
   t.equal(deltas.length, 5);
   t.ok(deltas[0]! >= 99 && deltas[4]! >= 100 + 4 * 20 - 1, 'tokens not early');
-  t.ok(deltas[4]! < 100 + 4 * 20 + 60, 'tokens not late');
+  t.ok(deltas[4]! < 100 + 4 * 20 + SLACK, 'tokens not late');
 });
 
 t.test('non-stream waits ttft + (n-1) × itl', async (t) => {
@@ -62,7 +68,7 @@ t.test('non-stream waits ttft + (n-1) × itl', async (t) => {
   const res = await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 6 }, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '100', 'x-sim-itl-ms': '20' });
   const took = performance.now() - start;
   t.equal(res.status, 200);
-  t.ok(took >= 199 && took < 200 + 60, `took ${took.toFixed(1)} ms ≈ 200 ms`);
+  t.ok(took >= 199 && took < 200 + SLACK, `took ${took.toFixed(1)} ms ≈ 200 ms`);
 });
 
 t.test('time scale multiplies every delay', async (t) => {
@@ -71,7 +77,7 @@ t.test('time scale multiplies every delay', async (t) => {
   const start = performance.now();
   await post(`${scaled.url}/v1/chat/completions`, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '300' });
   const took = performance.now() - start;
-  t.ok(took >= 149 && took < 150 + 60, `took ${took.toFixed(1)} ms ≈ 150 ms`);
+  t.ok(took >= 149 && took < 150 + SLACK, `took ${took.toFixed(1)} ms ≈ 150 ms`);
 });
 
 t.test('a client that disconnects mid-stream frees its stream', async (t) => {

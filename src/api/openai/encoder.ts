@@ -2,11 +2,17 @@ import type { Completion, SimRequest } from '../../sim/request.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 
+const fingerprints = new Map<string, string>();
+
 /** `fp_` and ten hex digits, stable per model, like the backend fingerprints OpenAI reports. */
 export function systemFingerprint(modelId: string): string {
-  const a = hashString(modelId).toString(16).padStart(8, '0');
-  const b = hashString(a).toString(16).padStart(8, '0');
-  return `fp_${a}${b.slice(0, 2)}`;
+  let fp = fingerprints.get(modelId);
+  if (fp === undefined) {
+    const a = hashString(modelId).toString(16).padStart(8, '0');
+    const b = hashString(a).toString(16).padStart(8, '0');
+    fingerprints.set(modelId, (fp = `fp_${a}${b.slice(0, 2)}`));
+  }
+  return fp;
 }
 
 /** WIRE A2: `usage` with both detail objects, all zeros but the counts. */
