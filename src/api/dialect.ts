@@ -1,4 +1,4 @@
-import type { ErrorCode, SimError } from '../errors.js';
+import type { SimError } from '../errors.js';
 
 /** What differs between the two API families outside the routes themselves. */
 export interface Dialect {
@@ -8,8 +8,6 @@ export interface Dialect {
   newRequestId(): string;
   /** The wire error body for an error. */
   errorBody(err: SimError, requestId: string): string;
-  /** Wire values per internal code, for the error catalogue test and the README. */
-  readonly errorTypes: Readonly<Record<ErrorCode, string>>;
   /** Headers on every response of this dialect, beside content-type and the request id. */
   readonly staticHeaders: readonly (readonly [string, string])[];
 }

@@ -31,6 +31,5 @@ export const anthropic: Dialect = {
   errorBody(err: SimError, requestId: string): string {
     return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });
   },
-  errorTypes: WIRE,
   staticHeaders: [],
 };

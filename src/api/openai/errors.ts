@@ -31,7 +31,6 @@ export const openai: Dialect = {
     const wire = WIRE[err.code];
     return JSON.stringify({ error: { message: err.message, type: wire.type, param: err.param, code: wire.code } });
   },
-  errorTypes: Object.fromEntries(Object.entries(WIRE).map(([k, v]) => [k, v.code === null ? v.type : `${v.type} / ${v.code}`])) as Record<ErrorCode, string>,
   staticHeaders: [
     ['openai-version', '2020-10-01'],
     ['access-control-expose-headers', 'X-Request-ID'],

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import t from 'tap';
+import { anthropic } from '../../src/api/anthropic/errors.js';
+import { openai } from '../../src/api/openai/errors.js';
+import { validateConfig } from '../../src/config/load.js';
+import { ERROR_STATUS, SimError, type ErrorCode } from '../../src/errors.js';
+import { Catalogue } from '../../src/sim/catalogue.js';
+import { modelRows } from '../../scripts/model-table.js';
+
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+t.test('every internal error code maps in both dialects and is in the README catalogue', async (t) => {
+  for (const code of Object.keys(ERROR_STATUS) as ErrorCode[]) {
+    const err = new SimError(code, 'message', 'param');
+    const o = JSON.parse(openai.errorBody(err, 'req_1')).error;
+    const a = JSON.parse(anthropic.errorBody(err, 'req_1'));
+    t.ok(o.type && a.error.type, `${code} has wire types`);
+    const oCode = o.code === null ? 'null' : o.code;
+    const row = `| \`${code}\` | ${err.status} | \`${o.type}\` | \`${oCode}\` | \`${a.error.type}\` |`;
+    t.ok(readme.includes(row), `README lists ${row}`);
+  }
+});
+
+t.test('every config key is in the README table with its default', async (t) => {
+  const defaults = validateConfig({});
+  const leaves = (obj: object, prefix = ''): [string, unknown][] =>
+    Object.entries(obj).flatMap(([k, v]) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? leaves(v, `${prefix}${k}.`) : [[`${prefix}${k}`, v]]));
+  for (const [key, value] of leaves(defaults)) {
+    const row = readme.split('\n').find((line) => line.startsWith(`| \`${key}\` |`));
+    t.ok(row, `README documents ${key}`);
+    if (key === 'workers') t.match(row, /number of CPUs/);
+    else t.ok(row!.includes(`| \`${JSON.stringify(value).replace(/^"|"$/g, '')}\` |`), `README gives ${key}'s default ${JSON.stringify(value)}`);
+  }
+});
+
+t.test('the README model table is the catalogue', async (t) => {
+  for (const row of modelRows(new Catalogue().models)) t.ok(readme.includes(row), row);
+});
+
+t.test('every route and metric is documented', async (t) => {
+  for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/models', '/v1/models/{id}', '/health', '/ready', '/live', '/health/ready', '/health/live', '/metrics']) t.ok(readme.includes(`\`${path}\``), path);
+  const metrics = await new (await import('../../src/metrics/metrics.js')).Metrics().snapshot();
+  for (const m of metrics) t.ok(readme.includes(`| \`${m.name}\` |`), m.name);
+});
