@@ -12,16 +12,16 @@ export function modelRows(models: readonly Model[]): string[] {
       if (m === embeddings[0]) {
         const ids = embeddings.map((e, i) => (i === 0 ? e.id : e.id.replace(/^text-embedding-/, i === 1 ? '-' : ''))).join(' / ');
         const dims = embeddings.map((e) => e.embeddingDimensions).join(' / ');
-        rows.push(`| ${ids} | | embedding (${dims} dims) | ${m.latency.ttftMs} | – |`);
+        rows.push(`| ${ids} | | embedding (${dims} dims) | ${m.profile} |`);
       }
       continue;
     }
-    rows.push(`| ${m.id} | ${m.aliases.join(', ')} | ${m.kind} | ${m.latency.ttftMs} | ${m.latency.itlMs} |`);
+    rows.push(`| ${m.id} | ${m.aliases.join(', ')} | ${m.kind} | ${m.profile} |`);
   }
   return rows;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log('| id | aliases | kind | TTFT ms | ITL ms |\n| --- | --- | --- | --- | --- |');
+  console.log('| id | aliases | kind | profile |\n| --- | --- | --- | --- |');
   for (const row of modelRows(new Catalogue().models)) console.log(row);
 }

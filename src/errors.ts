@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   body_too_large: 413,
   internal_error: 500,
+  /** 529 on Anthropic routes (see src/api/anthropic/errors.ts). */
+  model_overloaded: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

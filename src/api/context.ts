@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Catalogue } from '../sim/catalogue.js';
+import type { Profiles } from '../sim/latency.js';
 import type { CpuPool } from '../sim/pool.js';
 
 /** The request headers the routes read, copied out of uWS before any asynchronous step. Absent is ''. */
@@ -10,12 +11,14 @@ export interface RequestHeaders {
   readonly requestId: string;
   readonly ttftMs: string;
   readonly itlMs: string;
+  readonly profile: string;
 }
 
 /** What a route handler may use: no uWS, no response object. */
 export interface RouteContext {
   readonly config: Readonly<Config>;
   readonly catalogue: Catalogue;
+  readonly profiles: Profiles;
   readonly pool: CpuPool | null;
   readonly headers: RequestHeaders;
   /** The id this response carries in its dialect's request-id header. */

@@ -6,6 +6,8 @@ export interface Dialect {
   /** The response header that carries the request id (WIRE A9, B8). */
   readonly requestIdHeader: string;
   newRequestId(): string;
+  /** The HTTP status of an error in this dialect (Anthropic's overload is 529). */
+  status(err: SimError): number;
   /** The wire error body for an error. */
   errorBody(err: SimError, requestId: string): string;
   /** Headers on every response of this dialect, beside content-type and the request id. */

@@ -2,7 +2,8 @@ import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
 import type { Completion, SimRequest } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
-import { requestDelays } from '../sim/latency.js';
+import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
+import { SimError } from '../errors.js';
 import { hashString } from '../sim/rng.js';
 import { estimatePromptTokens } from '../sim/tokens.js';
 import type { RouteContext } from './context.js';
@@ -23,18 +24,21 @@ export interface GenerationInput {
  */
 export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
   const { model } = input;
-  let textSeed = hashString(model.id, (ctx.config.seed ^ (input.seed ?? 0)) >>> 0);
+  const { config, headers } = ctx;
+  const profileName = headers.profile !== '' ? headers.profile : model.profile;
+  const profile = ctx.profiles.get(profileName);
+  if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${profileName}".`, PROFILE_HEADER);
+  let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
-  const delays = requestDelays(model, ctx.headers.ttftMs, ctx.headers.itlMs, ctx.config.timeScale);
-  const sim: SimRequest = {
-    model,
-    promptTokens: estimatePromptTokens(input.texts),
-    maxTokens: input.maxTokens,
-    textSeed,
-    stream: input.stream,
-    ttftMs: delays.ttftMs,
-    itlMs: delays.itlMs,
-  };
+  const promptTokens = estimatePromptTokens(input.texts);
+  const timing = requestTiming({
+    profile,
+    promptTokens,
+    ttftHeader: headers.ttftMs,
+    itlHeader: headers.itlMs,
+    seed: scheduleSeed(config.seed, input.seed, textSeed),
+  });
+  const sim: SimRequest = { model, promptTokens, maxTokens: input.maxTokens, textSeed, stream: input.stream, timing };
   const completion = planCompletion(sim, ctx.config, ctx.pool);
   return completion instanceof Promise ? completion.then((c) => wrap(sim, c)) : wrap(sim, completion);
 }

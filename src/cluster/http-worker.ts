@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server } from '../http/app.js';
+import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
 import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
 
@@ -9,7 +10,7 @@ export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
 export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
-  const pool = new CpuPool(config.pool.threads);
+  const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, collectMetrics });
   await server.listen(config.host, config.port);
   return { server, pool };
@@ -22,6 +23,19 @@ export async function stop(server: Server, pool: CpuPool, log: Logger, deadlineM
   await pool.destroy();
   flushLog();
   process.exit(0);
+}
+
+/** Sends this worker's capacity counts to the primary when they change, at most every LOAD_SYNC_MS. */
+function reportLoadChanges(server: Server, send: (msg: ToPrimary) => void): void {
+  const { capacity } = server.services;
+  let timer: NodeJS.Timeout | null = null;
+  const report = (): void => {
+    timer = null;
+    send({ type: 'load.report', counts: capacity.counts() });
+  };
+  capacity.onChange = () => {
+    if (timer === null) timer = setTimeout(report, LOAD_SYNC_MS);
+  };
 }
 
 /** Entry point of a forked HTTP worker process. */
@@ -41,10 +55,13 @@ export async function runHttpWorker(): Promise<void> {
         return rpc.settle(msg);
       case 'metrics.snapshot':
         return rpc.answer(msg.id, server.services.metrics.snapshot());
+      case 'load.remote':
+        return server.services.capacity.setRemote(msg.counts);
       case 'shutdown':
         void stop(server, pool, log, msg.deadlineMs);
     }
   });
+  reportLoadChanges(server, send);
   // The primary is gone (killed hard): nothing will ever ask this worker to drain.
   process.on('disconnect', () => {
     flushLog();

@@ -1,4 +1,5 @@
 import type { MetricsSnapshot } from '../metrics/metrics.js';
+import type { LoadCounts } from '../sim/capacity.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -13,6 +14,8 @@ export type ToWorker =
   | { type: 'metrics.snapshot'; id: number }
   /** Stop accepting, finish in-flight work within `deadlineMs`, exit 0. */
   | { type: 'shutdown'; deadlineMs: number }
+  /** The other workers' running and waiting sequences per model, summed (see src/sim/capacity.ts). */
+  | { type: 'load.remote'; counts: LoadCounts }
   | Reply;
 
 /** Worker → primary. */
@@ -21,6 +24,8 @@ export type ToPrimary =
   | { type: 'listening'; port: number }
   /** Request: the whole cluster's metrics as Prometheus text. Reply data: string. */
   | { type: 'metrics.cluster'; id: number }
+  /** This worker's running and waiting sequences per model, sent when they change (throttled). */
+  | { type: 'load.report'; counts: LoadCounts }
   | Reply;
 
 export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string };

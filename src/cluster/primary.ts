@@ -3,6 +3,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
+import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
 import { serve, stop, WORKER_CONFIG_ENV } from './http-worker.js';
 import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
 
@@ -16,6 +17,8 @@ interface Child {
   readonly worker: Worker;
   readonly rpc: Rpc<ToWorker>;
   readonly startedAt: number;
+  /** Its last capacity report. */
+  load: LoadCounts;
 }
 
 /**
@@ -28,6 +31,7 @@ export class Primary {
   private port: number;
   private shuttingDown = false;
   private crashesInARow = 0;
+  private loadTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: Readonly<Config>) {
     this.log = createLogging(config.logLevel, { role: 'primary' }).log;
@@ -46,7 +50,7 @@ export class Primary {
 
   private fork(): Promise<number> {
     const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }) });
-    const child: Child = { worker, rpc: new Rpc<ToWorker>((msg) => worker.send(msg)), startedAt: Date.now() };
+    const child: Child = { worker, rpc: new Rpc<ToWorker>((msg) => worker.send(msg)), startedAt: Date.now(), load: {} };
     this.children.set(worker.id, child);
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: ToPrimary) => {
@@ -57,10 +61,33 @@ export class Primary {
             return child.rpc.settle(msg);
           case 'metrics.cluster':
             return child.rpc.answer(msg.id, this.clusterMetrics());
+          case 'load.report':
+            child.load = msg.counts;
+            return this.scheduleLoadBroadcast();
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));
     });
+  }
+
+  /** Sends each worker the sum of the others' capacity counts, at most every LOAD_SYNC_MS. */
+  private scheduleLoadBroadcast(): void {
+    if (this.loadTimer !== null) return;
+    this.loadTimer = setTimeout(() => {
+      this.loadTimer = null;
+      for (const child of this.children.values()) {
+        const others: LoadCounts = {};
+        for (const other of this.children.values()) {
+          if (other === child) continue;
+          for (const [model, [running, waiting]] of Object.entries(other.load)) {
+            const sum = (others[model] ??= [0, 0]);
+            sum[0] += running;
+            sum[1] += waiting;
+          }
+        }
+        if (child.worker.isConnected()) child.worker.send({ type: 'load.remote', counts: others } satisfies ToWorker);
+      }
+    }, LOAD_SYNC_MS);
   }
 
   /** Every live worker's registry, summed. A worker that does not answer in time is left out. */
@@ -73,6 +100,7 @@ export class Primary {
     const child = this.children.get(worker.id);
     this.children.delete(worker.id);
     child?.rpc.close('worker exited');
+    this.scheduleLoadBroadcast(); // its sequences are gone
     if (this.shuttingDown) {
       if (this.children.size === 0) this.exit();
       return;

@@ -1,19 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
  * table is checked against this file by test/unit/readme.test.ts.
  */
-const latencySchema = z
-  .object({
-    /** Time to first token, milliseconds. */
-    ttftMs: z.number().min(0),
-    /** Inter-token latency, milliseconds. */
-    itlMs: z.number().min(0),
-  })
-  .strict();
-
 export const modelSchema = z
   .object({
     id: z.string().min(1),
@@ -26,7 +18,8 @@ export const modelSchema = z
     contextWindow: z.number().int().min(1),
     maxOutputTokens: z.number().int().min(1),
     embeddingDimensions: z.number().int().min(1).optional(),
-    latency: latencySchema,
+    /** Name of the latency profile (built-in or from `profiles`). */
+    profile: z.string().min(1),
   })
   .strict();
 
@@ -47,8 +40,12 @@ export const configSchema = z
     drainTimeoutMs: z.number().int().min(0).default(30_000),
     /** First delay before a crashed worker is replaced; doubles per crash in a row, capped at 10 s. */
     respawnDelayMs: z.number().int().min(0).default(250),
-    /** Seed mixed into every generated text, so a whole run can be varied or pinned. */
-    seed: z.number().int().default(0),
+    /**
+     * Makes timing reproducible: with a seed, the same request gets the same schedule (jitter,
+     * stalls) in every worker and run; without one (null), timing randomness is real. It is also
+     * mixed into every generated text, which is deterministic either way.
+     */
+    seed: z.number().int().nullable().default(null),
     response: z
       .object({
         /** Length of an answer no cap cuts, in tokens: drawn per request between these bounds. */
@@ -62,10 +59,12 @@ export const configSchema = z
         /** piscina threads per HTTP worker. */
         threads: z.number().int().min(1).max(64).default(1),
         /** Completions longer than this many tokens are planned in the thread pool (see bench/micro/plan.ts). */
-        offloadTokens: z.number().int().min(1).default(8192),
+        offloadTokens: z.number().int().min(1).default(2048),
       })
       .strict()
       .prefault({}),
+    /** Latency profiles by name, added to (or replacing) the built-in ones. */
+    profiles: z.record(z.string().min(1), profileSchema).default({}),
     /** Extra or replacement catalogue entries (same id replaces a built-in model). */
     models: z.array(modelSchema).default([]),
   })
@@ -73,6 +72,13 @@ export const configSchema = z
   .refine((c) => c.response.minTokens <= c.response.maxTokens, {
     message: 'must not exceed response.maxTokens',
     path: ['response', 'minTokens'],
+  })
+  .superRefine((c, ctx) => {
+    c.models.forEach((m, i) => {
+      if (!(m.profile in BUILT_IN_PROFILES) && !(m.profile in c.profiles)) {
+        ctx.addIssue({ code: 'custom', message: `unknown profile "${m.profile}" (built-in: ${Object.keys(BUILT_IN_PROFILES).join(', ')})`, path: ['models', i, 'profile'] });
+      }
+    });
   });
 
 export type Config = z.infer<typeof configSchema>;

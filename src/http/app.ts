@@ -13,6 +13,8 @@ import type { Logging } from '../log.js';
 import { METRICS_CONTENT_TYPE, Metrics } from '../metrics/metrics.js';
 import { Catalogue } from '../sim/catalogue.js';
 import type { CpuPool } from '../sim/pool.js';
+import { Capacity } from '../sim/capacity.js';
+import { Profiles } from '../sim/latency.js';
 import { Scheduler } from '../sim/scheduler.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver } from './delivery.js';
@@ -53,6 +55,7 @@ export interface ServerOptions {
 /** One uWebSockets.js app serving every route; a cluster runs one per HTTP worker on a shared port. */
 export class Server {
   readonly catalogue: Catalogue;
+  readonly profiles: Profiles;
   readonly services: Services;
   port = 0;
   draining = false;
@@ -62,7 +65,17 @@ export class Server {
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
     this.catalogue = new Catalogue(config.models);
-    this.services = { metrics: new Metrics(), log: options.logging.log, access: config.accessLog ? options.logging.access : null, scheduler: new Scheduler(), active: 0, onIdle: null };
+    this.profiles = new Profiles(config);
+    this.services = {
+      metrics: new Metrics(),
+      log: options.logging.log,
+      access: config.accessLog ? options.logging.access : null,
+      scheduler: new Scheduler(),
+      capacity: new Capacity(),
+      timeScale: config.timeScale,
+      active: 0,
+      onIdle: null,
+    };
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     for (const path of HEALTH_PATHS) this.app.get(path, (res) => this.health(res, 200, 'ok'));
@@ -139,7 +152,7 @@ export class Server {
       ex.replyError(tooLarge(limit), true);
       return;
     }
-    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, pool: this.options.pool, headers, requestId: ex.requestId };
+    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId };
     // onData callbacks run with the socket already corked, like the route handler itself.
     readBody(ex.res, limit, (result, text) => {
       if (ex.aborted) return;

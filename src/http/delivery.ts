@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { SimError } from '../errors.js';
 import type { ModelCells } from '../metrics/metrics.js';
+import type { Waiter } from '../sim/capacity.js';
 import type { Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import { TOKEN_JSON } from '../sim/text.js';
@@ -13,101 +15,153 @@ const SSE_HEADERS: readonly (readonly [string, string])[] = [
   ['x-accel-buffering', 'no'],
 ];
 
-/** Starts delivering a planned generation: a stream, or one JSON body after the simulated total. */
+/**
+ * Delivers a planned generation: takes a slot of the model's capacity (waiting for one if need
+ * be, or answering "overloaded"), then streams it or sends it whole after the simulated time.
+ */
 export function deliver(ex: Exchange, gen: Generation): void {
   if (ex.aborted) return;
-  const model = ex.services.metrics.model(gen.sim.model.id);
-  model.active.inc();
-  model.promptTokens.inc(gen.sim.promptTokens);
-  if (gen.sim.stream) new SseStream(ex, gen, model).begin();
-  else new DelayedReply(ex, gen, model).begin();
+  const { model, timing } = gen.sim;
+  const cells = ex.services.metrics.model(model.id);
+  cells.active.inc();
+  cells.promptTokens.inc(gen.sim.promptTokens);
+  const delivery = gen.sim.stream ? new SseStream(ex, gen, cells) : new DelayedReply(ex, gen, cells);
+  ex.delivery = delivery;
+  const admission = ex.services.capacity.acquire(model.id, timing.profile, delivery);
+  delivery.inline = false;
+  if (admission === 'refused') {
+    ex.delivery = null;
+    cells.active.dec();
+    ex.replyError(new SimError('model_overloaded', overloadedMessage(ex.dialect.name)));
+  }
+  delivery.updateGauges();
 }
 
-/**
- * Token i of a response leaves at start + ttft + i × itl: absolute deadlines, so a late wake-up
- * never shifts the tokens after it (GUIDE: chained delays lost 3–6 % of the rate).
- */
-const dueAt = (start: number, gen: Generation, i: number): number => start + gen.sim.ttftMs + i * gen.sim.itlMs;
+/** WIRE A8 (OpenAI's 503 text) and B7 (Anthropic's 529 `overloaded_error`). */
+const overloadedMessage = (dialect: string): string =>
+  dialect === 'anthropic' ? 'Overloaded' : 'That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists.';
 
-/** A non-stream reply: one deadline at the moment the last token would have been generated. */
-class DelayedReply implements Timed {
+/** What both deliveries share: the slot, the admission, cancellation and the final accounting. */
+abstract class Delivery implements Waiter, Timed {
   due = 0;
   heapIndex = -1;
+  /** True while `deliver` runs: admission then happens inside the request's own cork. */
+  inline = true;
+  protected state: 'waiting' | 'running' | 'done' = 'waiting';
+  protected admittedAt = 0;
+  private readonly beginCorked = (): void => this.begin();
 
   constructor(
-    private readonly ex: Exchange,
-    private readonly gen: Generation,
-    private readonly model: ModelCells,
+    protected readonly ex: Exchange,
+    protected readonly gen: Generation,
+    protected readonly cells: ModelCells,
   ) {}
 
-  begin(): void {
-    const n = this.gen.completion.tokens.length;
-    const due = dueAt(this.ex.startedAt, this.gen, Math.max(0, n - 1));
-    if (due <= performance.now()) {
-      this.send(false);
-    } else {
-      this.ex.delivery = this;
-      this.ex.services.scheduler.add(this, due);
-    }
-  }
-
-  fire(): void {
-    this.send(true);
+  admit(utilisation: number): void {
+    const { ex, gen } = this;
+    const { profile } = gen.sim.timing;
+    this.state = 'running';
+    this.admittedAt = performance.now();
+    gen.sim.timing.admit(profile.ttftFactor(utilisation), profile.itlFactor(utilisation), ex.services.timeScale);
+    this.cells.queueTime.observe((this.admittedAt - ex.startedAt) / 1000);
+    this.updateGauges();
+    // A slot freed by another request (or by the primary's sync) is not this response's cork.
+    if (this.inline) this.begin();
+    else ex.res.cork(this.beginCorked);
   }
 
   cancel(): void {
-    this.ex.services.scheduler.remove(this);
-    this.model.active.dec();
+    const { ex, gen } = this;
+    if (this.state === 'waiting') ex.services.capacity.abandon(gen.sim.model.id, this);
+    else if (this.state === 'running') {
+      ex.services.scheduler.remove(this);
+      ex.services.capacity.release(gen.sim.model.id);
+    }
+    this.state = 'done';
+    this.cells.active.dec();
+    this.updateGauges();
   }
 
-  private send(corked: boolean): void {
-    const { ex, gen, model } = this;
+  /** Accounts the end of a delivered response; the caller then ends it. */
+  protected complete(tokens: number): void {
+    const { ex, gen } = this;
+    this.state = 'done';
     ex.delivery = null;
-    model.active.dec();
+    ex.services.capacity.release(gen.sim.model.id);
+    this.cells.active.dec();
+    this.cells.tokens.inc(tokens);
+    this.cells.e2e.observe((performance.now() - ex.startedAt) / 1000);
+    this.updateGauges();
+  }
+
+  updateGauges(): void {
+    const { capacity } = this.ex.services;
+    const id = this.gen.sim.model.id;
+    this.cells.running.value = capacity.running(id);
+    this.cells.waiting.value = capacity.waiting(id);
+  }
+
+  protected abstract begin(): void;
+  abstract fire(now: number): void;
+}
+
+/** A non-stream reply: one deadline, when the last token would have been generated. */
+class DelayedReply extends Delivery {
+  protected begin(): void {
+    const { ex, gen } = this;
+    const { timing } = gen.sim;
     const n = gen.completion.tokens.length;
-    model.tokens.inc(n);
-    model.ttft.observe((performance.now() - ex.startedAt - Math.max(0, n - 1) * gen.sim.itlMs) / 1000);
-    if (corked) ex.replyJsonLater(200, gen.body());
-    else ex.replyJson(200, gen.body());
+    this.due = this.admittedAt + timing.ttftMs + (n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0);
+    if (this.due <= performance.now()) this.send(performance.now());
+    else ex.services.scheduler.add(this, this.due);
+  }
+
+  fire(now: number): void {
+    this.ex.res.cork(() => this.send(now));
+  }
+
+  private send(now: number): void {
+    const { ex, gen } = this;
+    this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
+    this.cells.ttft.observe((this.admittedAt + gen.sim.timing.ttftMs - ex.startedAt) / 1000);
+    this.complete(gen.completion.tokens.length);
+    ex.replyJson(200, gen.body());
   }
 }
 
 /**
- * One SSE response. Status and headers go out at once; tokens follow on their schedule. When the
- * client reads slowly (uWS reports backpressure), the stream stops writing and, once writable,
- * sends every token that fell due meanwhile in one write: memory stays bounded by one frame batch.
+ * One SSE response. Token i leaves at admission + ttft + the sum of the first i gaps: absolute
+ * deadlines, so a late wake-up never shifts the tokens after it (GUIDE: chained delays lost 3–6 %
+ * of the rate). Each gap is drawn when the previous token is due, so the stream holds O(1) state.
+ * When the client reads slowly (uWS reports backpressure), the stream stops writing and, once
+ * writable, sends every token that fell due meanwhile in one write.
  */
-class SseStream implements Timed {
-  due = 0;
-  heapIndex = -1;
+class SseStream extends Delivery {
   private sent = 0;
   private opened = false;
   private blocked = false;
   private watchingWritable = false;
+  private lastSentAt = -1;
   private readonly encoder: StreamEncoder;
   private readonly tokens: Uint16Array;
   private readonly flushCorked = (): void => this.flush();
 
-  constructor(
-    private readonly ex: Exchange,
-    private readonly gen: Generation,
-    private readonly model: ModelCells,
-  ) {
+  constructor(ex: Exchange, gen: Generation, cells: ModelCells) {
+    super(ex, gen, cells);
     this.encoder = gen.encoder();
     this.tokens = gen.completion.tokens;
   }
 
-  begin(): void {
+  protected begin(): void {
     const { ex } = this;
     writeHead(ex.res, 200, SSE_TYPE, ex.headers);
     for (const [k, v] of SSE_HEADERS) ex.res.writeHeader(k, v);
-    ex.delivery = this;
-    const first = dueAt(ex.startedAt, this.gen, 0);
-    if (first <= performance.now()) {
+    this.due = this.admittedAt + this.gen.sim.timing.ttftMs;
+    if (this.due <= performance.now()) {
       this.flush();
     } else {
       ex.res.write(''); // sends status and headers now, before the first token
-      ex.services.scheduler.add(this, first);
+      ex.services.scheduler.add(this, this.due);
     }
   }
 
@@ -115,39 +169,39 @@ class SseStream implements Timed {
     this.ex.res.cork(this.flushCorked);
   }
 
-  cancel(): void {
-    this.ex.services.scheduler.remove(this);
-    this.model.active.dec();
-  }
-
   private flush(): void {
-    const { ex, gen, tokens } = this;
-    if (ex.aborted || ex.finished || this.blocked) return;
+    const { ex, tokens, cells } = this;
+    if (ex.aborted || this.state !== 'running' || this.blocked) return;
     const now = performance.now();
     const n = tokens.length;
-    const itl = gen.sim.itlMs;
-    const elapsed = now - ex.startedAt - gen.sim.ttftMs;
-    // Tokens due by now (the scheduler fires up to half a millisecond early).
-    const due = elapsed < -0.5 ? 0 : itl <= 0 ? n : Math.min(n, Math.floor((elapsed + 0.5) / itl) + 1);
+    const { timing } = this.gen.sim;
     let out = '';
     if (!this.opened) {
       this.opened = true;
       out = this.encoder.open();
-      this.model.ttft.observe((now - ex.startedAt) / 1000);
+      cells.ttft.observe((now - ex.startedAt) / 1000);
     }
-    for (let i = this.sent; i < due; i++) out += this.encoder.token(TOKEN_JSON[tokens[i]!]!);
-    this.model.tokens.inc(due - this.sent);
-    this.sent = due;
-    if (due === n) {
+    // Every token due by now (the scheduler wakes up to half a millisecond early).
+    const horizon = now + 0.5;
+    const first = this.sent;
+    while (this.sent < n && this.due <= horizon) {
+      out += this.encoder.token(TOKEN_JSON[tokens[this.sent]!]!);
+      cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
+      if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
+      this.lastSentAt = now;
+      if (++this.sent < n) this.due += timing.rawGap() * timing.gapScale;
+    }
+    cells.tokens.inc(this.sent - first);
+    if (this.sent === n) {
       out += this.encoder.close();
-      this.model.active.dec();
-      ex.delivery = null;
+      this.complete(0); // tokens were counted as they went
       ex.res.end(out);
       ex.finish(200);
       return;
     }
     if (out !== '' && !ex.res.write(out)) {
       this.blocked = true; // uWS keeps what it could not send; onWritable resumes
+      cells.backpressure.inc();
       if (!this.watchingWritable) {
         this.watchingWritable = true;
         ex.res.onWritable(() => {
@@ -158,6 +212,6 @@ class SseStream implements Timed {
       }
       return;
     }
-    ex.services.scheduler.add(this, dueAt(ex.startedAt, gen, due));
+    ex.services.scheduler.add(this, this.due);
   }
 }

@@ -4,6 +4,7 @@ import type { Dialect } from '../api/dialect.js';
 import type { AccessLog, Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { SimError } from '../errors.js';
+import type { Capacity } from '../sim/capacity.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import { type HeaderList, writeResponse } from './uws.js';
 
@@ -14,6 +15,8 @@ export interface Services {
   /** Null when access logging is off. */
   readonly access: AccessLog | null;
   readonly scheduler: Scheduler;
+  readonly capacity: Capacity;
+  readonly timeScale: number;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   onIdle: (() => void) | null;
@@ -74,7 +77,7 @@ export class Exchange {
   }
 
   replyError(err: SimError, close = false): void {
-    this.replyJson(err.status, this.dialect.errorBody(err, this.requestId), close);
+    this.replyJson(this.dialect.status(err), this.dialect.errorBody(err, this.requestId), close);
   }
 
   /** Accounts the exchange once: metrics, access log, drain bookkeeping. 499 = client went away. */

@@ -36,6 +36,7 @@ export function readHeaders(req: HttpRequest): RequestHeaders {
     requestId: req.getHeader('x-request-id'),
     ttftMs: req.getHeader('x-sim-ttft-ms'),
     itlMs: req.getHeader('x-sim-itl-ms'),
+    profile: req.getHeader('x-sim-profile'),
   };
 }
 

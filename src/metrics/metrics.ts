@@ -4,6 +4,9 @@ import { AggregatorRegistry, Registry, type MetricObjectWithValues, type MetricV
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
+/** Fine below 2 ms: the scheduler's promise is p99 lateness ≤ 2 ms. */
+const LATENESS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 type Labels = Record<string, string>;
 
@@ -123,9 +126,16 @@ export class Metrics {
   private readonly duration = new HistogramFamily('http_request_duration_seconds', 'Time from request to the last byte of the response.', ['method', 'path'], LATENCY_BUCKETS);
   private readonly tokens = new CounterFamily('llm_tokens_generated_total', 'Completion tokens sent to clients.', ['model']);
   private readonly promptTokens = new CounterFamily('llm_prompt_tokens_total', 'Prompt tokens received in generation requests.', ['model']);
-  private readonly active = new CounterFamily('llm_active_requests', 'Generation requests in flight (waiting or streaming).', ['model'], 'gauge');
-  private readonly ttft = new HistogramFamily('llm_time_to_first_token_seconds', 'Server-side time from request to the first token sent.', ['model'], LATENCY_BUCKETS);
-  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.ttft];
+  private readonly active = new CounterFamily('llm_active_requests', 'Generation requests in flight (waiting or running).', ['model'], 'gauge');
+  private readonly running = new CounterFamily('llm_running_requests', 'Sequences holding one of the model\'s slots.', ['model'], 'gauge');
+  private readonly waiting = new CounterFamily('llm_waiting_requests', 'Requests queued for a slot.', ['model'], 'gauge');
+  private readonly ttft = new HistogramFamily('llm_time_to_first_token_seconds', 'Server-side time from request to the first token sent (queue time included).', ['model'], LATENCY_BUCKETS);
+  private readonly itl = new HistogramFamily('llm_inter_token_latency_seconds', 'Server-side time between two tokens of a stream (0 for tokens sent together).', ['model'], ITL_BUCKETS);
+  private readonly queueTime = new HistogramFamily('llm_queue_time_seconds', 'Time a request waited for a slot.', ['model'], LATENCY_BUCKETS);
+  private readonly e2e = new HistogramFamily('llm_e2e_request_latency_seconds', 'Request to last token.', ['model'], LATENCY_BUCKETS);
+  private readonly backpressure = new CounterFamily('llm_stream_backpressure_total', 'Times a stream paused because its client read too slowly.', ['model']);
+  private readonly lateness = new HistogramFamily('llm_token_lateness_seconds', 'Send time minus scheduled time, per token (and per non-stream reply).', ['model'], LATENESS_BUCKETS);
+  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure];
 
   private readonly requestCells = new Map<string, RouteCells>();
   private readonly modelCells = new Map<string, ModelCells>();
@@ -143,7 +153,19 @@ export class Metrics {
   model(id: string): ModelCells {
     let cells = this.modelCells.get(id);
     if (cells === undefined) {
-      cells = { tokens: this.tokens.labels(id), promptTokens: this.promptTokens.labels(id), active: this.active.labels(id), ttft: this.ttft.labels(id) };
+      cells = {
+        tokens: this.tokens.labels(id),
+        promptTokens: this.promptTokens.labels(id),
+        active: this.active.labels(id),
+        running: this.running.labels(id),
+        waiting: this.waiting.labels(id),
+        ttft: this.ttft.labels(id),
+        itl: this.itl.labels(id),
+        queueTime: this.queueTime.labels(id),
+        e2e: this.e2e.labels(id),
+        lateness: this.lateness.labels(id),
+        backpressure: this.backpressure.labels(id),
+      };
       this.modelCells.set(id, cells);
     }
     return cells;
@@ -167,7 +189,14 @@ export interface ModelCells {
   readonly tokens: Cell;
   readonly promptTokens: Cell;
   readonly active: Cell;
+  readonly running: Cell;
+  readonly waiting: Cell;
   readonly ttft: HistogramCell;
+  readonly itl: HistogramCell;
+  readonly queueTime: HistogramCell;
+  readonly e2e: HistogramCell;
+  readonly lateness: HistogramCell;
+  readonly backpressure: Cell;
 }
 
 export const METRICS_CONTENT_TYPE = new Registry().contentType;

@@ -2,43 +2,39 @@ import type { ModelConfig } from '../config/schema.js';
 
 export type Model = Readonly<ModelConfig>;
 
-/**
- * The built-in catalogue. Latencies are round figures in the range public benchmarks report for
- * these models through their first-party APIs (time to first token for a short prompt, then the
- * steady inter-token gap); they are a starting point, replaceable per model in the config file.
- */
+/** The built-in catalogue; each model points at a latency profile of src/sim/profiles.ts. */
 const BUILT_IN: ModelConfig[] = [
-  openai('gpt-5', 'GPT-5', 1754425777, 400_000, 128_000, 900, 12, ['gpt-5-2025-08-07']),
-  openai('gpt-5-mini', 'GPT-5 mini', 1754425867, 400_000, 128_000, 500, 8, ['gpt-5-mini-2025-08-07']),
-  openai('gpt-5-nano', 'GPT-5 nano', 1754426384, 400_000, 128_000, 350, 5, ['gpt-5-nano-2025-08-07']),
-  openai('gpt-4.1', 'GPT-4.1', 1744316542, 1_047_576, 32_768, 450, 12, ['gpt-4.1-2025-04-14']),
-  openai('gpt-4.1-mini', 'GPT-4.1 mini', 1744318173, 1_047_576, 32_768, 350, 8, ['gpt-4.1-mini-2025-04-14']),
-  openai('gpt-4.1-nano', 'GPT-4.1 nano', 1744321707, 1_047_576, 32_768, 250, 5, ['gpt-4.1-nano-2025-04-14']),
-  openai('gpt-4o', 'GPT-4o', 1715367049, 128_000, 16_384, 400, 10, ['gpt-4o-2024-08-06']),
-  openai('gpt-4o-mini', 'GPT-4o mini', 1721172741, 128_000, 16_384, 300, 7, ['gpt-4o-mini-2024-07-18']),
-  openai('o4-mini', 'o4-mini', 1744225351, 200_000, 100_000, 1_500, 6, ['o4-mini-2025-04-16']),
-  { ...openai('gpt-3.5-turbo-instruct', 'GPT-3.5 Turbo Instruct', 1692901427, 4_096, 4_096, 200, 6, []), kind: 'completion' },
+  openai('gpt-5', 'GPT-5', 1754425777, 400_000, 128_000, 'openai-large', ['gpt-5-2025-08-07']),
+  openai('gpt-5-mini', 'GPT-5 mini', 1754425867, 400_000, 128_000, 'openai-mini', ['gpt-5-mini-2025-08-07']),
+  openai('gpt-5-nano', 'GPT-5 nano', 1754426384, 400_000, 128_000, 'openai-nano', ['gpt-5-nano-2025-08-07']),
+  openai('gpt-4.1', 'GPT-4.1', 1744316542, 1_047_576, 32_768, 'openai-large', ['gpt-4.1-2025-04-14']),
+  openai('gpt-4.1-mini', 'GPT-4.1 mini', 1744318173, 1_047_576, 32_768, 'openai-mini', ['gpt-4.1-mini-2025-04-14']),
+  openai('gpt-4.1-nano', 'GPT-4.1 nano', 1744321707, 1_047_576, 32_768, 'openai-nano', ['gpt-4.1-nano-2025-04-14']),
+  openai('gpt-4o', 'GPT-4o', 1715367049, 128_000, 16_384, 'openai-large', ['gpt-4o-2024-08-06']),
+  openai('gpt-4o-mini', 'GPT-4o mini', 1721172741, 128_000, 16_384, 'openai-mini', ['gpt-4o-mini-2024-07-18']),
+  openai('o4-mini', 'o4-mini', 1744225351, 200_000, 100_000, 'openai-reasoning', ['o4-mini-2025-04-16']),
+  { ...openai('gpt-3.5-turbo-instruct', 'GPT-3.5 Turbo Instruct', 1692901427, 4_096, 4_096, 'openai-instruct', []), kind: 'completion' },
   embedding('text-embedding-3-small', 'text-embedding-3-small', 1705948997, 8_191, 1536),
   embedding('text-embedding-3-large', 'text-embedding-3-large', 1705953180, 8_191, 3072),
   embedding('text-embedding-ada-002', 'text-embedding-ada-002', 1671217299, 8_191, 1536),
-  claude('claude-opus-4-1-20250805', 'Claude Opus 4.1', '2025-08-05', 32_000, 1_400, 25, ['claude-opus-4-1']),
-  claude('claude-opus-4-20250514', 'Claude Opus 4', '2025-05-14', 32_000, 1_400, 25, ['claude-opus-4-0']),
-  claude('claude-sonnet-4-5-20250929', 'Claude Sonnet 4.5', '2025-09-29', 64_000, 900, 15, ['claude-sonnet-4-5']),
-  claude('claude-sonnet-4-20250514', 'Claude Sonnet 4', '2025-05-14', 64_000, 900, 15, ['claude-sonnet-4-0']),
-  claude('claude-haiku-4-5-20251001', 'Claude Haiku 4.5', '2025-10-01', 64_000, 450, 8, ['claude-haiku-4-5']),
-  claude('claude-3-5-haiku-20241022', 'Claude Haiku 3.5', '2024-10-22', 8_192, 500, 10, ['claude-3-5-haiku-latest']),
+  claude('claude-opus-4-1-20250805', 'Claude Opus 4.1', '2025-08-05', 32_000, 'claude-opus', ['claude-opus-4-1']),
+  claude('claude-opus-4-20250514', 'Claude Opus 4', '2025-05-14', 32_000, 'claude-opus', ['claude-opus-4-0']),
+  claude('claude-sonnet-4-5-20250929', 'Claude Sonnet 4.5', '2025-09-29', 64_000, 'claude-sonnet', ['claude-sonnet-4-5']),
+  claude('claude-sonnet-4-20250514', 'Claude Sonnet 4', '2025-05-14', 64_000, 'claude-sonnet', ['claude-sonnet-4-0']),
+  claude('claude-haiku-4-5-20251001', 'Claude Haiku 4.5', '2025-10-01', 64_000, 'claude-haiku', ['claude-haiku-4-5']),
+  claude('claude-3-5-haiku-20241022', 'Claude Haiku 3.5', '2024-10-22', 8_192, 'claude-haiku', ['claude-3-5-haiku-latest']),
 ];
 
-function openai(id: string, displayName: string, created: number, contextWindow: number, maxOutputTokens: number, ttftMs: number, itlMs: number, aliases: string[]): ModelConfig {
-  return { id, aliases, provider: 'openai', kind: 'chat', displayName, created, contextWindow, maxOutputTokens, latency: { ttftMs, itlMs } };
+function openai(id: string, displayName: string, created: number, contextWindow: number, maxOutputTokens: number, profile: string, aliases: string[]): ModelConfig {
+  return { id, aliases, provider: 'openai', kind: 'chat', displayName, created, contextWindow, maxOutputTokens, profile };
 }
 
 function embedding(id: string, displayName: string, created: number, contextWindow: number, dims: number): ModelConfig {
-  return { id, aliases: [], provider: 'openai', kind: 'embedding', displayName, created, contextWindow, maxOutputTokens: 1, embeddingDimensions: dims, latency: { ttftMs: 40, itlMs: 0 } };
+  return { id, aliases: [], provider: 'openai', kind: 'embedding', displayName, created, contextWindow, maxOutputTokens: 1, embeddingDimensions: dims, profile: 'openai-embedding' };
 }
 
-function claude(id: string, displayName: string, date: string, maxOutputTokens: number, ttftMs: number, itlMs: number, aliases: string[]): ModelConfig {
-  return { id, aliases, provider: 'anthropic', kind: 'chat', displayName, created: Date.parse(`${date}T00:00:00Z`) / 1000, contextWindow: 200_000, maxOutputTokens, latency: { ttftMs, itlMs } };
+function claude(id: string, displayName: string, date: string, maxOutputTokens: number, profile: string, aliases: string[]): ModelConfig {
+  return { id, aliases, provider: 'anthropic', kind: 'chat', displayName, created: Date.parse(`${date}T00:00:00Z`) / 1000, contextWindow: 200_000, maxOutputTokens, profile };
 }
 
 export class Catalogue {

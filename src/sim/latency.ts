@@ -1,9 +1,134 @@
+import type { Config } from '../config/schema.js';
 import { SimError } from '../errors.js';
-import type { Model } from './catalogue.js';
+import { compile, constantSampler, type Sampler } from './distributions.js';
+import { BUILT_IN_PROFILES, profileSchema, type Profile } from './profiles.js';
+import { hashString, Rng } from './rng.js';
 
-/** Per-request override headers (constant milliseconds), for tests and clients that need fixed timing. */
+/** Per-request override headers, for tests and clients that need fixed timing. */
 export const TTFT_HEADER = 'x-sim-ttft-ms';
 export const ITL_HEADER = 'x-sim-itl-ms';
+export const PROFILE_HEADER = 'x-sim-profile';
+
+type Curve = Profile['slowdown']['ttft'];
+
+/** A profile with its distributions compiled once per process. */
+export class CompiledProfile {
+  readonly overhead: Sampler;
+  readonly itl: Sampler;
+  readonly stallProbability: number;
+  readonly stall: Sampler | null;
+  readonly embeddingBase: Sampler;
+
+  constructor(
+    readonly name: string,
+    readonly spec: Profile,
+  ) {
+    this.overhead = compile(spec.prefillOverheadMs);
+    this.itl = compile(spec.itlMs);
+    this.stallProbability = spec.stall?.probability ?? 0;
+    this.stall = spec.stall === null ? null : compile(spec.stall.durationMs);
+    this.embeddingBase = compile(spec.embedding.baseMs);
+  }
+
+  /** Slowdown factors for a sequence admitted at this utilisation (running ÷ maxConcurrent). */
+  ttftFactor(utilisation: number): number {
+    return slowdown(this.spec.slowdown.ttft, utilisation);
+  }
+  itlFactor(utilisation: number): number {
+    return slowdown(this.spec.slowdown.itl, utilisation);
+  }
+}
+
+/** A number is the factor at capacity, reached linearly from 1 at idle; points are joined by straight lines and held flat past their ends. */
+export function slowdown(curve: Curve, utilisation: number): number {
+  if (typeof curve === 'number') return 1 + (curve - 1) * Math.min(utilisation, 1);
+  const points = curve;
+  if (utilisation <= points[0]![0]) return points[0]![1];
+  for (let i = 1; i < points.length; i++) {
+    const [u1, f1] = points[i]!;
+    if (utilisation <= u1) {
+      const [u0, f0] = points[i - 1]!;
+      return u1 === u0 ? f1 : f0 + ((utilisation - u0) / (u1 - u0)) * (f1 - f0);
+    }
+  }
+  return points[points.length - 1]![1];
+}
+
+/** Every profile of a process: built-ins, overridden or extended by `profiles` in the config. */
+export class Profiles {
+  private readonly byName = new Map<string, CompiledProfile>();
+
+  constructor(config: Readonly<Config>) {
+    for (const [name, input] of Object.entries(BUILT_IN_PROFILES)) this.byName.set(name, new CompiledProfile(name, profileSchema.parse(input)));
+    for (const [name, spec] of Object.entries(config.profiles)) this.byName.set(name, new CompiledProfile(name, spec));
+  }
+
+  get(name: string): CompiledProfile | undefined {
+    return this.byName.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.byName.keys()];
+  }
+}
+
+/**
+ * The schedule of one request. Time to first token is drawn when the request arrives; the gap
+ * before each further token is drawn when it is needed, from the same seeded generator, so a
+ * stream holds O(1) state however long it is, and the stream and non-stream renderings of a
+ * request follow one schedule. Gaps are "raw" (profile units); `gapScale` (slowdown × time
+ * scale) is applied once the sequence is admitted.
+ */
+export class Timing {
+  /** Set at admission. */
+  ttftMs = 0;
+  gapScale = 1;
+  private readonly itl: Sampler;
+  private readonly stallProbability: number;
+
+  constructor(
+    readonly rng: Rng,
+    readonly profile: CompiledProfile,
+    /** Constant inter-token gap from the request's header; it also turns stalls off. */
+    readonly itlOverride: number | null,
+    /** Time to first token before slowdown and time scale, ms. */
+    readonly rawTtftMs: number,
+  ) {
+    this.itl = itlOverride === null ? profile.itl : constantSampler(itlOverride);
+    this.stallProbability = itlOverride === null ? profile.stallProbability : 0;
+  }
+
+  /** The next inter-token gap before scaling, ms. */
+  rawGap(): number {
+    let gap = this.itl.sample(this.rng);
+    if (this.stallProbability > 0 && this.rng.next() < this.stallProbability) gap += this.profile.stall!.sample(this.rng);
+    return gap;
+  }
+
+  /** Fixes the scaled schedule once the sequence starts running. */
+  admit(ttftFactor: number, itlFactor: number, timeScale: number): void {
+    this.ttftMs = this.rawTtftMs * ttftFactor * timeScale;
+    this.gapScale = itlFactor * timeScale;
+  }
+}
+
+/** What the thread pool needs to draw the same gaps as the request's own Timing would. */
+export interface GapTask {
+  readonly profile: string;
+  readonly itlOverride: number | null;
+  readonly rngState: number;
+  readonly count: number;
+}
+
+/** Sum of `count` raw gaps drawn from a generator in this state: the non-stream wait, computed inline or in the pool. */
+export function sumRawGaps(profile: CompiledProfile, itlOverride: number | null, rngState: number, count: number): number {
+  const rng = new Rng(0);
+  rng.state = rngState;
+  const timing = new Timing(rng, profile, itlOverride, 0);
+  let sum = 0;
+  for (let i = 0; i < count; i++) sum += timing.rawGap();
+  return sum;
+}
 
 function override(raw: string, header: string): number | null {
   if (raw === '') return null;
@@ -14,14 +139,30 @@ function override(raw: string, header: string): number | null {
   return value;
 }
 
-export interface Delays {
-  ttftMs: number;
-  itlMs: number;
+export interface TimingInput {
+  readonly profile: CompiledProfile;
+  readonly promptTokens: number;
+  readonly ttftHeader: string;
+  readonly itlHeader: string;
+  /** Present when the configuration or the request asked for reproducible timing. */
+  readonly seed: number | null;
 }
 
-/** The simulated delays of one request: the model's profile or the override headers, times the time scale. */
-export function requestDelays(model: Model, ttftHeader: string, itlHeader: string, timeScale: number): Delays {
-  const ttft = override(ttftHeader, TTFT_HEADER) ?? model.latency.ttftMs;
-  const itl = override(itlHeader, ITL_HEADER) ?? model.latency.itlMs;
-  return { ttftMs: ttft * timeScale, itlMs: itl * timeScale };
+/**
+ * The timing of one request: the profile's distributions, or the override headers as constants
+ * (an ITL override also turns stalls off). Seeded when a seed is given, truly random otherwise.
+ */
+export function requestTiming(input: TimingInput): Timing {
+  const { profile } = input;
+  const rng = new Rng(input.seed ?? (Math.random() * 0x100000000) | 0);
+  const ttftOverride = override(input.ttftHeader, TTFT_HEADER);
+  const itlOverride = override(input.itlHeader, ITL_HEADER);
+  const ttft = ttftOverride ?? profile.overhead.sample(rng) + input.promptTokens * profile.spec.prefillPerTokenMs;
+  return new Timing(rng, profile, itlOverride, ttft);
+}
+
+/** The schedule seed: fixed by the config seed or the request's own seed, null (random) otherwise. */
+export function scheduleSeed(configSeed: number | null, requestSeed: number | null, textSeed: number): number | null {
+  if (configSeed === null && requestSeed === null) return null;
+  return hashString('schedule', textSeed ^ (configSeed ?? 0)) | 0;
 }

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { PlanTask } from '../../workers/plan.js';
+import type { PlanResult, PlanTask } from '../../workers/plan.js';
+import type { Config } from '../config/schema.js';
 
 /**
  * Task files are always loaded from the compiled tree (dist/workers), also when this module runs
@@ -17,9 +18,12 @@ function taskFile(name: string): string {
 export class CpuPool {
   private readonly piscina: Piscina;
 
-  constructor(threads: number) {
+  constructor(config: Readonly<Config>) {
+    const threads = config.pool.threads;
     this.piscina = new Piscina({
       filename: taskFile('plan'),
+      // Task threads compile the same latency profiles as this process.
+      workerData: config,
       minThreads: threads,
       maxThreads: threads,
       // Measured (GUIDE): 16 tasks in flight per thread cut main-thread cost per task from ~30 µs to ~9 µs.
@@ -28,7 +32,7 @@ export class CpuPool {
     });
   }
 
-  plan(task: PlanTask): Promise<Uint16Array> {
+  plan(task: PlanTask): Promise<PlanResult> {
     return this.piscina.run(task);
   }
 

@@ -1,4 +1,5 @@
 import type { Model } from './catalogue.js';
+import type { Timing } from './latency.js';
 
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
@@ -9,9 +10,7 @@ export interface SimRequest {
   /** Fixes the generated text: derived from the prompt, the model, the request's seed and the config seed. */
   readonly textSeed: number;
   readonly stream: boolean;
-  /** Simulated delays in milliseconds, already multiplied by the time scale. */
-  readonly ttftMs: number;
-  readonly itlMs: number;
+  readonly timing: Timing;
 }
 
 export type FinishReason = 'stop' | 'length';
@@ -20,4 +19,9 @@ export type FinishReason = 'stop' | 'length';
 export interface Completion {
   readonly tokens: Uint16Array;
   readonly finish: FinishReason;
+  /**
+   * Non-stream only: the sum of the raw gaps between its tokens, so the reply waits
+   * ttft + sum × gapScale with one timer. Streams draw their gaps as they go (NaN here).
+   */
+  readonly rawGapSum: number;
 }

@@ -10,9 +10,10 @@ export function hashString(text: string, seed = 0x811c9dc5): number {
 
 /** mulberry32: a small, fast PRNG whose whole state is one 32-bit integer, so it is cheap to seed per request. */
 export class Rng {
-  private state: number;
+  /** The whole state: a generator rebuilt from it continues the same sequence (e.g. in a pool thread). */
+  state: number;
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.state = seed | 0;
   }
   /** Uniform in [0, 1). */
   next(): number {

@@ -1,4 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import t from 'tap';
 import { MAIN, startCluster } from '../helpers/cluster.js';
@@ -68,6 +71,29 @@ t.test('SIGTERM drains: a stream in flight completes, then the tree exits 0', as
   t.match(res.text, /data: \[DONE\]\n\n$/);
   t.equal(await c.exited, 0, 'exit code 0');
   await t.rejects(fetch(`${c.url}/health`), 'no longer listening');
+});
+
+t.test('model capacity holds across the cluster', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmsim-cap-'));
+  const file = join(dir, 'sim.yaml');
+  writeFileSync(file, ['profiles:', '  slot2: { prefillOverheadMs: 300, maxConcurrent: 2, queueLimit: 10 }', 'models:', '  - { id: capped, provider: openai, kind: chat, displayName: capped, created: 1, contextWindow: 1000, maxOutputTokens: 10, profile: slot2 }', ''].join('\n'));
+  const c = await startCluster(['--workers', '2', '--config', file]);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const body = JSON.stringify({ model: 'capped', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 });
+  const start = Date.now();
+  // Staggered by 30 ms, more than a sync round (2 × 10 ms): the documented bound does not come into play.
+  const done = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      new Promise((r) => setTimeout(r, 30 * i)).then(() => freshPost(c.url, body, { 'x-request-id': `cap-${i}` }).then((res) => ({ status: res.status, ms: Date.now() - start }))),
+    ),
+  );
+  t.ok(done.every((d) => d.status === 200));
+  const workers = new Set((await Promise.all(done.map((_, i) => c.waitFor((l) => l.requestId === `cap-${i}`)))).map((l) => l.pid));
+  t.equal(workers.size, 2, 'the requests reached both workers');
+  // Two slots in the whole cluster: six waves of 300 ms, the last ending near 1,800 ms. Two slots
+  // per worker would end by about 900 ms, or later only if one worker got nearly all requests.
+  const last = Math.max(...done.map((d) => d.ms));
+  t.ok(last >= 1650, `last answer at ${last} ms`);
 });
 
 t.test('invalid config: exit 2 and one line naming the option, before any fork', async (t) => {

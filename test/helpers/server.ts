@@ -13,7 +13,7 @@ export interface TestServer {
 /** A real server on 127.0.0.1 and an ephemeral port, in this process. */
 export async function startServer(overrides: Record<string, unknown> = {}, options: { pool?: boolean } = {}): Promise<TestServer> {
   const config = validateConfig({ host: '127.0.0.1', port: 0, workers: 0, accessLog: false, timeScale: 0, ...overrides });
-  const pool = options.pool ? new CpuPool(config.pool.threads) : null;
+  const pool = options.pool ? new CpuPool(config) : null;
   const server = new Server({ config, logging: { log: pino({ level: 'silent' }), access: null }, pool });
   const port = await server.listen(config.host, config.port);
   return {

@@ -42,7 +42,7 @@ t.test('GET /v1/models/{id}: known, alias, unknown', async (t) => {
 
 t.test('config models extend and replace the catalogue', async (t) => {
   const custom = await startServer({
-    models: [{ id: 'my-model', provider: 'openai', kind: 'chat', displayName: 'Mine', created: 1, contextWindow: 1000, maxOutputTokens: 4, latency: { ttftMs: 0, itlMs: 0 } }],
+    models: [{ id: 'my-model', provider: 'openai', kind: 'chat', displayName: 'Mine', created: 1, contextWindow: 1000, maxOutputTokens: 4, profile: 'instant' }],
   });
   t.teardown(() => custom.close());
   const res = await post(`${custom.url}/v1/chat/completions`, { model: 'my-model', messages: [{ role: 'user', content: 'hi' }] });

@@ -16,7 +16,7 @@ t.test('defaults', async (t) => {
   t.equal(c.port, 8080);
   t.equal(c.timeScale, 1);
   t.equal(c.bodyLimitBytes, 10 * 1024 * 1024);
-  t.equal(c.pool.offloadTokens, 8192);
+  t.equal(c.pool.offloadTokens, 2048);
   t.ok(c.workers >= 1);
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.pool), 'frozen');
 });
@@ -26,7 +26,7 @@ t.test('precedence: defaults < file < env < flags', async (t) => {
   t.equal(fileOnly.port, 9000);
   t.equal(fileOnly.timeScale, 0.5);
   t.equal(fileOnly.pool.threads, 2);
-  t.equal(fileOnly.pool.offloadTokens, 8192, 'nested defaults survive a partial file section');
+  t.equal(fileOnly.pool.offloadTokens, 2048, 'nested defaults survive a partial file section');
   const env = loadConfig([], { CONFIG: yamlFile, PORT: '9001', LLMSIM_TIME_SCALE: '0', LLMSIM_POOL__OFFLOAD_TOKENS: '100' });
   t.equal(env.port, 9001);
   t.equal(env.timeScale, 0);
@@ -69,6 +69,12 @@ t.test('invalid config names the option path', async (t) => {
   }
 });
 
-t.test('models in config are validated', async (t) => {
+t.test('models and profiles in config are validated', async (t) => {
   t.throws(() => validateConfig({ models: [{ id: 'x' }] }), /config: models\.0\./);
+  const model = { id: 'm', provider: 'openai', kind: 'chat', displayName: 'M', created: 1, contextWindow: 10, maxOutputTokens: 5 };
+  t.throws(() => validateConfig({ models: [{ ...model, profile: 'nope' }] }), /config: models\.0\.profile: unknown profile "nope"/);
+  t.ok(validateConfig({ models: [{ ...model, profile: 'mine' }], profiles: { mine: { itlMs: 3 } } }));
+  t.throws(() => validateConfig({ profiles: { bad: { itlMs: { type: 'uniform', min: 5, max: 1 } } } }), /config: profiles\.bad\.itlMs/);
+  t.throws(() => validateConfig({ profiles: { bad: { itlMs: { type: 'empirical', p50: 5, p90: 4, p99: 6, p999: 7 } } } }), /config: profiles\.bad\.itlMs/);
+  t.throws(() => validateConfig({ profiles: { bad: { stall: { probability: 2, durationMs: 1 } } } }), /config: profiles\.bad\.stall\.probability/);
 });

@@ -16,7 +16,9 @@ t.test('every internal error code maps in both dialects and is in the README cat
     const a = JSON.parse(anthropic.errorBody(err, 'req_1'));
     t.ok(o.type && a.error.type, `${code} has wire types`);
     const oCode = o.code === null ? 'null' : o.code;
-    const row = `| \`${code}\` | ${err.status} | \`${o.type}\` | \`${oCode}\` | \`${a.error.type}\` |`;
+    const [oStatus, aStatus] = [openai.status(err), anthropic.status(err)];
+    const status = oStatus === aStatus ? `${oStatus}` : `${oStatus} (Anthropic ${aStatus})`;
+    const row = `| \`${code}\` | ${status} | \`${o.type}\` | \`${oCode}\` | \`${a.error.type}\` |`;
     t.ok(readme.includes(row), `README lists ${row}`);
   }
 });

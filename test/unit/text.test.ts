@@ -1,5 +1,7 @@
 import t from 'tap';
 import { generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, TOKEN_TEXT } from '../../src/sim/text.js';
+import { validateConfig } from '../../src/config/load.js';
+import { Profiles, sumRawGaps } from '../../src/sim/latency.js';
 import { CpuPool } from '../../src/sim/pool.js';
 
 t.test('deterministic per seed, different across seeds', async (t) => {
@@ -31,10 +33,13 @@ t.test('natural length within bounds and fixed by seed', async (t) => {
   t.equal(naturalLength(77, 1, 1000), naturalLength(77, 1, 1000));
 });
 
-t.test('the pool thread produces the same tokens as the inline path', async (t) => {
-  const pool = new CpuPool(1);
+t.test('the pool thread plans the same tokens and gaps as the inline path', async (t) => {
+  const config = validateConfig({});
+  const pool = new CpuPool(config);
   t.teardown(() => pool.destroy());
-  const tokens = await pool.plan({ seed: 123, count: 20_000 });
+  const { tokens, rawGapSum } = await pool.plan({ seed: 123, count: 20_000, gaps: { profile: 'openai-mini', itlOverride: null, rngState: 77, count: 19_999 } });
   t.type(tokens, Uint16Array);
   t.same(tokens, generateTokens(123, 20_000));
+  t.equal(rawGapSum, sumRawGaps(new Profiles(config).get('openai-mini')!, null, 77, 19_999), 'the same gaps as drawn inline');
+  t.ok(Number.isNaN((await pool.plan({ seed: 1, count: 10, gaps: null })).rawGapSum), 'streams need no gap sum');
 });

@@ -15,6 +15,7 @@ const WIRE: Record<ErrorCode, string> = {
   method_not_allowed: 'invalid_request_error',
   body_too_large: 'request_too_large',
   internal_error: 'api_error',
+  model_overloaded: 'overloaded_error',
 };
 
 /** The API's own wording: `<field path>: <problem>`. */
@@ -27,6 +28,7 @@ export const anthropicWording: ValidationWording = {
 export const anthropic: Dialect = {
   name: 'anthropic',
   requestIdHeader: 'request-id',
+  status: (err: SimError) => (err.code === 'model_overloaded' ? 529 : err.status),
   newRequestId: () => `req_011C${uniqueBase62()}`,
   errorBody(err: SimError, requestId: string): string {
     return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });

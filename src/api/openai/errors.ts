@@ -15,6 +15,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
   method_not_allowed: { type: 'invalid_request_error', code: null },
   body_too_large: { type: 'invalid_request_error', code: null },
   internal_error: { type: 'server_error', code: null },
+  model_overloaded: { type: 'server_error', code: null },
 };
 
 export const openaiWording: ValidationWording = {
@@ -26,6 +27,7 @@ export const openaiWording: ValidationWording = {
 export const openai: Dialect = {
   name: 'openai',
   requestIdHeader: 'x-request-id',
+  status: (err: SimError) => err.status,
   newRequestId: () => `req_${uniqueHex()}`,
   errorBody(err: SimError): string {
     const wire = WIRE[err.code];

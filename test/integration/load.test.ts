@@ -1,0 +1,145 @@
+import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import t from 'tap';
+import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
+
+const profiles = {
+  jittery: {
+    prefillOverheadMs: { type: 'lognormal', median: 60, p99: 200 },
+    itlMs: { type: 'uniform', min: 2, max: 12 },
+    stall: { probability: 0.05, durationMs: { type: 'exponential', mean: 20 } },
+  },
+  prefill: { prefillOverheadMs: 20, prefillPerTokenMs: 1, itlMs: 1 },
+  small: { prefillOverheadMs: 300, maxConcurrent: 2, queueLimit: 1 },
+  paced: { prefillOverheadMs: 5, itlMs: 10 },
+};
+const models = [
+  { id: 'jit', provider: 'openai', kind: 'chat', displayName: 'jit', created: 1, contextWindow: 100000, maxOutputTokens: 1000, profile: 'jittery' },
+  { id: 'pre', provider: 'openai', kind: 'chat', displayName: 'pre', created: 1, contextWindow: 100000, maxOutputTokens: 1000, profile: 'prefill' },
+  { id: 'cap', provider: 'anthropic', kind: 'chat', displayName: 'cap', created: 1, contextWindow: 100000, maxOutputTokens: 1000, profile: 'small' },
+  { id: 'pace', provider: 'openai', kind: 'chat', displayName: 'pace', created: 1, contextWindow: 100000, maxOutputTokens: 100000, profile: 'paced' },
+];
+const base = { timeScale: 1, profiles, models };
+
+async function timedStream(url: string, body: object, headers = OPENAI_HEADERS): Promise<number[]> {
+  const start = performance.now();
+  const res = await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers, body: JSON.stringify({ ...body, stream: true }) });
+  const times: number[] = [];
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body!) {
+    const now = performance.now() - start;
+    const n = (decoder.decode(chunk, { stream: true }).match(/"delta":\{"content":/g) ?? []).length;
+    for (let i = 0; i < n; i++) times.push(now);
+  }
+  return times;
+}
+
+t.test('with a seed, the same request gets the same schedule in another worker', async (t) => {
+  const a = await startServer({ ...base, seed: 7 });
+  const b = await startServer({ ...base, seed: 7 });
+  const c = await startServer({ ...base, seed: 8 });
+  t.teardown(async () => Promise.all([a.close(), b.close(), c.close()]));
+  const body = { model: 'jit', messages: [{ role: 'user', content: 'schedule me' }], max_tokens: 40 };
+  // Warm each server and the client's connections first: timings below compare schedules.
+  for (const s of [a, b, c]) await post(`${s.url}/v1/chat/completions`, { model: 'jit', messages: [{ role: 'user', content: 'warm' }], max_tokens: 1 }, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '0' });
+  const took = async (url: string) => {
+    const s = performance.now();
+    await post(`${url}/v1/chat/completions`, body);
+    return performance.now() - s;
+  };
+  const [ta, tb, tc] = [await took(a.url), await took(b.url), await took(c.url)];
+  t.ok(Math.abs(ta - tb) < 15, `same seed: ${ta.toFixed(1)} ms vs ${tb.toFixed(1)} ms`);
+  t.ok(Math.abs(ta - tc) > 1, `other seed: ${ta.toFixed(1)} ms vs ${tc.toFixed(1)} ms`);
+  const sa = await timedStream(a.url, body);
+  const sb = await timedStream(b.url, body);
+  t.equal(sa.length, 40);
+  const gapsA = sa.slice(1).map((v, i) => v - sa[i]!);
+  const gapsB = sb.slice(1).map((v, i) => v - sb[i]!);
+  const diff = gapsA.map((g, i) => Math.abs(g - gapsB[i]!)).sort((x, y) => x - y);
+  t.ok(diff[Math.floor(diff.length / 2)]! < 2, `median gap difference ${diff[Math.floor(diff.length / 2)]!.toFixed(2)} ms`);
+  t.ok(Math.abs(sa[39]! - ta) < 20, 'the stream ends when the non-stream answer came: one schedule for both');
+});
+
+t.test('time to first token grows with the prompt', async (t) => {
+  const s = await startServer(base);
+  t.teardown(() => s.close());
+  const short = await timedStream(s.url, { model: 'pre', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+  const long = await timedStream(s.url, { model: 'pre', messages: [{ role: 'user', content: 'x'.repeat(1600) }], max_tokens: 2 });
+  // 1,600 characters ≈ 400 prompt tokens more ≈ 400 ms more at 1 ms per token.
+  t.ok(short[0]! >= 20 && short[0]! < 20 + 6 + 80, `short prompt: first token at ${short[0]!.toFixed(1)} ms`);
+  t.ok(long[0]! - short[0]! > 380 && long[0]! - short[0]! < 480, `long prompt: ${long[0]!.toFixed(1)} ms`);
+});
+
+t.test('a queue forms at capacity and overload is refused the provider way', async (t) => {
+  const s = await startServer(base);
+  t.teardown(() => s.close());
+  const body = { model: 'cap', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] };
+  const start = performance.now();
+  const timed = (headers: Record<string, string>) => post(`${s.url}/v1/messages`, body, headers).then((r) => ({ ...r, ms: performance.now() - start }));
+  const running = [timed(ANTHROPIC_HEADERS), timed(ANTHROPIC_HEADERS)];
+  await new Promise((r) => setTimeout(r, 50));
+  const queued = timed(ANTHROPIC_HEADERS);
+  await new Promise((r) => setTimeout(r, 50));
+  const metrics = await s.server.services.metrics.text();
+  t.match(metrics, /llm_running_requests\{model="cap"\} 2/);
+  t.match(metrics, /llm_waiting_requests\{model="cap"\} 1/);
+  const refused = await timed(ANTHROPIC_HEADERS);
+  t.equal(refused.status, 529);
+  t.same(refused.json.error, { type: 'overloaded_error', message: 'Overloaded' });
+  t.ok(refused.ms < 250, 'refused at once');
+  const openaiRefused = await post(`${s.url}/v1/chat/completions`, { model: 'cap', messages: body.messages, max_tokens: 1 });
+  t.equal(openaiRefused.status, 503);
+  t.equal(openaiRefused.json.error.type, 'server_error');
+  t.match(openaiRefused.json.error.message, /currently overloaded/);
+  for (const r of await Promise.all(running)) t.ok(r.status === 200 && r.ms >= 295 && r.ms < 300 + 150, `running: ${r.ms.toFixed(0)} ms`);
+  const q = await queued;
+  t.ok(q.status === 200 && q.ms >= 595 && q.ms < 600 + 200, `queued: waited for a slot, then its own ttft: ${q.ms.toFixed(0)} ms`);
+  const after = await s.server.services.metrics.text();
+  t.match(after, /llm_running_requests\{model="cap"\} 0/);
+  t.match(after, /llm_queue_time_seconds_count\{model="cap"\} 3/);
+});
+
+t.test('a waiting request that disconnects gives up its place', async (t) => {
+  const s = await startServer(base);
+  t.teardown(() => s.close());
+  const body = JSON.stringify({ model: 'cap', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] });
+  const running = [post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS), post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS)];
+  await new Promise((r) => setTimeout(r, 30));
+  const ac = new AbortController();
+  const gone = fetch(`${s.url}/v1/messages`, { method: 'POST', headers: ANTHROPIC_HEADERS, body, signal: ac.signal }).catch(() => 'aborted');
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(s.server.services.capacity.waiting('cap'), 1);
+  ac.abort();
+  t.equal(await gone, 'aborted');
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(s.server.services.capacity.waiting('cap'), 0);
+  const next = post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS);
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(s.server.services.capacity.waiting('cap'), 1, 'the queue has room again');
+  await Promise.all([...running, next]);
+  t.equal(s.server.services.capacity.running('cap'), 0);
+});
+
+t.test('a slow reader never delays other streams, and gets every token once it reads', async (t) => {
+  // Long natural answers; ~11 MB of stream, more than loopback socket buffers hold.
+  const s = await startServer({ ...base, response: { minTokens: 100_000, maxTokens: 100_000 } });
+  t.teardown(() => s.close());
+  const tokens = 50_000;
+  const body = JSON.stringify({ model: 'pace', messages: [{ role: 'user', content: 'flood' }], max_tokens: tokens, stream: true });
+  const socket = connect(s.port, '127.0.0.1');
+  socket.pause(); // read nothing for now
+  socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nx-sim-ttft-ms: 1\r\nx-sim-itl-ms: 0.01\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  // Meanwhile a normal stream: 30 tokens 10 ms apart.
+  const times = await timedStream(s.url, { model: 'pace', messages: [{ role: 'user', content: 'hi' }], max_tokens: 30 });
+  const gaps = times.slice(1).map((v, i) => v - times[i]!).sort((a, b) => a - b);
+  t.ok(gaps[Math.floor(gaps.length * 0.9)]! < 16, `the other stream keeps its pace: p90 gap ${gaps[Math.floor(gaps.length * 0.9)]!.toFixed(2)} ms`);
+  const metrics = await s.server.services.metrics.text();
+  const paused = Number(metrics.match(/llm_stream_backpressure_total\{model="pace"\} (\d+)/)?.[1] ?? 0);
+  t.ok(paused >= 1, `the slow stream paused for backpressure (${paused} times)`);
+  let received = '';
+  socket.on('data', (d) => (received += d.toString('latin1')));
+  socket.resume();
+  await new Promise((r) => socket.on('close', r));
+  t.equal((received.match(/"delta":\{"content":/g) ?? []).length, tokens, 'every token arrived, in one piece');
+  t.match(received, /data: \[DONE\]\n\n\r\n0\r\n\r\n$/);
+});
