@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { SimError } from '../errors.js';
 import type { ModelCells } from '../metrics/metrics.js';
 import type { Waiter } from '../sim/capacity.js';
-import type { Timed } from '../sim/scheduler.js';
+import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import { TOKEN_JSON } from '../sim/text.js';
 import type { Exchange } from './exchange.js';
@@ -181,8 +181,8 @@ class SseStream extends Delivery {
       out = this.encoder.open();
       cells.ttft.observe((now - ex.startedAt) / 1000);
     }
-    // Every token due by now (the scheduler wakes up to half a millisecond early).
-    const horizon = now + 0.5;
+    // Every token due by now, or within the scheduler's horizon.
+    const horizon = now + HORIZON_MS;
     const first = this.sent;
     while (this.sent < n && this.due <= horizon) {
       out += this.encoder.token(TOKEN_JSON[tokens[this.sent]!]!);

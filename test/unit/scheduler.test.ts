@@ -16,7 +16,7 @@ class Probe implements Timed {
   }
 }
 
-t.test('fires in deadline order, never early by more than half a millisecond', async (t) => {
+t.test('fires in deadline order, never early by more than a millisecond', async (t) => {
   const s = new Scheduler();
   const log: string[] = [];
   const start = performance.now();
@@ -27,7 +27,7 @@ t.test('fires in deadline order, never early by more than half a millisecond', a
   });
   await new Promise((r) => setTimeout(r, 90));
   t.same(log, ['10-1', '10-5', '20-3', '30-2', '40-4', '50-0']);
-  for (const p of probes) t.ok(p.firedAt >= p.due - 0.5, `${p.name} not early`);
+  for (const p of probes) t.ok(p.firedAt >= p.due - 1, `${p.name} not early`);
   t.equal(s.size, 0);
 });
 

@@ -1,0 +1,130 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export const has = (cmd: string): boolean => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Servers on CPU 0, load generators on CPU 1, when taskset exists. */
+export const PIN = has('taskset');
+
+export interface Started {
+  proc: ChildProcess;
+  port: number;
+}
+
+/** Spawns a server (pinned to CPU 0) and waits for its JSON "listening" line. */
+export function startProcess(args: string[]): Promise<Started> {
+  const cmd = PIN ? 'taskset' : process.execPath;
+  const argv = PIN ? ['-c', '0', process.execPath, ...args] : args;
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolvePort, reject) => {
+    let buf = '';
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      const m = buf.match(/"port":(\d+)[^\n]*listening|listening[^\n]*"port":(\d+)/);
+      if (m) {
+        // Keep draining stdout (access logs) so the server never blocks on a full pipe.
+        proc.stdout!.off('data', onData);
+        proc.stdout!.resume();
+        resolvePort({ proc, port: Number(m[1] ?? m[2]) });
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code} before listening`)));
+  });
+}
+
+export async function stopProcess(s: Started): Promise<void> {
+  if (s.proc.exitCode !== null) return;
+  s.proc.kill('SIGTERM');
+  await new Promise((r) => s.proc.once('exit', r));
+}
+
+export async function waitHealthy(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/health`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server on ${port} never became healthy`);
+}
+
+/** A process and its direct children (the simulator's primary and HTTP workers). */
+function family(pid: number): { pid: number; fields: string[] }[] {
+  const out: { pid: number; fields: string[] }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(entry) === pid || Number(fields[1]) === pid) out.push({ pid: Number(entry), fields });
+    } catch {
+      // process went away
+    }
+  }
+  return out;
+}
+
+/** CPU seconds (user + system) used so far by a process and its children. */
+export function cpuSeconds(pid: number): number {
+  return family(pid).reduce((sum, p) => sum + (Number(p.fields[11]) + Number(p.fields[12])) / 100, 0);
+}
+
+/** Resident memory of a process and its children, in bytes. */
+export function rssBytes(pid: number): number {
+  return family(pid).reduce((sum, p) => {
+    try {
+      const m = readFileSync(`/proc/${p.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+      return sum + (m ? Number(m[1]) * 1024 : 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One series of a Prometheus histogram: cumulative counts by `le`, for the diff of two scrapes. */
+export function histogram(text: string, name: string, model: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = new RegExp(`^${name}_bucket\\{le="([^"]+)",model="${model}"\\} (\\d+(?:\\.\\d+)?)$`, 'gm');
+  for (const m of text.matchAll(re)) out.set(m[1]!, Number(m[2]));
+  return out;
+}
+
+export function counter(text: string, name: string, model: string): number {
+  return Number(text.match(new RegExp(`^${name}\\{model="${model}"\\} (\\d+(?:\\.\\d+)?)$`, 'm'))?.[1] ?? 0);
+}
+
+export async function scrape(port: number): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+/** From two scrapes of a histogram: the share of observations at most `le`, and the smallest bucket holding the 99th percentile. */
+export function bucketStats(before: Map<string, number>, after: Map<string, number>, le: string): { within: number; p99AtMost: string; count: number } {
+  const diff = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0);
+  const count = diff('+Inf');
+  let p99AtMost = '+Inf';
+  for (const k of after.keys()) {
+    if (count > 0 && diff(k) >= 0.99 * count) {
+      p99AtMost = k;
+      break;
+    }
+  }
+  return { within: count === 0 ? 1 : diff(le) / count, p99AtMost, count };
+}

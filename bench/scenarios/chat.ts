@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuSeconds, has, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
+
+const WRK = has('wrk');
+const CHAT_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
+const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer bench' };
+
+export interface ChatOptions {
+  runs: number;
+  durationS: number;
+  connections: number;
+  simArgs: string[];
+  target?: string;
+}
+
+interface Load {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  non2xx: number;
+}
+
+interface Measured extends Load {
+  cpuUsPerRequest: number;
+}
+
+function parseWrkDuration(s: string): number {
+  const m = s.match(/([\d.]+)(us|ms|s|m)/)!;
+  const v = Number(m[1]);
+  return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
+}
+
+/** One throughput run against a URL with wrk (pinned to CPU 1) or autocannon. */
+async function load(url: string, o: ChatOptions): Promise<Load> {
+  if (WRK) {
+    const script = join(tmpdir(), 'llmsim-bench.lua');
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(CHAT_BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer bench"\n`);
+    const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', script, url];
+    const out = await new Promise<string>((res, rej) => {
+      const p = spawn(PIN ? 'taskset' : 'wrk', PIN ? ['-c', '1', 'wrk', ...args] : args);
+      let text = '';
+      p.stdout.on('data', (d) => (text += d));
+      p.on('exit', (code) => (code === 0 ? res(text) : rej(new Error(`wrk exited ${code}`))));
+    });
+    return {
+      rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)![1]),
+      requests: Number(out.match(/(\d+) requests in/)![1]),
+      non2xx: Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
+      p50Ms: parseWrkDuration(out.match(/50%\s+(\S+)/)![1]!),
+      p99Ms: parseWrkDuration(out.match(/99%\s+(\S+)/)![1]!),
+    };
+  }
+  const { default: autocannon } = await import('autocannon');
+  const r = await autocannon({ url, method: 'POST', body: CHAT_BODY, headers: HEADERS, connections: o.connections, duration: o.durationS });
+  return { rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
+}
+
+async function measure(url: string, serverPid: number, o: ChatOptions): Promise<Measured> {
+  const before = cpuSeconds(serverPid);
+  const l = await load(url, o);
+  return { ...l, cpuUsPerRequest: ((cpuSeconds(serverPid) - before) / l.requests) * 1e6 };
+}
+
+function summarise(runs: Measured[]): Measured {
+  const pick = (k: keyof Measured): number => median(runs.map((r) => r[k]));
+  return { rps: pick('rps'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), requests: pick('requests'), non2xx: pick('non2xx'), cpuUsPerRequest: pick('cpuUsPerRequest') };
+}
+
+const row = (m: Measured) => ({ 'req/s': Math.round(m.rps), 'p50 ms': m.p50Ms, 'p99 ms': m.p99Ms, 'server CPU µs/req': Number.isNaN(m.cpuUsPerRequest) ? '–' : Number(m.cpuUsPerRequest.toFixed(1)), 'non-2xx': m.non2xx });
+
+/** (a) non-stream chat at time scale 0 against (b) a bare uWS server answering a body of the same size. */
+export async function chatScenario(o: ChatOptions): Promise<object> {
+  const sim = await startProcess([...o.simArgs, '--time-scale', '0']);
+  await waitHealthy(sim.port);
+  const simUrl = `http://127.0.0.1:${sim.port}/v1/chat/completions`;
+  const replyBytes = Buffer.byteLength(await (await fetch(simUrl, { method: 'POST', headers: HEADERS, body: CHAT_BODY })).text());
+  const base = await startProcess([join(ROOT, 'dist/bench/baseline-uws.js'), '0', String(replyBytes)]);
+  const baseUrl = `http://127.0.0.1:${base.port}/v1/chat/completions`;
+  const simRuns: Measured[] = [];
+  const baseRuns: Measured[] = [];
+  const targetRuns: Measured[] = [];
+  // Interleaved, so drift in the machine's load hits both alike.
+  for (let i = 0; i < o.runs; i++) {
+    baseRuns.push(await measure(baseUrl, base.proc.pid!, o));
+    simRuns.push(await measure(simUrl, sim.proc.pid!, o));
+    if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN });
+    console.log(`chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}`);
+  }
+  await stopProcess(sim);
+  await stopProcess(base);
+  const s = summarise(simRuns);
+  const b = summarise(baseRuns);
+  // Each run pairs a baseline and a simulator measurement taken back to back: the median of
+  // the paired ratios resists the machine's drift better than a ratio of medians.
+  const ratio = median(simRuns.map((r, i) => r.rps / baseRuns[i]!.rps));
+  const cpuRatio = median(simRuns.map((r, i) => r.cpuUsPerRequest / baseRuns[i]!.cpuUsPerRequest));
+  console.log(`\nnon-stream chat, time scale 0, load generator ${WRK ? 'wrk' : 'autocannon'} (medians)`);
+  console.table({ 'bare uWS (b)': row(b), 'simulator (a)': row(s), ...(o.target ? { 'target (gateway)': row(summarise(targetRuns)) } : {}) });
+  console.log(`ratio (a)/(b) req/s, median of paired runs: ${ratio.toFixed(3)}; server CPU per request (a)/(b): ${cpuRatio.toFixed(2)}×\n`);
+  return { loadGenerator: WRK ? 'wrk' : 'autocannon', replyBytes, simulator: s, baseline: b, ratio, cpuRatio, ...(o.target ? { target: summarise(targetRuns), targetRatio: summarise(targetRuns).rps / s.rps } : {}) };
+}
