@@ -6,7 +6,7 @@ import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers
 const profiles = {
   jittery: {
     prefillOverheadMs: { type: 'lognormal', median: 60, p99: 200 },
-    itlMs: { type: 'uniform', min: 2, max: 12 },
+    itlMs: { type: 'uniform', min: 5, max: 30 },
     stall: { probability: 0.05, durationMs: { type: 'exponential', mean: 20 } },
   },
   prefill: { prefillOverheadMs: 20, prefillPerTokenMs: 1, itlMs: 1 },
@@ -39,7 +39,7 @@ t.test('with a seed, the same request gets the same schedule in another worker',
   const b = await startServer({ ...base, seed: 7 });
   const c = await startServer({ ...base, seed: 8 });
   t.teardown(async () => Promise.all([a.close(), b.close(), c.close()]));
-  const body = { model: 'jit', messages: [{ role: 'user', content: 'schedule me' }], max_tokens: 40 };
+  const body = { model: 'jit', messages: [{ role: 'user', content: 'schedule me' }], max_tokens: 20 };
   // Warm each server and the client's connections first: timings below compare schedules.
   for (const s of [a, b, c]) await post(`${s.url}/v1/chat/completions`, { model: 'jit', messages: [{ role: 'user', content: 'warm' }], max_tokens: 1 }, { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '0' });
   const took = async (url: string) => {
@@ -48,16 +48,17 @@ t.test('with a seed, the same request gets the same schedule in another worker',
     return performance.now() - s;
   };
   const [ta, tb, tc] = [await took(a.url), await took(b.url), await took(c.url)];
-  t.ok(Math.abs(ta - tb) < 15, `same seed: ${ta.toFixed(1)} ms vs ${tb.toFixed(1)} ms`);
+  t.ok(Math.abs(ta - tb) < 20, `same seed: ${ta.toFixed(1)} ms vs ${tb.toFixed(1)} ms`);
   t.ok(Math.abs(ta - tc) > 1, `other seed: ${ta.toFixed(1)} ms vs ${tc.toFixed(1)} ms`);
   const sa = await timedStream(a.url, body);
   const sb = await timedStream(b.url, body);
-  t.equal(sa.length, 40);
+  t.equal(sa.length, 20);
   const gapsA = sa.slice(1).map((v, i) => v - sa[i]!);
   const gapsB = sb.slice(1).map((v, i) => v - sb[i]!);
   const diff = gapsA.map((g, i) => Math.abs(g - gapsB[i]!)).sort((x, y) => x - y);
-  t.ok(diff[Math.floor(diff.length / 2)]! < 2, `median gap difference ${diff[Math.floor(diff.length / 2)]!.toFixed(2)} ms`);
-  t.ok(Math.abs(sa[39]! - ta) < 20, 'the stream ends when the non-stream answer came: one schedule for both');
+  // Gaps of 5–30 ms drawn anew would differ by ~8 ms at the median; the same draws differ by noise.
+  t.ok(diff[Math.floor(diff.length / 2)]! < 3, `median gap difference ${diff[Math.floor(diff.length / 2)]!.toFixed(2)} ms`);
+  t.ok(Math.abs(sa[19]! - ta) < 25, 'the stream ends when the non-stream answer came: one schedule for both');
 });
 
 t.test('time to first token grows with the prompt', async (t) => {
