@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   invalid_type: 400,
   invalid_value: 400,
   missing_api_version: 400,
+  context_length_exceeded: 400,
   model_not_found: 404,
   route_not_found: 404,
   method_not_allowed: 405,

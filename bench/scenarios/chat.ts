@@ -28,8 +28,9 @@ interface Measured extends Load {
   cpuUsPerRequest: number;
 }
 
-function parseWrkDuration(s: string): number {
-  const m = s.match(/([\d.]+)(us|ms|s|m)/)!;
+function parseWrkDuration(s: string | undefined): number {
+  const m = s?.match(/([\d.]+)(us|ms|s|m)/);
+  if (!m) return NaN;
   const v = Number(m[1]);
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
@@ -50,8 +51,8 @@ async function load(url: string, o: ChatOptions): Promise<Load> {
       rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)![1]),
       requests: Number(out.match(/(\d+) requests in/)![1]),
       non2xx: Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
-      p50Ms: parseWrkDuration(out.match(/50%\s+(\S+)/)![1]!),
-      p99Ms: parseWrkDuration(out.match(/99%\s+(\S+)/)![1]!),
+      p50Ms: parseWrkDuration(out.match(/50%\s+(\S+)/)?.[1]),
+      p99Ms: parseWrkDuration(out.match(/99%\s+(\S+)/)?.[1]),
     };
   }
   const { default: autocannon } = await import('autocannon');

@@ -25,8 +25,18 @@ export interface RouteContext {
   readonly requestId: string;
 }
 
-/** The route answered with a complete JSON body. */
+/** The route answered with a complete JSON body, to be sent after `delayMs` of simulated work. */
 export interface JsonReply {
   readonly status: number;
   readonly body: string;
+  readonly delayMs: number;
+}
+
+/** What a GET route may use. */
+export interface GetContext {
+  readonly catalogue: Catalogue;
+  /** The route's `:id` parameter, URL-decoded ('' when it has none). */
+  readonly param: string;
+  /** The query string without the `?`. */
+  readonly query: string;
 }

@@ -7,6 +7,7 @@ import { SimError } from '../errors.js';
 import { hashString } from '../sim/rng.js';
 import { estimatePromptTokens } from '../sim/tokens.js';
 import type { RouteContext } from './context.js';
+import type { ValidationWording } from './validate.js';
 
 export interface GenerationInput {
   readonly model: Model;
@@ -15,6 +16,9 @@ export interface GenerationInput {
   readonly maxTokens: number | null;
   readonly seed: number | null;
   readonly stream: boolean;
+  readonly stop: readonly string[];
+  /** The dialect's wording, for the context-window error. */
+  readonly wording: ValidationWording;
 }
 
 /**
@@ -31,6 +35,9 @@ export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: 
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
   const promptTokens = estimatePromptTokens(input.texts);
+  if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow) {
+    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, input.maxTokens ?? 0, model.contextWindow), 'messages');
+  }
   const timing = requestTiming({
     profile,
     promptTokens,
@@ -38,7 +45,7 @@ export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: 
     itlHeader: headers.itlMs,
     seed: scheduleSeed(config.seed, input.seed, textSeed),
   });
-  const sim: SimRequest = { model, promptTokens, maxTokens: input.maxTokens, textSeed, stream: input.stream, timing };
+  const sim: SimRequest = { model, promptTokens, maxTokens: input.maxTokens, textSeed, stream: input.stream, stop: input.stop, timing };
   const completion = planCompletion(sim, ctx.config, ctx.pool);
   return completion instanceof Promise ? completion.then((c) => wrap(sim, c)) : wrap(sim, completion);
 }

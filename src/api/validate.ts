@@ -6,6 +6,7 @@ export interface ValidationWording {
   missing(param: string): string;
   wrongType(param: string, expected: string, got: string): string;
   badValue(param: string, problem: string): string;
+  contextTooLong(promptTokens: number, maxTokens: number, limit: number): string;
 }
 
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {

@@ -1,11 +1,17 @@
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
-import { messages } from '../api/anthropic/messages.js';
+import { complete } from '../api/anthropic/complete.js';
+import { countTokens } from '../api/anthropic/count-tokens.js';
 import { anthropic } from '../api/anthropic/errors.js';
-import type { RequestHeaders, RouteContext } from '../api/context.js';
+import { messages } from '../api/anthropic/messages.js';
+import * as anthropicModels from '../api/anthropic/models.js';
+import type { GetContext, JsonReply, RequestHeaders, RouteContext } from '../api/context.js';
 import type { Dialect } from '../api/dialect.js';
 import { chatCompletions } from '../api/openai/chat-completions.js';
 import { openai } from '../api/openai/errors.js';
-import { listModels, retrieveModel } from '../api/openai/models.js';
+import { completions } from '../api/openai/completions.js';
+import { embeddings } from '../api/openai/embeddings.js';
+import * as openaiModels from '../api/openai/models.js';
+import { responses } from '../api/openai/responses.js';
 import { parseJson } from '../api/validate.js';
 import type { Config } from '../config/schema.js';
 import { SimError } from '../errors.js';
@@ -17,32 +23,46 @@ import { Capacity } from '../sim/capacity.js';
 import { Profiles } from '../sim/latency.js';
 import { Scheduler } from '../sim/scheduler.js';
 import type { Generation } from '../sim/stream.js';
-import { deliver } from './delivery.js';
+import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
 import { BodyResult, readBody, readHeaders, writeResponse } from './uws.js';
 
-type GenerationHandler = (body: unknown, ctx: RouteContext) => Generation | Promise<Generation>;
-type GetHandler = (server: Server, req: HttpRequest) => string;
+/** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
+type PostHandler = (body: unknown, ctx: RouteContext) => Generation | JsonReply | Promise<Generation | JsonReply>;
+type GetHandler = (ctx: GetContext, dialect: Dialect) => string;
 
 interface Route {
   readonly path: string;
-  readonly dialect: Dialect;
-  readonly post?: GenerationHandler;
+  /** The dialect of the route's answers (and errors), which may depend on the request's headers. */
+  readonly dialect: (headers: RequestHeaders) => Dialect;
+  readonly post?: PostHandler;
   readonly get?: GetHandler;
 }
 
+const OPENAI = (): Dialect => openai;
+const ANTHROPIC = (): Dialect => anthropic;
+/**
+ * Paths both vendors serve, and unknown ones, answer in the dialect the headers suggest: an
+ * Anthropic client always sends `anthropic-version` (or `x-api-key`), an OpenAI client never (WIRE B0a).
+ */
+const BY_HEADERS = (headers: RequestHeaders): Dialect => (headers.anthropicVersion !== '' || headers.xApiKey !== '' ? anthropic : openai);
+
 const ROUTES: readonly Route[] = [
-  { path: '/v1/chat/completions', dialect: openai, post: chatCompletions },
-  { path: '/v1/messages', dialect: anthropic, post: messages },
-  { path: '/v1/models', dialect: openai, get: (s) => listModels(s.catalogue) },
-  { path: '/v1/models/:id', dialect: openai, get: (s, req) => retrieveModel(s.catalogue, decodeURIComponent(req.getParameter(0))) },
+  { path: '/v1/chat/completions', dialect: OPENAI, post: chatCompletions },
+  { path: '/v1/completions', dialect: OPENAI, post: completions },
+  { path: '/v1/embeddings', dialect: OPENAI, post: embeddings },
+  { path: '/v1/responses', dialect: OPENAI, post: responses },
+  { path: '/v1/complete', dialect: ANTHROPIC, post: complete },
+  { path: '/v1/messages', dialect: ANTHROPIC, post: messages },
+  { path: '/v1/messages/count_tokens', dialect: ANTHROPIC, post: countTokens },
+  { path: '/v1/models', dialect: BY_HEADERS, get: (ctx, d) => (d === anthropic ? anthropicModels.listModels(ctx) : openaiModels.listModels(ctx)) },
+  { path: '/v1/models/:id', dialect: BY_HEADERS, get: (ctx, d) => (d === anthropic ? anthropicModels.retrieveModel(ctx) : openaiModels.retrieveModel(ctx)) },
 ];
 
 const HEALTH_PATHS = ['/health', '/live', '/health/live'];
 const READY_PATHS = ['/ready', '/health/ready'];
 
-/** Requests to no known route answer in the dialect their headers suggest (WIRE B0a). */
-const guessDialect = (headers: RequestHeaders): Dialect => (headers.anthropicVersion !== '' || headers.xApiKey !== '' ? anthropic : openai);
+const isGeneration = (result: Generation | JsonReply): result is Generation => 'encoder' in result;
 
 export interface ServerOptions {
   readonly config: Readonly<Config>;
@@ -85,7 +105,7 @@ export class Server {
       const headers = readHeaders(req);
       const method = req.getMethod().toUpperCase();
       const url = req.getUrl();
-      const ex = this.exchange(res, guessDialect(headers), method, 'unmatched', url, headers);
+      const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
       ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
     });
   }
@@ -134,17 +154,20 @@ export class Server {
     const headers = readHeaders(req);
     const method = req.getMethod().toUpperCase();
     const url = req.getUrl();
-    const ex = this.exchange(res, route.dialect, method, route.path, url, headers);
+    const ex = this.exchange(res, route.dialect(headers), method, route.path, url, headers);
     try {
-      if (method === 'POST' && route.post !== undefined) this.generate(ex, route.post, headers, req);
-      else if (method === 'GET' && route.get !== undefined) ex.replyJson(200, route.get(this, req));
+      if (method === 'POST' && route.post !== undefined) this.post(ex, route.post, headers, req);
+      else if (method === 'GET' && route.get !== undefined) {
+        const param = route.path.includes(':') ? decodeURIComponent(req.getParameter(0)) : '';
+        ex.replyJson(200, route.get({ catalogue: this.catalogue, param, query: req.getQuery() ?? '' }, ex.dialect));
+      }
       else ex.replyError(new SimError('method_not_allowed', `Invalid method for URL (${method} ${url})`));
     } catch (err) {
       this.fail(ex, err);
     }
   }
 
-  private generate(ex: Exchange, handler: GenerationHandler, headers: RequestHeaders, req: HttpRequest): void {
+  private post(ex: Exchange, handler: PostHandler, headers: RequestHeaders, req: HttpRequest): void {
     const limit = this.options.config.bodyLimitBytes;
     const declared = Number(req.getHeader('content-length'));
     if (declared > limit) {
@@ -158,13 +181,18 @@ export class Server {
       if (ex.aborted) return;
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
-        const gen = handler(parseJson(text), ctx);
-        if (gen instanceof Promise) gen.then((g) => ex.res.cork(() => deliver(ex, g)), (err) => ex.res.cork(() => this.fail(ex, err)));
-        else deliver(ex, gen);
+        const result = handler(parseJson(text), ctx);
+        if (result instanceof Promise) result.then((r) => ex.res.cork(() => this.answer(ex, r)), (err) => ex.res.cork(() => this.fail(ex, err)));
+        else this.answer(ex, result);
       } catch (err) {
         this.fail(ex, err);
       }
     });
+  }
+
+  private answer(ex: Exchange, result: Generation | JsonReply): void {
+    if (isGeneration(result)) deliver(ex, result);
+    else replyAfter(ex, result);
   }
 
   private fail(ex: Exchange, err: unknown): void {

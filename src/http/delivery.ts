@@ -5,6 +5,7 @@ import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import { TOKEN_JSON } from '../sim/text.js';
+import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
 
@@ -35,6 +36,31 @@ export function deliver(ex: Exchange, gen: Generation): void {
     ex.replyError(new SimError('model_overloaded', overloadedMessage(ex.dialect.name)));
   }
   delivery.updateGauges();
+}
+
+/** A JSON reply sent after its simulated work (embeddings and the like), on the shared scheduler. */
+export function replyAfter(ex: Exchange, reply: JsonReply): void {
+  const delay = reply.delayMs * ex.services.timeScale;
+  if (delay <= 0) return ex.replyJson(reply.status, reply.body);
+  const later = new LaterReply(ex, reply);
+  ex.delivery = later;
+  ex.services.scheduler.add(later, ex.startedAt + delay);
+}
+
+class LaterReply implements Timed {
+  due = 0;
+  heapIndex = -1;
+  constructor(
+    private readonly ex: Exchange,
+    private readonly reply: JsonReply,
+  ) {}
+  fire(): void {
+    this.ex.delivery = null;
+    this.ex.replyJsonLater(this.reply.status, this.reply.body);
+  }
+  cancel(): void {
+    this.ex.services.scheduler.remove(this);
+  }
 }
 
 /** WIRE A8 (OpenAI's 503 text) and B7 (Anthropic's 529 `overloaded_error`). */

@@ -1,13 +1,13 @@
 import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
-import type { Completion, SimRequest } from './request.js';
-import { generateTokens, naturalLength } from './text.js';
+import type { Completion, FinishReason, SimRequest } from './request.js';
+import { generateTokens, naturalLength, TOKEN_TEXT } from './text.js';
 
 /**
  * Decides what the model says: its natural answer length (fixed by the text seed), cut by the
- * caller's cap; and for a non-stream answer, how long its tokens take. Long answers are planned in
- * the thread pool, short ones inline, where it is cheaper (bench/micro/plan.ts).
+ * caller's cap and stop sequences; and for a non-stream answer, how long its tokens take. Long
+ * answers are planned in the thread pool, short ones inline, where it is cheaper (bench/micro/plan.ts).
  */
 export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: CpuPool | null): Completion | Promise<Completion> {
   const natural = naturalLength(sim.textSeed, config.response.minTokens, config.response.maxTokens);
@@ -15,11 +15,40 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
-  const gapCount = sim.stream ? 0 : Math.max(0, count - 1);
   if (pool !== null && count > config.pool.offloadTokens) {
-    const gaps = sim.stream ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: gapCount };
-    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => ({ tokens: r.tokens, finish, rawGapSum: r.rawGapSum }));
+    const gaps = sim.stream ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
+    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, r.tokens, finish, r.rawGapSum));
   }
-  const rawGapSum = sim.stream ? NaN : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gapCount);
-  return { tokens: generateTokens(sim.textSeed, count), finish, rawGapSum };
+  const tokens = generateTokens(sim.textSeed, count);
+  return cutAtStop(sim, tokens, finish, NaN);
+}
+
+/**
+ * Ends the text before the earliest stop sequence. The cut is at a token boundary: a token the
+ * stop sequence starts inside is dropped whole (tokens are words, so this rarely differs from a
+ * character-exact cut). The gap sum of a non-stream answer is drawn for the tokens kept.
+ */
+function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, pooledGapSum: number): Completion {
+  let kept = tokens;
+  let stopSequence: string | null = null;
+  if (sim.stop.length > 0) {
+    let text = '';
+    const ends = new Uint32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) ends[i] = (text += TOKEN_TEXT[tokens[i]!]).length;
+    let at = Infinity;
+    for (const stop of sim.stop) {
+      const i = stop === '' ? -1 : text.indexOf(stop);
+      if (i !== -1 && i < at) [at, stopSequence] = [i, stop];
+    }
+    if (stopSequence !== null) {
+      let n = 0;
+      while (n < tokens.length && ends[n]! <= at) n++;
+      kept = tokens.subarray(0, n);
+      finish = 'stop_sequence';
+    }
+  }
+  const { timing } = sim;
+  const gaps = Math.max(0, kept.length - 1);
+  const rawGapSum = sim.stream ? NaN : kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
+  return { tokens: kept, finish, stopSequence, rawGapSum };
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { EmbedTask } from '../../workers/embed.js';
 import type { PlanResult, PlanTask } from '../../workers/plan.js';
 import type { Config } from '../config/schema.js';
 
@@ -17,6 +18,7 @@ function taskFile(name: string): string {
 
 export class CpuPool {
   private readonly piscina: Piscina;
+  private readonly embedFile = taskFile('embed');
 
   constructor(config: Readonly<Config>) {
     const threads = config.pool.threads;
@@ -34,6 +36,10 @@ export class CpuPool {
 
   plan(task: PlanTask): Promise<PlanResult> {
     return this.piscina.run(task);
+  }
+
+  embed(task: EmbedTask): Promise<string> {
+    return this.piscina.run(task, { filename: this.embedFile });
   }
 
   destroy(): Promise<void> {

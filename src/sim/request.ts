@@ -10,15 +10,20 @@ export interface SimRequest {
   /** Fixes the generated text: derived from the prompt, the model, the request's seed and the config seed. */
   readonly textSeed: number;
   readonly stream: boolean;
+  /** Stop sequences: they cut the generated text, never change it. */
+  readonly stop: readonly string[];
   readonly timing: Timing;
 }
 
-export type FinishReason = 'stop' | 'length';
+/** Why generation ended: its natural end, the token cap, or one of the caller's stop sequences. */
+export type FinishReason = 'stop' | 'length' | 'stop_sequence';
 
 /** What the model "says": token indices into the vocabulary of src/sim/text.ts, and why it stopped. */
 export interface Completion {
   readonly tokens: Uint16Array;
   readonly finish: FinishReason;
+  /** The stop sequence that ended the text (finish = 'stop_sequence'), else null. */
+  readonly stopSequence: string | null;
   /**
    * Non-stream only: the sum of the raw gaps between its tokens, so the reply waits
    * ttft + sum × gapScale with one timer. Streams draw their gaps as they go (NaN here).

@@ -1,9 +1,15 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 
-export type StopReason = 'end_turn' | 'max_tokens';
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence';
 
-export const stopReason = (completion: Completion): StopReason => (completion.finish === 'length' ? 'max_tokens' : 'end_turn');
+const STOP_REASONS = { stop: 'end_turn', length: 'max_tokens', stop_sequence: 'stop_sequence' } as const;
+
+export const stopReason = (completion: Completion): StopReason => STOP_REASONS[completion.finish];
+
+/** `"stop_reason":…,"stop_sequence":…` of a finished message. */
+export const stopFields = (completion: Completion | null): string =>
+  completion === null ? '"stop_reason":null,"stop_sequence":null' : `"stop_reason":"${stopReason(completion)}","stop_sequence":${JSON.stringify(completion.stopSequence)}`;
 
 /** The spec's `Usage` (every key required; null where there is nothing to say). */
 export function usageJson(inputTokens: number, outputTokens: number): string {
@@ -19,10 +25,9 @@ function deltaUsageJson(inputTokens: number, outputTokens: number): string {
   return `{"input_tokens":${inputTokens},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":${outputTokens},"server_tool_use":null}`;
 }
 
-/** The `Message` object; `content` is JSON text. */
-export function messageJson(id: string, model: string, content: string, stop: StopReason | null, usage: string): string {
-  const reason = stop === null ? 'null' : `"${stop}"`;
-  return `{"id":"${id}","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":${content},"stop_reason":${reason},"stop_sequence":null,"stop_details":null,"container":null,"usage":${usage}}`;
+/** The `Message` object; `content` is JSON text; `completion` null while it is still streaming. */
+export function messageJson(id: string, model: string, content: string, completion: Completion | null, usage: string): string {
+  return `{"id":"${id}","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":${content},${stopFields(completion)},"stop_details":null,"container":null,"usage":${usage}}`;
 }
 
 const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;
@@ -60,7 +65,7 @@ export class MessageStreamEncoder implements StreamEncoder {
     const { sim, completion } = this;
     return (
       event('content_block_stop', '{"type":"content_block_stop","index":0}') +
-      event('message_delta', `{"type":"message_delta","delta":{"stop_reason":"${stopReason(completion)}","stop_sequence":null,"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.tokens.length)}}`) +
+      event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.tokens.length)}}`) +
       event('message_stop', '{"type":"message_stop"}')
     );
   }

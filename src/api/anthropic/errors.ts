@@ -10,6 +10,7 @@ const WIRE: Record<ErrorCode, string> = {
   invalid_type: 'invalid_request_error',
   invalid_value: 'invalid_request_error',
   missing_api_version: 'invalid_request_error',
+  context_length_exceeded: 'invalid_request_error',
   model_not_found: 'not_found_error',
   route_not_found: 'not_found_error',
   method_not_allowed: 'invalid_request_error',
@@ -23,6 +24,7 @@ export const anthropicWording: ValidationWording = {
   missing: (param) => `${param}: Field required`,
   wrongType: (param, expected) => `${param}: Input should be a valid ${expected}`,
   badValue: (param, problem) => `${param}: ${problem}`,
+  contextTooLong: (prompt, max, limit) => `prompt is too long: ${prompt} tokens + ${max} max_tokens > ${limit} maximum`,
 };
 
 export const anthropic: Dialect = {

@@ -7,7 +7,7 @@ import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { MessageStreamEncoder, messageJson, stopReason, usageJson } from './encoder.js';
+import { MessageStreamEncoder, messageJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
@@ -28,16 +28,29 @@ const messagesRequest = z.looseObject({
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
+  tool_choice: z.looseObject({ type: z.string() }).optional(),
+  thinking: z.looseObject({ type: z.string() }).optional(),
 });
+
+/** The prompt's texts, as /v1/messages and /v1/messages/count_tokens both count them. */
+export function messageTexts(req: { system?: unknown; messages: { content: unknown }[] }): string[] {
+  return [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
+}
+
+/** A documented feature the simulator does not produce yet: refused plainly rather than answered wrongly. */
+function unsupported(requested: boolean, param: string, what: string): void {
+  if (requested) throw new SimError('invalid_value', `${param}: ${what} is not simulated by llm-simulator yet`, param);
+}
 
 export function messages(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   requireVersion(ctx);
   const req = validate(messagesRequest, body, anthropicWording);
+  unsupported(req.tool_choice !== undefined && req.tool_choice.type !== 'auto' && req.tool_choice.type !== 'none', 'tool_choice', 'a tool_choice that forces tool use');
+  unsupported(req.thinking !== undefined && req.thinking.type !== 'disabled', 'thinking', 'extended thinking');
   const model = findClaudeModel(ctx, req.model);
   if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');
-  const texts = [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
   return simulate(
-    { model, texts, maxTokens: req.max_tokens, seed: null, stream: req.stream === true },
+    { model, texts: messageTexts(req), maxTokens: req.max_tokens, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], wording: anthropicWording },
     ctx,
     (sim, completion) => new MessageGeneration(req.model, sim, completion),
   );
@@ -55,7 +68,7 @@ class MessageGeneration implements Generation {
   body(): string {
     const { sim, completion } = this;
     const content = `[{"type":"text","text":"${renderEscaped(completion.tokens)}","citations":null}]`;
-    return messageJson(this.id, this.modelName, content, stopReason(completion), usageJson(sim.promptTokens, completion.tokens.length));
+    return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.tokens.length));
   }
 
   encoder(): MessageStreamEncoder {

@@ -7,9 +7,9 @@ import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { ChatStreamEncoder, chatUsageJson, systemFingerprint } from './encoder.js';
+import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
 import { openaiWording } from './errors.js';
-import { findModel } from './shared.js';
+import { findModel, rejectUnsupported } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
@@ -29,10 +29,18 @@ const chatRequest = z.looseObject({
   seed: z.number().int().nullish(),
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
+  stop: z.union([z.string(), z.array(z.string()).min(1).max(4)]).nullish(),
+  logprobs: z.boolean().nullish(),
+  tool_choice: z.unknown().optional(),
+  response_format: z.looseObject({ type: z.string() }).nullish(),
 });
 
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(chatRequest, body, openaiWording);
+  rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
+  rejectUnsupported(req.logprobs === true, 'logprobs', 'logprobs');
+  rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== null && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
+  rejectUnsupported(req.response_format != null && req.response_format.type !== 'text', 'response_format', 'response_format json_object / json_schema');
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') {
     throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/chat/completions.`, 'model');
@@ -40,7 +48,15 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
   const includeUsage = req.stream_options?.include_usage === true;
   const texts = req.messages.map((m) => textOf(m.content));
   return simulate(
-    { model, texts, maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null, seed: req.seed ?? null, stream: req.stream === true },
+    {
+      model,
+      texts,
+      maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
+      seed: req.seed ?? null,
+      stream: req.stream === true,
+      stop: typeof req.stop === 'string' ? [req.stop] : (req.stop ?? []),
+      wording: openaiWording,
+    },
     ctx,
     (sim, completion) => new ChatGeneration(req.model, sim, completion, includeUsage),
   );
@@ -61,7 +77,7 @@ class ChatGeneration implements Generation {
     const { sim, completion } = this;
     return (
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":"${renderEscaped(completion.tokens)}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${completion.finish}"}],` +
+      `"choices":[{"index":0,"message":{"role":"assistant","content":"${renderEscaped(completion.tokens)}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
       `"usage":${chatUsageJson(sim.promptTokens, completion.tokens.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }

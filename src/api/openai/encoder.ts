@@ -1,4 +1,7 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
+
+/** OpenAI reports a stop sequence as an ordinary stop. */
+export const finishReason = (completion: Completion): 'stop' | 'length' => (completion.finish === 'length' ? 'length' : 'stop');
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 
@@ -58,7 +61,7 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   close(): string {
-    let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${this.completion.finish}"}${this.tail}`;
+    let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`;
     if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}\n\n`;
     return out + 'data: [DONE]\n\n';
   }

@@ -10,6 +10,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
   invalid_type: { type: 'invalid_request_error', code: 'invalid_type' },
   invalid_value: { type: 'invalid_request_error', code: 'invalid_value' },
   missing_api_version: { type: 'invalid_request_error', code: null },
+  context_length_exceeded: { type: 'invalid_request_error', code: 'context_length_exceeded' },
   model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
   route_not_found: { type: 'invalid_request_error', code: null },
   method_not_allowed: { type: 'invalid_request_error', code: null },
@@ -22,6 +23,8 @@ export const openaiWording: ValidationWording = {
   missing: (param) => `Missing required parameter: '${param}'.`,
   wrongType: (param, expected, got) => `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
   badValue: (param, problem) => `Invalid value for '${param}': ${problem}`,
+  contextTooLong: (prompt, max, limit) =>
+    `This model's maximum context length is ${limit} tokens. However, you requested ${prompt + max} tokens (${prompt} in the messages, ${max} in the completion). Please reduce the length of the messages or completion.`,
 };
 
 export const openai: Dialect = {

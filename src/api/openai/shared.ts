@@ -8,3 +8,8 @@ export function findModel(ctx: RouteContext, name: string): Model {
   return model;
 }
 
+
+/** A documented feature the simulator does not produce yet: refused plainly rather than answered wrongly. */
+export function rejectUnsupported(requested: boolean, param: string, what: string): void {
+  if (requested) throw new SimError('invalid_value', `${what} is not simulated by llm-simulator yet.`, param);
+}

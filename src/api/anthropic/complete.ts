@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { SimError } from '../../errors.js';
+import { uniqueBase62 } from '../../sim/ids.js';
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { Generation, StreamEncoder } from '../../sim/stream.js';
+import { renderEscaped } from '../../sim/text.js';
+import type { RouteContext } from '../context.js';
+import { simulate } from '../generation.js';
+import { validate } from '../validate.js';
+import { anthropicWording } from './errors.js';
+import { findClaudeModel, requireVersion } from './shared.js';
+
+/** The SDK's HUMAN_PROMPT and AI_PROMPT (WIRE B6). */
+const HUMAN = '\n\nHuman:';
+const ASSISTANT = '\n\nAssistant:';
+
+const completeRequest = z.looseObject({
+  model: z.string().min(1),
+  prompt: z.string(),
+  max_tokens_to_sample: z.number().int().min(1),
+  stop_sequences: z.array(z.string()).optional(),
+  stream: z.boolean().optional(),
+  temperature: z.number().min(0).max(1).optional(),
+  top_p: z.number().min(0).max(1).optional(),
+  top_k: z.number().int().min(0).optional(),
+});
+
+/** Legacy Text Completions: `"\n\nHuman: …\n\nAssistant:"` prompts, `completion` events when streaming. */
+export function complete(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
+  requireVersion(ctx);
+  const req = validate(completeRequest, body, anthropicWording);
+  if (!req.prompt.startsWith(HUMAN)) throw new SimError('invalid_value', `prompt: prompt must start with "\\n\\nHuman:" turn`, 'prompt');
+  if (!req.prompt.trimEnd().endsWith(ASSISTANT)) throw new SimError('invalid_value', `prompt: prompt must end with "\\n\\nAssistant:" turn`, 'prompt');
+  const model = findClaudeModel(ctx, req.model);
+  return simulate(
+    { model, texts: [req.prompt], maxTokens: req.max_tokens_to_sample, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], wording: anthropicWording },
+    ctx,
+    (sim, completion) => new TextComplete(req.model, sim, completion),
+  );
+}
+
+/** The natural end of a legacy completion is the model starting the next "\n\nHuman:" turn, reported as that stop sequence. */
+const stopJson = (c: Completion): string =>
+  c.finish === 'length' ? '"stop_reason":"max_tokens","stop":null' : `"stop_reason":"stop_sequence","stop":${JSON.stringify(c.stopSequence ?? HUMAN)}`;
+
+class TextComplete implements Generation {
+  private readonly id = `compl_01${uniqueBase62()}`;
+
+  constructor(
+    private readonly modelName: string,
+    readonly sim: SimRequest,
+    readonly completion: Completion,
+  ) {}
+
+  private object(text: string, stop: string): string {
+    return `{"type":"completion","id":"${this.id}","completion":${text},${stop},"model":${JSON.stringify(this.modelName)}}`;
+  }
+
+  body(): string {
+    // The API's completions start with the space after "Assistant:".
+    return this.object(`" ${renderEscaped(this.completion.tokens)}"`, stopJson(this.completion));
+  }
+
+  encoder(): StreamEncoder {
+    const prefix = `event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`;
+    const suffix = `,"stop_reason":null,"stop":null,"model":${JSON.stringify(this.modelName)}}\n\n`;
+    let first = true;
+    return {
+      open: () => '',
+      token: (json) => {
+        if (!first) return prefix + json + suffix;
+        first = false;
+        return `${prefix}" ${json.slice(1)}${suffix}`;
+      },
+      close: () => `event: completion\ndata: ${this.object('""', stopJson(this.completion))}\n\n`,
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { estimatePromptTokens } from '../../sim/tokens.js';
+import type { JsonReply, RouteContext } from '../context.js';
+import { validate } from '../validate.js';
+import { anthropicWording } from './errors.js';
+import { messageTexts } from './messages.js';
+import { findClaudeModel, requireVersion } from './shared.js';
+
+const countRequest = z.looseObject({
+  model: z.string().min(1),
+  messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]) })).min(1),
+  system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),
+});
+
+/** WIRE B4: the same count /v1/messages reports as usage.input_tokens for the same body. */
+export function countTokens(body: unknown, ctx: RouteContext): JsonReply {
+  requireVersion(ctx);
+  const req = validate(countRequest, body, anthropicWording);
+  findClaudeModel(ctx, req.model);
+  return { status: 200, body: `{"input_tokens":${estimatePromptTokens(messageTexts(req))}}`, delayMs: 0 };
+}

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { SimError } from '../../errors.js';
+import { embeddingData, type EncodingFormat } from '../../sim/embeddings.js';
+import { PROFILE_HEADER } from '../../sim/latency.js';
+import { hashString, Rng } from '../../sim/rng.js';
+import { estimateTokens } from '../../sim/tokens.js';
+import type { JsonReply, RouteContext } from '../context.js';
+import { validate } from '../validate.js';
+import { openaiWording } from './errors.js';
+import { findModel } from './shared.js';
+
+const MAX_INPUTS = 2048;
+const MAX_TOKENS_PER_INPUT = 8192;
+const MAX_TOKENS_PER_REQUEST = 300_000;
+
+/**
+ * Serialising float vectors as JSON costs ~0.1 µs a float (a 1536-float vector ~160 µs), base64
+ * ~0.003 µs; a pool round trip costs 30–75 µs of event-loop time (bench/micro/plan.ts). Batches
+ * whose estimated cost passes this go to the thread pool.
+ */
+const OFFLOAD_MICROS = 100;
+
+const text = z.string().min(1);
+const tokenIds = z.array(z.number().int().min(0)).min(1);
+
+/** WIRE A5. */
+const embeddingsRequest = z.looseObject({
+  model: z.string().min(1),
+  input: z.union([text, z.array(text).min(1).max(MAX_INPUTS), tokenIds.max(MAX_TOKENS_PER_INPUT), z.array(tokenIds).min(1).max(MAX_INPUTS)]),
+  encoding_format: z.enum(['float', 'base64']).optional(),
+  dimensions: z.number().int().min(1).optional(),
+  user: z.string().optional(),
+});
+
+export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promise<JsonReply> {
+  const req = validate(embeddingsRequest, body, openaiWording);
+  const model = findModel(ctx, req.model);
+  const full = model.embeddingDimensions;
+  if (model.kind !== 'embedding' || full === undefined) throw new SimError('invalid_value', `The model \`${req.model}\` does not support embeddings.`, 'model');
+  const dimensions = req.dimensions ?? full;
+  if (dimensions > full) throw new SimError('invalid_value', `Invalid value for 'dimensions': ${dimensions} is greater than the model's ${full} dimensions.`, 'dimensions');
+  // Token-id inputs are embedded by their ids: the same ids give the same vector.
+  const inputs: (string | number[])[] = typeof req.input === 'string' || typeof req.input[0] === 'number' ? [req.input as string | number[]] : (req.input as (string | number[])[]);
+  const texts = inputs.map((i) => (typeof i === 'string' ? i : i.join(' ')));
+  const counts = inputs.map((i) => (typeof i === 'string' ? Math.max(1, estimateTokens(i)) : i.length));
+  const worst = Math.max(...counts);
+  if (worst > MAX_TOKENS_PER_INPUT) {
+    throw new SimError('context_length_exceeded', `This model's maximum context length is ${MAX_TOKENS_PER_INPUT} tokens, however you requested ${worst} tokens in one input. Please reduce your prompt.`, 'input');
+  }
+  const tokens = counts.reduce((a, b) => a + b, 0);
+  if (tokens > MAX_TOKENS_PER_REQUEST) {
+    throw new SimError('invalid_value', `Requested ${tokens} tokens, max ${MAX_TOKENS_PER_REQUEST} tokens per request`, 'input');
+  }
+  const profileName = ctx.headers.profile !== '' ? ctx.headers.profile : model.profile;
+  const profile = ctx.profiles.get(profileName);
+  if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${profileName}".`, PROFILE_HEADER);
+  const seed = ctx.config.seed === null ? (Math.random() * 0x100000000) | 0 : hashString(texts.join('\n'), ctx.config.seed);
+  const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.spec.embedding.perTokenMs;
+  const format: EncodingFormat = req.encoding_format ?? 'float';
+  const reply = (data: string): JsonReply => ({
+    status: 200,
+    body: `{"object":"list","data":${data},"model":${JSON.stringify(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
+    delayMs,
+  });
+  const cost = texts.length * dimensions * (format === 'float' ? 0.1 : 0.003);
+  if (ctx.pool !== null && cost > OFFLOAD_MICROS) return ctx.pool.embed({ texts, dimensions, format }).then(reply);
+  return reply(embeddingData(texts, dimensions, format));
+}

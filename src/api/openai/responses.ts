@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { SimError } from '../../errors.js';
+import { uniqueHex } from '../../sim/ids.js';
+import type { Completion, SimRequest } from '../../sim/request.js';
+import type { Generation, StreamEncoder } from '../../sim/stream.js';
+import { renderEscaped } from '../../sim/text.js';
+import type { RouteContext } from '../context.js';
+import { simulate, textOf } from '../generation.js';
+import { validate } from '../validate.js';
+import { openaiWording } from './errors.js';
+import { findModel, rejectUnsupported } from './shared.js';
+
+const inputItem = z.looseObject({ type: z.string().optional(), role: z.string().optional() });
+
+/** WIRE A7. Only the fields the simulation reads are checked; the others are accepted and echoed where the response has them. */
+const responsesRequest = z.looseObject({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(inputItem)]).optional(),
+  instructions: z.string().nullish(),
+  max_output_tokens: z.number().int().min(1).nullish(),
+  stream: z.boolean().nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  metadata: z.record(z.string(), z.string()).nullish(),
+  tool_choice: z.unknown().optional(),
+  text: z.looseObject({ format: z.looseObject({ type: z.string() }).optional() }).nullish(),
+  previous_response_id: z.string().nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
+  store: z.boolean().nullish(),
+  user: z.string().nullish(),
+});
+
+type ResponsesRequest = z.infer<typeof responsesRequest>;
+
+/** The texts of the input items: messages' content, and the output of function calls. */
+function inputTexts(req: ResponsesRequest): string[] {
+  const texts = [req.instructions ?? ''];
+  if (typeof req.input === 'string') texts.push(req.input);
+  else for (const item of req.input ?? []) texts.push(textOf((item as { content?: unknown }).content) + textOf((item as { output?: unknown }).output));
+  return texts;
+}
+
+export function responses(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
+  const req = validate(responsesRequest, body, openaiWording);
+  rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
+  rejectUnsupported(req.text?.format !== undefined && req.text.format.type !== 'text', 'text.format', 'structured output (text.format other than "text")');
+  const model = findModel(ctx, req.model);
+  if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/responses.`, 'model');
+  return simulate(
+    { model, texts: inputTexts(req), maxTokens: req.max_output_tokens ?? null, seed: null, stream: req.stream === true, stop: [], wording: openaiWording },
+    ctx,
+    (sim, completion) => new ResponseGeneration(req, sim, completion),
+  );
+}
+
+class ResponseGeneration implements Generation {
+  private readonly id = `resp_${uniqueHex()}`;
+  private readonly itemId = `msg_${uniqueHex()}`;
+  private readonly createdAt = Math.floor(Date.now() / 1000);
+
+  constructor(
+    private readonly req: ResponsesRequest,
+    readonly sim: SimRequest,
+    readonly completion: Completion,
+  ) {}
+
+  private get incomplete(): boolean {
+    return this.completion.finish === 'length';
+  }
+
+  /** The output message item; `text` is JSON-escaped, null while in progress (no content yet). */
+  private item(text: string | null): string {
+    const status = text === null ? 'in_progress' : this.incomplete ? 'incomplete' : 'completed';
+    const content = text === null ? '[]' : `[${this.part(text)}]`;
+    return `{"id":"${this.itemId}","type":"message","status":"${status}","role":"assistant","content":${content}}`;
+  }
+
+  private part(text: string): string {
+    return `{"type":"output_text","text":"${text}","annotations":[],"logprobs":[]}`;
+  }
+
+  /** The Response object: in progress (no output, no usage yet) or final. */
+  private response(final: boolean): string {
+    const { req, sim, completion } = this;
+    const status = !final ? 'in_progress' : this.incomplete ? 'incomplete' : 'completed';
+    const output = final ? `[${this.item(renderEscaped(completion.tokens))}]` : '[]';
+    const n = completion.tokens.length;
+    // `usage` is left out while in progress: the schema does not allow it to be null.
+    const usage = final
+      ? `"usage":{"input_tokens":${sim.promptTokens},"input_tokens_details":{"cached_tokens":0,"cache_write_tokens":0},"output_tokens":${n},"output_tokens_details":{"reasoning_tokens":0},"total_tokens":${sim.promptTokens + n}},`
+      : '';
+    return (
+      `{"id":"${this.id}","object":"response","created_at":${this.createdAt},"status":"${status}","background":false,"error":null,` +
+      `"incomplete_details":${final && this.incomplete ? '{"reason":"max_output_tokens"}' : 'null'},"instructions":${JSON.stringify(req.instructions ?? null)},` +
+      `"max_output_tokens":${req.max_output_tokens ?? null},"model":${JSON.stringify(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
+      `"previous_response_id":${JSON.stringify(req.previous_response_id ?? null)},"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":${req.store ?? true},` +
+      `"temperature":${req.temperature ?? 1},"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
+      `${usage}${req.user == null ? '' : `"user":${JSON.stringify(req.user)},`}"metadata":${JSON.stringify(req.metadata ?? {})}}`
+    );
+  }
+
+  body(): string {
+    return this.response(true);
+  }
+
+  /**
+   * WIRE A7: named events whose `type` repeats the name, each with the next sequence_number;
+   * output_item.added and content_part.added before any delta (the SDK's ResponseStream needs
+   * them); it ends with response.completed (or response.incomplete), no [DONE].
+   */
+  encoder(): StreamEncoder {
+    let seq = 0;
+    const ev = (type: string, fields: string): string => `event: ${type}\ndata: {"type":"${type}",${fields},"sequence_number":${seq++}}\n\n`;
+    const at = `"item_id":"${this.itemId}","output_index":0,"content_index":0`;
+    const deltaPrefix = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta",${at},"delta":`;
+    return {
+      open: () =>
+        ev('response.created', `"response":${this.response(false)}`) +
+        ev('response.in_progress', `"response":${this.response(false)}`) +
+        ev('response.output_item.added', `"output_index":0,"item":${this.item(null)}`) +
+        ev('response.content_part.added', `${at},"part":${this.part('')}`),
+      token: (json) => `${deltaPrefix}${json},"logprobs":[],"sequence_number":${seq++}}\n\n`,
+      close: () => {
+        const text = renderEscaped(this.completion.tokens);
+        return (
+          ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) +
+          ev('response.content_part.done', `${at},"part":${this.part(text)}`) +
+          ev('response.output_item.done', `"output_index":0,"item":${this.item(text)}`) +
+          ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`)
+        );
+      },
+    };
+  }
+}
