@@ -39,7 +39,7 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown, wording:
   const value = valueAt(body, issue.path);
   if (issue.path.length === 0) throw new SimError('invalid_type', `The request body must be a JSON object, but got ${typeName(value)} instead.`);
   const param = formatPath(issue.path);
-  if (issue.code === 'invalid_type' && value === undefined) {
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && value === undefined) {
     throw new SimError('missing_required_parameter', wording.missing(param), param);
   }
   if (issue.code === 'invalid_type' || (issue.code === 'invalid_union' && value !== undefined && typeof value !== 'object')) {

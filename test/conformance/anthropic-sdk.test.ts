@@ -43,3 +43,29 @@ t.test('errors become the SDK error classes', async (t) => {
   t.ok(bad instanceof Anthropic.BadRequestError);
   t.match((bad as InstanceType<typeof Anthropic.BadRequestError>).requestID, /^req_011C/);
 });
+
+t.test('messages.countTokens agrees with messages.create', async (t) => {
+  const body = { model: 'claude-sonnet-4-5', system: 'Be brief.', messages: [{ role: 'user' as const, content: 'Count me, please: one two three.' }] };
+  const counted = await client.messages.countTokens(body);
+  const msg = await client.messages.create({ ...body, max_tokens: 5 });
+  t.equal(counted.input_tokens, msg.usage.input_tokens);
+});
+
+t.test('models.list auto-pagination walks the whole catalogue and stops', async (t) => {
+  const ids: string[] = [];
+  for await (const m of client.models.list({ limit: 2 })) ids.push(m.id);
+  t.equal(ids.length, new Set(ids).size, 'no model twice');
+  t.ok(ids.includes('claude-sonnet-4-5-20250929') && ids.includes('claude-3-5-haiku-20241022'));
+  t.ok(ids.every((id) => id.startsWith('claude-')), 'Claude models only');
+  const one = await client.models.retrieve('claude-haiku-4-5');
+  t.equal(one.display_name, 'Claude Haiku 4.5');
+});
+
+t.test('stop_sequences end the message with the matched sequence', async (t) => {
+  const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 200, messages, stop_sequences: ['.'] });
+  t.equal(msg.stop_reason, 'stop_sequence');
+  t.equal(msg.stop_sequence, '.');
+  const streamed = await client.messages.stream({ model: 'claude-haiku-4-5', max_tokens: 200, messages, stop_sequences: ['.'] }).finalMessage();
+  t.equal(streamed.stop_sequence, '.');
+  t.same(streamed.content, msg.content);
+});

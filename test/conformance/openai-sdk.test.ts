@@ -67,3 +67,60 @@ t.test('errors become the SDK error classes with the wire fields', async (t) => 
   t.ok(bad instanceof OpenAI.BadRequestError);
   t.match((bad as InstanceType<typeof OpenAI.BadRequestError>).requestID, /^req_/);
 });
+
+t.test('embeddings.create with the SDK default (base64 on the wire)', async (t) => {
+  const res = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['rivers', 'mountains'] });
+  t.equal(res.data.length, 2);
+  const [a, b] = res.data.map((d) => d.embedding);
+  t.equal(a!.length, 1536);
+  const norm = Math.sqrt(a!.reduce((s, x) => s + x * x, 0));
+  t.ok(Math.abs(norm - 1) < 1e-5, `unit length (${norm})`);
+  t.notSame(a, b, 'different texts, different vectors');
+  const again = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'rivers', encoding_format: 'float' });
+  t.same(again.data[0]!.embedding.map((x) => Math.fround(x)), a, 'float and base64 carry the same vector, and it is deterministic');
+  const short = await client.embeddings.create({ model: 'text-embedding-3-large', input: 'rivers', dimensions: 256 });
+  t.equal(short.data[0]!.embedding.length, 256);
+  t.equal(res.usage.prompt_tokens, res.usage.total_tokens);
+});
+
+t.test('completions.create, plain and streamed', async (t) => {
+  const res = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time' });
+  t.equal(res.object, 'text_completion');
+  t.equal(res.usage!.completion_tokens, 16, 'max_tokens defaults to 16');
+  t.equal(res.choices[0]!.finish_reason, 'length');
+  const stream = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', stream: true });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.text ?? '';
+  t.equal(text, res.choices[0]!.text);
+  const echoed = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Once upon a time', echo: true, max_tokens: 3 });
+  t.ok(echoed.choices[0]!.text.startsWith('Once upon a time'));
+});
+
+t.test('responses.create and responses.stream()', async (t) => {
+  const res = await client.responses.create({ model: 'gpt-4o', input: 'Tell me about rivers', instructions: 'Be brief.' });
+  t.equal(res.status, 'completed');
+  t.ok(res.output_text.length > 0);
+  const stream = client.responses.stream({ model: 'gpt-4o', input: 'Tell me about rivers', instructions: 'Be brief.' });
+  let deltas = '';
+  stream.on('response.output_text.delta', (e) => (deltas += e.delta));
+  const final = await stream.finalResponse();
+  t.equal(final.output_text, deltas);
+  t.equal(final.output_text, res.output_text, 'stream and non-stream say the same');
+  t.equal(final.usage!.output_tokens, res.usage!.output_tokens);
+  const cut = await client.responses.create({ model: 'gpt-4o', input: 'Tell me about rivers', max_output_tokens: 16 });
+  t.equal(cut.status, 'incomplete');
+  t.equal(cut.incomplete_details!.reason, 'max_output_tokens');
+});
+
+t.test('stop sequences and context window', async (t) => {
+  const full = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 60 });
+  const text = full.choices[0]!.message.content!;
+  const stop = text.split(' ').slice(3, 5).join(' ');
+  const cut = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 60, stop: [stop] });
+  t.equal(cut.choices[0]!.finish_reason, 'stop');
+  t.ok(text.startsWith(cut.choices[0]!.message.content!), 'the cut text is a prefix of the uncut one');
+  t.notMatch(cut.choices[0]!.message.content!, stop);
+  const tooLong = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 200_000 }).catch((e: unknown) => e);
+  t.ok(tooLong instanceof OpenAI.BadRequestError);
+  t.equal((tooLong as InstanceType<typeof OpenAI.BadRequestError>).code, 'context_length_exceeded');
+});

@@ -144,3 +144,70 @@ t.test('garbage on the socket never takes the server down', async (t) => {
   const after = await post(chat, okChat);
   t.equal(after.status, 200, 'still serving after the junk');
 });
+
+// [path, body, status, param or Anthropic type, message pattern] for the other endpoints.
+const moreOpenAI: [string, unknown, number, string | null, RegExp][] = [
+  ['/v1/embeddings', { model: 'text-embedding-3-small' }, 400, 'input', /Missing required parameter: 'input'/],
+  ['/v1/embeddings', { model: 'text-embedding-3-small', input: '' }, 400, 'input', /input/],
+  ['/v1/embeddings', { model: 'text-embedding-3-small', input: [] }, 400, 'input', /input/],
+  ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'x', encoding_format: 'hex' }, 400, 'encoding_format', /encoding_format/],
+  ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'x', dimensions: 5000 }, 400, 'dimensions', /greater than the model's 1536/],
+  ['/v1/embeddings', { model: 'gpt-4o', input: 'x' }, 400, 'model', /does not support embeddings/],
+  ['/v1/completions', { model: 'gpt-3.5-turbo-instruct' }, 400, 'prompt', /Missing required parameter: 'prompt'/],
+  ['/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'x', logprobs: 9 }, 400, 'logprobs', /logprobs/],
+  ['/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'x', n: 2 }, 400, 'n', /not simulated/],
+  ['/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: ['a', 'b'] }, 400, 'prompt', /prompt/],
+  ['/v1/completions', { model: 'gpt-3.5-turbo-instruct', prompt: 'x', max_tokens: 5000 }, 400, 'messages', /maximum context length is 4096/],
+  ['/v1/responses', { model: 'gpt-4o', input: 'x', max_output_tokens: 0 }, 400, 'max_output_tokens', /max_output_tokens/],
+  ['/v1/responses', { model: 'gpt-4o', input: 'x', text: { format: { type: 'json_schema' } } }, 400, 'text.format', /not simulated/],
+  ['/v1/responses', { input: 'x' }, 400, 'model', /Missing required parameter: 'model'/],
+  ['/v1/chat/completions', { ...okChat, n: 3 }, 400, 'n', /n > 1 is not simulated/],
+  ['/v1/chat/completions', { ...okChat, stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop', /stop/],
+  ['/v1/chat/completions', { ...okChat, tool_choice: 'required', tools: [] }, 400, 'tool_choice', /not simulated/],
+];
+for (const [path, body, status, param, message] of moreOpenAI) {
+  t.test(`${path}: ${JSON.stringify(body).slice(0, 70)} → ${status}`, async (t) => {
+    const res = await post(`${srv.url}${path}`, body);
+    t.equal(res.status, status);
+    isOpenAIError(t, res.json);
+    t.equal(res.json.error.param, param);
+    t.match(res.json.error.message, message);
+  });
+}
+
+const moreAnthropic: [string, unknown, number, string, RegExp][] = [
+  ['/v1/messages/count_tokens', { model: okMsg.model }, 400, 'invalid_request_error', /^messages: Field required$/],
+  ['/v1/messages/count_tokens', { model: 'claude-nope', messages: okMsg.messages }, 404, 'not_found_error', /claude-nope/],
+  ['/v1/complete', { model: okMsg.model, prompt: 'hi', max_tokens_to_sample: 5 }, 400, 'invalid_request_error', /must start with "\\n\\nHuman:"/],
+  ['/v1/complete', { model: okMsg.model, prompt: '\n\nHuman: hi', max_tokens_to_sample: 5 }, 400, 'invalid_request_error', /must end with "\\n\\nAssistant:"/],
+  ['/v1/complete', { model: okMsg.model, prompt: '\n\nHuman: hi\n\nAssistant:' }, 400, 'invalid_request_error', /^max_tokens_to_sample: Field required$/],
+  ['/v1/messages', { ...okMsg, thinking: { type: 'enabled', budget_tokens: 2000 } }, 400, 'invalid_request_error', /thinking/],
+  ['/v1/messages', { ...okMsg, messages: [{ role: 'user', content: 'x'.repeat(3000) }], max_tokens: 199_990 }, 400, 'invalid_request_error', /^prompt is too long/],
+];
+for (const [path, body, status, type, message] of moreAnthropic) {
+  t.test(`${path}: ${JSON.stringify(body).slice(0, 70)} → ${status}`, async (t) => {
+    const res = await post(`${srv.url}${path}`, body, ANTHROPIC_HEADERS);
+    t.equal(res.status, status);
+    isAnthropicError(t, res.json, type);
+    t.match(res.json.error.message, message);
+  });
+}
+
+t.test('an embeddings input over 8192 tokens → 400 context_length_exceeded', async (t) => {
+  const big = await startServer();
+  t.teardown(() => big.close());
+  const res = await post(`${big.url}/v1/embeddings`, { model: 'text-embedding-3-small', input: ['ok', 'x'.repeat(40_000)] });
+  t.equal(res.status, 400);
+  t.equal(res.json.error.code, 'context_length_exceeded');
+  t.match(res.json.error.message, /maximum context length is 8192/);
+});
+
+t.test('Anthropic models paging parameters are checked', async (t) => {
+  for (const q of ['limit=0', 'limit=1001', 'limit=x', 'after_id=nope']) {
+    const res = await fetch(`${srv.url}/v1/models?${q}`, { headers: ANTHROPIC_HEADERS });
+    t.equal(res.status, 400, q);
+    isAnthropicError(t, await res.json(), 'invalid_request_error');
+  }
+  const unknown = await fetch(`${srv.url}/v1/models/gpt-4o`, { headers: ANTHROPIC_HEADERS });
+  t.equal(unknown.status, 404, 'an OpenAI model is not an Anthropic model');
+});

@@ -9,7 +9,7 @@ import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
 import { openaiWording } from './errors.js';
-import { findModel, rejectUnsupported } from './shared.js';
+import { findModel, rejectUnsupported, stopList } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
@@ -54,7 +54,7 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
       maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
       seed: req.seed ?? null,
       stream: req.stream === true,
-      stop: typeof req.stop === 'string' ? [req.stop] : (req.stop ?? []),
+      stop: stopList(req.stop),
       wording: openaiWording,
     },
     ctx,

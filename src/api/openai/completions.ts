@@ -7,9 +7,9 @@ import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
-import { finishReason, systemFingerprint } from './encoder.js';
+import { chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
 import { openaiWording } from './errors.js';
-import { findModel, rejectUnsupported } from './shared.js';
+import { findModel, rejectUnsupported, stopList } from './shared.js';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
@@ -50,16 +50,13 @@ export function completions(body: unknown, ctx: RouteContext): Generation | Prom
       maxTokens: req.max_tokens ?? DEFAULT_MAX_TOKENS,
       seed: req.seed ?? null,
       stream: req.stream === true,
-      stop: typeof req.stop === 'string' ? [req.stop] : (req.stop ?? []),
+      stop: stopList(req.stop),
       wording: openaiWording,
     },
     ctx,
     (sim, completion) => new TextCompletion(req.model, sim, completion, includeUsage, req.echo === true ? String(prompt) : ''),
   );
 }
-
-const usageJson = (sim: SimRequest, completion: Completion): string =>
-  `{"prompt_tokens":${sim.promptTokens},"completion_tokens":${completion.tokens.length},"total_tokens":${sim.promptTokens + completion.tokens.length}}`;
 
 class TextCompletion implements Generation {
   private readonly id = `cmpl-${uniqueBase62()}`;
@@ -80,7 +77,7 @@ class TextCompletion implements Generation {
 
   body(): string {
     const text = JSON.stringify(this.echo).slice(0, -1) + renderEscaped(this.completion.tokens);
-    return `${this.head()}{"text":${text}","index":0,"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}],"usage":${usageJson(this.sim, this.completion)}}`;
+    return `${this.head()}{"text":${text}","index":0,"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}`;
   }
 
   encoder(): StreamEncoder {
@@ -94,7 +91,7 @@ class TextCompletion implements Generation {
       open: () => (this.echo === '' ? '' : choice(JSON.stringify(this.echo), 'null')),
       token: (json) => tokenPrefix + json + tokenSuffix,
       close: () =>
-        choice('""', `"${finishReason(this.completion)}"`) + (this.includeUsage ? `${head}],"usage":${usageJson(this.sim, this.completion)}}\n\n` : '') + 'data: [DONE]\n\n',
+        choice('""', `"${finishReason(this.completion)}"`) + (this.includeUsage ? `${head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}\n\n` : '') + 'data: [DONE]\n\n',
     };
   }
 }

@@ -18,7 +18,7 @@ export function systemFingerprint(modelId: string): string {
   return fp;
 }
 
-/** WIRE A2: `usage` with both detail objects, all zeros but the counts. */
+/** WIRE A2: `usage` (the spec's CompletionUsage, also of legacy completions) with both detail objects, all zeros but the counts. */
 export function chatUsageJson(promptTokens: number, completionTokens: number): string {
   return (
     `{"prompt_tokens":${promptTokens},"completion_tokens":${completionTokens},"total_tokens":${promptTokens + completionTokens},` +

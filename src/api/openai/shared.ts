@@ -13,3 +13,6 @@ export function findModel(ctx: RouteContext, name: string): Model {
 export function rejectUnsupported(requested: boolean, param: string, what: string): void {
   if (requested) throw new SimError('invalid_value', `${what} is not simulated by llm-simulator yet.`, param);
 }
+
+/** `stop` as a list: OpenAI accepts one string or up to four. */
+export const stopList = (stop: string | string[] | null | undefined): string[] => (typeof stop === 'string' ? [stop] : (stop ?? []));
