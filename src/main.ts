@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/load.js';
-import { runHttpWorker } from './cluster/http-worker.js';
-import { Primary, runSingleProcess } from './cluster/primary.js';
+import { Primary } from './cluster/primary.js';
 
 async function main(): Promise<void> {
-  if (cluster.isWorker) return runHttpWorker();
+  // The HTTP side (uWS, routes, tokenizers) loads only where it serves: not in the primary.
+  if (cluster.isWorker) return (await import('./cluster/http-worker.js')).runHttpWorker();
   let config;
   try {
     config = loadConfig(process.argv.slice(2), process.env);
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  if (config.workers === 0) return runSingleProcess(config);
+  if (config.workers === 0) return (await import('./cluster/http-worker.js')).runSingleProcess(config);
   return new Primary(config).start();
 }
 

@@ -5,7 +5,8 @@ import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
 import { SimError } from '../errors.js';
 import { hashString } from '../sim/rng.js';
-import { estimatePromptTokens } from '../sim/tokens.js';
+import { tokenizerOf } from '../sim/catalogue.js';
+import { countPromptTokens, OFFLOAD_PROMPT_CHARS } from '../sim/tokens.js';
 import type { RouteContext } from './context.js';
 import type { ValidationWording } from './validate.js';
 
@@ -27,6 +28,20 @@ export interface GenerationInput {
  * are decided here once, never per dialect.
  */
 export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
+  const tokens = promptTokens(ctx, input.model, input.texts);
+  return typeof tokens === 'number' ? plan(input, ctx, wrap, tokens) : tokens.then((n) => plan(input, ctx, wrap, n));
+}
+
+/** A prompt's token count: inline, or in the thread pool for very large prompts. */
+export function promptTokens(ctx: RouteContext, model: Model, texts: readonly string[]): number | Promise<number> {
+  const tokenizer = tokenizerOf(model);
+  let chars = 0;
+  for (const text of texts) chars += text.length;
+  if (ctx.pool !== null && tokenizer !== 'approximate' && chars > OFFLOAD_PROMPT_CHARS) return ctx.pool.countPrompt({ tokenizer, texts: [...texts] });
+  return countPromptTokens(tokenizer, texts);
+}
+
+function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation, promptTokens: number): Generation | Promise<Generation> {
   const { model } = input;
   const { config, headers } = ctx;
   const profileName = headers.profile !== '' ? headers.profile : model.profile;
@@ -34,7 +49,6 @@ export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: 
   if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${profileName}".`, PROFILE_HEADER);
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
-  const promptTokens = estimatePromptTokens(input.texts);
   if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow) {
     throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, input.maxTokens ?? 0, model.contextWindow), 'messages');
   }

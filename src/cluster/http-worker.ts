@@ -3,10 +3,8 @@ import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server } from '../http/app.js';
 import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
-import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
+import { METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 
-/** The environment variable through which the primary hands its validated config to each worker. */
-export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
 export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
@@ -68,4 +66,22 @@ export async function runHttpWorker(): Promise<void> {
     process.exit(0);
   });
   send({ type: 'listening', port: server.port });
+}
+
+/** `--workers 0`: serve from this process, without a cluster (debugging, profiling). */
+export async function runSingleProcess(config: Readonly<Config>): Promise<void> {
+  const logging = createLogging(config.logLevel, { role: 'server' }, true);
+  const { log } = logging;
+  const { server, pool } = await serve(config, logging);
+  let stopping = false;
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, deadlineMs: config.drainTimeoutMs }, 'draining');
+    void stop(server, pool, log, config.drainTimeoutMs);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
+  flushLog();
 }

@@ -81,3 +81,6 @@ export class Rpc<Out extends { type: string }> {
 
 /** The deadline of a metrics scrape's fan-out to every worker. */
 export const METRICS_DEADLINE_MS = 2_000;
+
+/** The environment variable through which the primary hands its validated config to each worker. */
+export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';

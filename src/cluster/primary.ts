@@ -4,8 +4,7 @@ import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
 import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
-import { serve, stop, WORKER_CONFIG_ENV } from './http-worker.js';
-import { METRICS_DEADLINE_MS, Rpc, type ToPrimary, type ToWorker } from './ipc.js';
+import { METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -148,20 +147,3 @@ function freePort(host: string): Promise<number> {
   });
 }
 
-/** `--workers 0`: serve from this process, without a cluster (debugging, profiling). */
-export async function runSingleProcess(config: Readonly<Config>): Promise<void> {
-  const logging = createLogging(config.logLevel, { role: 'server' }, true);
-  const { log } = logging;
-  const { server, pool } = await serve(config, logging);
-  let stopping = false;
-  const onSignal = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, deadlineMs: config.drainTimeoutMs }, 'draining');
-    void stop(server, pool, log, config.drainTimeoutMs);
-  };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
-  log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
-  flushLog();
-}

@@ -18,6 +18,8 @@ export const modelSchema = z
     contextWindow: z.number().int().min(1),
     maxOutputTokens: z.number().int().min(1),
     embeddingDimensions: z.number().int().min(1).optional(),
+    /** How prompts are counted (src/sim/tokens.ts); default: `approximate` for Anthropic models, `o200k_base` otherwise. */
+    tokenizer: z.enum(['o200k_base', 'cl100k_base', 'approximate']).optional(),
     /** Name of the latency profile (built-in or from `profiles`). */
     profile: z.string().min(1),
   })

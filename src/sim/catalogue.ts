@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../config/schema.js';
+import type { Tokenizer } from './tokens.js';
 
 export type Model = Readonly<ModelConfig>;
 
@@ -13,7 +14,7 @@ const BUILT_IN: ModelConfig[] = [
   openai('gpt-4o', 'GPT-4o', 1715367049, 128_000, 16_384, 'openai-large', ['gpt-4o-2024-08-06']),
   openai('gpt-4o-mini', 'GPT-4o mini', 1721172741, 128_000, 16_384, 'openai-mini', ['gpt-4o-mini-2024-07-18']),
   openai('o4-mini', 'o4-mini', 1744225351, 200_000, 100_000, 'openai-reasoning', ['o4-mini-2025-04-16']),
-  { ...openai('gpt-3.5-turbo-instruct', 'GPT-3.5 Turbo Instruct', 1692901427, 4_096, 4_096, 'openai-instruct', []), kind: 'completion' },
+  { ...openai('gpt-3.5-turbo-instruct', 'GPT-3.5 Turbo Instruct', 1692901427, 4_096, 4_096, 'openai-instruct', []), kind: 'completion', tokenizer: 'cl100k_base' },
   embedding('text-embedding-3-small', 'text-embedding-3-small', 1705948997, 8_191, 1536),
   embedding('text-embedding-3-large', 'text-embedding-3-large', 1705953180, 8_191, 3072),
   embedding('text-embedding-ada-002', 'text-embedding-ada-002', 1671217299, 8_191, 1536),
@@ -30,7 +31,7 @@ function openai(id: string, displayName: string, created: number, contextWindow:
 }
 
 function embedding(id: string, displayName: string, created: number, contextWindow: number, dims: number): ModelConfig {
-  return { id, aliases: [], provider: 'openai', kind: 'embedding', displayName, created, contextWindow, maxOutputTokens: 1, embeddingDimensions: dims, profile: 'openai-embedding' };
+  return { id, aliases: [], provider: 'openai', kind: 'embedding', displayName, created, contextWindow, maxOutputTokens: 1, embeddingDimensions: dims, profile: 'openai-embedding', tokenizer: 'cl100k_base' };
 }
 
 function claude(id: string, displayName: string, date: string, maxOutputTokens: number, profile: string, aliases: string[]): ModelConfig {
@@ -56,3 +57,6 @@ export class Catalogue {
     return this.byName.get(name);
   }
 }
+
+/** The model's tokenizer: as configured, else `approximate` for Anthropic models and `o200k_base` for the rest. */
+export const tokenizerOf = (model: Model): Tokenizer => model.tokenizer ?? (model.provider === 'anthropic' ? 'approximate' : 'o200k_base');

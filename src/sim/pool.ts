@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import type { CountTask } from '../../workers/count.js';
 import type { EmbedTask } from '../../workers/embed.js';
 import type { PlanResult, PlanTask } from '../../workers/plan.js';
 import type { Config } from '../config/schema.js';
@@ -19,6 +20,7 @@ function taskFile(name: string): string {
 export class CpuPool {
   private readonly piscina: Piscina;
   private readonly embedFile = taskFile('embed');
+  private readonly countFile = taskFile('count');
 
   constructor(config: Readonly<Config>) {
     const threads = config.pool.threads;
@@ -36,6 +38,10 @@ export class CpuPool {
 
   plan(task: PlanTask): Promise<PlanResult> {
     return this.piscina.run(task);
+  }
+
+  countPrompt(task: CountTask): Promise<number> {
+    return this.piscina.run(task, { filename: this.countFile });
   }
 
   embed(task: EmbedTask): Promise<string> {

@@ -1,8 +1,9 @@
 import { Rng } from './rng.js';
 
 /**
- * Generated text is a sequence of indices into a fixed vocabulary of common English words, each a
- * single token in the OpenAI and Claude tokenizers. Indices are cheap to make, to send between
+ * Generated text is a sequence of indices into a fixed vocabulary of common English words, each
+ * (lower-case, capitalised, with and without its leading space) a single token in both OpenAI
+ * encodings, so one streamed chunk is one token (test/unit/text.test.ts checks it). Indices are cheap to make, to send between
  * threads (a Uint16Array) and to render: every entry's JSON-escaped form is built once here.
  */
 const WORDS = (
@@ -10,14 +11,14 @@ const WORDS = (
   'they you one all were we there can their has more when will would each about if out so what up ' +
   'into them some could time these two may then do first any new like our over such way only most ' +
   'other many very after where well through just also long make made good water used work part ' +
-  'model token system request server stream answer latency simple small large light river city ' +
+  'model token system request server stream answer simple small large light river city ' +
   'people world number sound place year back give name under great help line right mean old same ' +
-  'tell boy follow came want show around form three set put end does another home read hand port ' +
-  'large spell add even land here must big high such follow act why ask men change went kind off ' +
+  'tell boy follow want show around form three set put end does another home read hand port ' +
+  'large spell add even land here must big high such follow act why ask men change kind off ' +
   'need house picture try again animal point mother near build self earth father head stand own page ' +
   'should country found study still learn plant cover food sun four between state keep eye never last ' +
-  'let thought tree cross farm hard start might story saw far sea draw left late run while press close ' +
-  'night real life few north open seem together next white children begin got walk example ease paper'
+  'let thought tree cross farm hard start story far sea draw left late run while press close ' +
+  'night real life few north open together next white children begin got walk example ease paper'
 ).split(' ');
 
 const capitalize = (w: string): string => w[0]!.toUpperCase() + w.slice(1);

@@ -3,6 +3,7 @@ import { generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, T
 import { validateConfig } from '../../src/config/load.js';
 import { Profiles, sumRawGaps } from '../../src/sim/latency.js';
 import { CpuPool } from '../../src/sim/pool.js';
+import { countTextTokens } from '../../src/sim/tokens.js';
 
 t.test('deterministic per seed, different across seeds', async (t) => {
   t.same(generateTokens(1, 500), generateTokens(1, 500));
@@ -42,4 +43,13 @@ t.test('the pool thread plans the same tokens and gaps as the inline path', asyn
   t.same(tokens, generateTokens(123, 20_000));
   t.equal(rawGapSum, sumRawGaps(new Profiles(config).get('openai-mini')!, null, 77, 19_999), 'the same gaps as drawn inline');
   t.ok(Number.isNaN((await pool.plan({ seed: 1, count: 10, gaps: null })).rawGapSum), 'streams need no gap sum');
+});
+
+t.test('every vocabulary entry is one token in both OpenAI encodings', async (t) => {
+  for (const tokenizer of ['o200k_base', 'cl100k_base'] as const) {
+    const multi = TOKEN_TEXT.filter((w) => countTextTokens(tokenizer, w) !== 1);
+    t.same(multi, [], tokenizer);
+  }
+  const text = renderText(generateTokens(3, 500));
+  t.ok(Math.abs(countTextTokens('o200k_base', text) - 500) <= 5, 'a generated answer re-tokenizes to about its token count');
 });

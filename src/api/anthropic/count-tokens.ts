@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { estimatePromptTokens } from '../../sim/tokens.js';
 import type { JsonReply, RouteContext } from '../context.js';
+import { promptTokens } from '../generation.js';
 import { validate } from '../validate.js';
 import { anthropicWording } from './errors.js';
 import { messageTexts } from './messages.js';
@@ -13,9 +13,10 @@ const countRequest = z.looseObject({
 });
 
 /** WIRE B4: the same count /v1/messages reports as usage.input_tokens for the same body. */
-export function countTokens(body: unknown, ctx: RouteContext): JsonReply {
+export function countTokens(body: unknown, ctx: RouteContext): JsonReply | Promise<JsonReply> {
   requireVersion(ctx);
   const req = validate(countRequest, body, anthropicWording);
-  findClaudeModel(ctx, req.model);
-  return { status: 200, body: `{"input_tokens":${estimatePromptTokens(messageTexts(req))}}`, delayMs: 0 };
+  const reply = (n: number): JsonReply => ({ status: 200, body: `{"input_tokens":${n}}`, delayMs: 0 });
+  const n = promptTokens(ctx, findClaudeModel(ctx, req.model), messageTexts(req));
+  return typeof n === 'number' ? reply(n) : n.then(reply);
 }

@@ -3,7 +3,8 @@ import { SimError } from '../../errors.js';
 import { embeddingData, type EncodingFormat } from '../../sim/embeddings.js';
 import { PROFILE_HEADER } from '../../sim/latency.js';
 import { hashString, Rng } from '../../sim/rng.js';
-import { estimateTokens } from '../../sim/tokens.js';
+import { tokenizerOf } from '../../sim/catalogue.js';
+import { countTextTokens } from '../../sim/tokens.js';
 import type { JsonReply, RouteContext } from '../context.js';
 import { validate } from '../validate.js';
 import { openaiWording } from './errors.js';
@@ -42,7 +43,8 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
   // Token-id inputs are embedded by their ids: the same ids give the same vector.
   const inputs: (string | number[])[] = typeof req.input === 'string' || typeof req.input[0] === 'number' ? [req.input as string | number[]] : (req.input as (string | number[])[]);
   const texts = inputs.map((i) => (typeof i === 'string' ? i : i.join(' ')));
-  const counts = inputs.map((i) => (typeof i === 'string' ? Math.max(1, estimateTokens(i)) : i.length));
+  const tokenizer = tokenizerOf(model);
+  const counts = inputs.map((i) => (typeof i === 'string' ? countTextTokens(tokenizer, i) : i.length));
   const worst = Math.max(...counts);
   if (worst > MAX_TOKENS_PER_INPUT) {
     throw new SimError('context_length_exceeded', `This model's maximum context length is ${MAX_TOKENS_PER_INPUT} tokens, however you requested ${worst} tokens in one input. Please reduce your prompt.`, 'input');
