@@ -22,6 +22,7 @@ import type { CpuPool } from '../sim/pool.js';
 import { Capacity } from '../sim/capacity.js';
 import { Profiles } from '../sim/latency.js';
 import { Scheduler } from '../sim/scheduler.js';
+import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
@@ -85,6 +86,7 @@ export class Server {
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
     this.catalogue = new Catalogue(config.models);
+    warmTokenizers();
     this.profiles = new Profiles(config);
     this.services = {
       metrics: new Metrics(),

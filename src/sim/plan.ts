@@ -15,12 +15,14 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
+  // At time scale 0 every delay is 0: the gaps need not be drawn.
+  const needGaps = !sim.stream && config.timeScale > 0;
   if (pool !== null && count > config.pool.offloadTokens) {
-    const gaps = sim.stream ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
-    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, r.tokens, finish, r.rawGapSum));
+    const gaps = !needGaps ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
+    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, r.tokens, finish, needGaps, r.rawGapSum));
   }
   const tokens = generateTokens(sim.textSeed, count);
-  return cutAtStop(sim, tokens, finish, NaN);
+  return cutAtStop(sim, tokens, finish, needGaps, NaN);
 }
 
 /**
@@ -28,7 +30,7 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
  * stop sequence starts inside is dropped whole (tokens are words, so this rarely differs from a
  * character-exact cut). The gap sum of a non-stream answer is drawn for the tokens kept.
  */
-function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, pooledGapSum: number): Completion {
+function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, needGaps: boolean, pooledGapSum: number): Completion {
   let kept = tokens;
   let stopSequence: string | null = null;
   if (sim.stop.length > 0) {
@@ -49,6 +51,7 @@ function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, p
   }
   const { timing } = sim;
   const gaps = Math.max(0, kept.length - 1);
-  const rawGapSum = sim.stream ? NaN : kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
+  let rawGapSum = sim.stream ? NaN : 0;
+  if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
   return { tokens: kept, finish, stopSequence, rawGapSum };
 }
