@@ -4,7 +4,7 @@ import type { ModelCells } from '../metrics/metrics.js';
 import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
-import { TOKEN_JSON } from '../sim/text.js';
+import type { TokenText } from '../sim/text.js';
 import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
@@ -136,7 +136,7 @@ class DelayedReply extends Delivery {
   protected begin(): void {
     const { ex, gen } = this;
     const { timing } = gen.sim;
-    const n = gen.completion.tokens.length;
+    const n = gen.completion.text.length;
     this.due = this.admittedAt + timing.ttftMs + (n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0);
     if (this.due <= performance.now()) this.send(performance.now());
     else ex.services.scheduler.add(this, this.due);
@@ -150,7 +150,7 @@ class DelayedReply extends Delivery {
     const { ex, gen } = this;
     this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
     this.cells.ttft.observe((this.admittedAt + gen.sim.timing.ttftMs - ex.startedAt) / 1000);
-    this.complete(gen.completion.tokens.length);
+    this.complete(gen.completion.text.length);
     ex.replyJson(200, gen.body());
   }
 }
@@ -169,13 +169,13 @@ class SseStream extends Delivery {
   private watchingWritable = false;
   private lastSentAt = -1;
   private readonly encoder: StreamEncoder;
-  private readonly tokens: Uint16Array;
+  private readonly tokens: TokenText;
   private readonly flushCorked = (): void => this.flush();
 
   constructor(ex: Exchange, gen: Generation, cells: ModelCells) {
     super(ex, gen, cells);
     this.encoder = gen.encoder();
-    this.tokens = gen.completion.tokens;
+    this.tokens = gen.completion.text;
   }
 
   protected begin(): void {
@@ -211,7 +211,7 @@ class SseStream extends Delivery {
     const horizon = now + HORIZON_MS;
     const first = this.sent;
     while (this.sent < n && this.due <= horizon) {
-      out += this.encoder.token(TOKEN_JSON[tokens[this.sent]!]!);
+      out += this.encoder.token(tokens.json(this.sent));
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
       this.lastSentAt = now;

@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
 import type { Completion, FinishReason, SimRequest } from './request.js';
-import { generateTokens, naturalLength, TOKEN_TEXT } from './text.js';
+import { generateTokens, naturalLength, VocabularyText, type TokenText } from './text.js';
 
 /**
  * Decides what the model says: its natural answer length (fixed by the text seed), cut by the
@@ -19,10 +19,9 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const needGaps = !sim.stream && config.timeScale > 0;
   if (pool !== null && count > config.pool.offloadTokens) {
     const gaps = !needGaps ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
-    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, r.tokens, finish, needGaps, r.rawGapSum));
+    return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, new VocabularyText(r.tokens), finish, needGaps, r.rawGapSum));
   }
-  const tokens = generateTokens(sim.textSeed, count);
-  return cutAtStop(sim, tokens, finish, needGaps, NaN);
+  return cutAtStop(sim, new VocabularyText(generateTokens(sim.textSeed, count)), finish, needGaps, NaN);
 }
 
 /**
@@ -30,13 +29,13 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
  * stop sequence starts inside is dropped whole (tokens are words, so this rarely differs from a
  * character-exact cut). The gap sum of a non-stream answer is drawn for the tokens kept.
  */
-function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, needGaps: boolean, pooledGapSum: number): Completion {
+export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReason, needGaps: boolean, pooledGapSum: number): Completion {
   let kept = tokens;
   let stopSequence: string | null = null;
   if (sim.stop.length > 0) {
-    let text = '';
+    const text = tokens.plain();
     const ends = new Uint32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) ends[i] = (text += TOKEN_TEXT[tokens[i]!]).length;
+    for (let i = 0, at = 0; i < tokens.length; i++) ends[i] = at += tokens.piece(i).length;
     let at = Infinity;
     for (const stop of sim.stop) {
       const i = stop === '' ? -1 : text.indexOf(stop);
@@ -45,7 +44,7 @@ function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, n
     if (stopSequence !== null) {
       let n = 0;
       while (n < tokens.length && ends[n]! <= at) n++;
-      kept = tokens.subarray(0, n);
+      kept = tokens.slice(n);
       finish = 'stop_sequence';
     }
   }
@@ -53,5 +52,5 @@ function cutAtStop(sim: SimRequest, tokens: Uint16Array, finish: FinishReason, n
   const gaps = Math.max(0, kept.length - 1);
   let rawGapSum = sim.stream ? NaN : 0;
   if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
-  return { tokens: kept, finish, stopSequence, rawGapSum };
+  return { text: kept, finish, stopSequence, rawGapSum };
 }

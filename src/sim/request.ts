@@ -1,5 +1,6 @@
 import type { Model } from './catalogue.js';
 import type { Timing } from './latency.js';
+import type { TokenText } from './text.js';
 
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
@@ -18,9 +19,9 @@ export interface SimRequest {
 /** Why generation ended: its natural end, the token cap, or one of the caller's stop sequences. */
 export type FinishReason = 'stop' | 'length' | 'stop_sequence';
 
-/** What the model "says": token indices into the vocabulary of src/sim/text.ts, and why it stopped. */
+/** What the model "says", token by token, and why it stopped. */
 export interface Completion {
-  readonly tokens: Uint16Array;
+  readonly text: TokenText;
   readonly finish: FinishReason;
   /** The stop sequence that ended the text (finish = 'stop_sequence'), else null. */
   readonly stopSequence: string | null;

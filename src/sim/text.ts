@@ -91,3 +91,77 @@ export function renderEscaped(tokens: Uint16Array): string {
   for (let i = 0; i < tokens.length; i++) text += TOKEN_ESCAPED[tokens[i]!];
   return text;
 }
+
+/**
+ * The text of a completion, token by token. Generated answers index the vocabulary; echoed
+ * messages and structured output carry their own pieces. The stream asks for one token's JSON
+ * literal at a time; a body asks for the whole text, escaped.
+ */
+export interface TokenText {
+  readonly length: number;
+  /** Token i as a JSON string literal, quotes included. */
+  json(i: number): string;
+  /** Token i's plain text. */
+  piece(i: number): string;
+  /** The text of tokens [0, n) (default: all), JSON-escaped without quotes. */
+  escaped(n?: number): string;
+  /** The plain text of tokens [0, n). */
+  plain(n?: number): string;
+  /** The first n tokens. */
+  slice(n: number): TokenText;
+}
+
+export class VocabularyText implements TokenText {
+  constructor(readonly ids: Uint16Array) {}
+  get length(): number {
+    return this.ids.length;
+  }
+  json(i: number): string {
+    return TOKEN_JSON[this.ids[i]!]!;
+  }
+  piece(i: number): string {
+    return TOKEN_TEXT[this.ids[i]!]!;
+  }
+  escaped(n = this.ids.length): string {
+    return renderEscaped(this.ids.subarray(0, n));
+  }
+  plain(n = this.ids.length): string {
+    return renderText(this.ids.subarray(0, n));
+  }
+  slice(n: number): TokenText {
+    return new VocabularyText(this.ids.subarray(0, n));
+  }
+}
+
+export class PieceText implements TokenText {
+  constructor(readonly pieces: readonly string[]) {}
+  get length(): number {
+    return this.pieces.length;
+  }
+  json(i: number): string {
+    return JSON.stringify(this.pieces[i]);
+  }
+  piece(i: number): string {
+    return this.pieces[i]!;
+  }
+  escaped(n = this.pieces.length): string {
+    return JSON.stringify(this.plain(n)).slice(1, -1);
+  }
+  plain(n = this.pieces.length): string {
+    return this.pieces.slice(0, n).join('');
+  }
+  slice(n: number): TokenText {
+    return new PieceText(this.pieces.slice(0, n));
+  }
+}
+
+/**
+ * Splits arbitrary text into token-sized pieces: words with their leading space, runs of
+ * whitespace, and runs of other characters cut every 4 characters (about what BPE encodings
+ * make of JSON and code).
+ */
+export function splitPieces(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/ ?[A-Za-z]+| ?\d{1,3}|\s+|[^\sA-Za-z\d]{1,4}/gu)) out.push(m[0]);
+  return out;
+}

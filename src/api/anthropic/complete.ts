@@ -3,7 +3,6 @@ import { SimError } from '../../errors.js';
 import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
-import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
@@ -58,7 +57,7 @@ class TextComplete implements Generation {
 
   body(): string {
     // The API's completions start with the space after "Assistant:".
-    return this.object(`" ${renderEscaped(this.completion.tokens)}"`, stopJson(this.completion));
+    return this.object(`" ${this.completion.text.escaped()}"`, stopJson(this.completion));
   }
 
   encoder(): StreamEncoder {

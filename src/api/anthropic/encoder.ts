@@ -49,7 +49,7 @@ export class MessageStreamEncoder implements StreamEncoder {
 
   open(): string {
     const { sim, completion } = this;
-    const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.tokens.length)));
+    const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.text.length)));
     return (
       event('message_start', `{"type":"message_start","message":${start}}`) +
       event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","citations":null}}') +
@@ -65,7 +65,7 @@ export class MessageStreamEncoder implements StreamEncoder {
     const { sim, completion } = this;
     return (
       event('content_block_stop', '{"type":"content_block_stop","index":0}') +
-      event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.tokens.length)}}`) +
+      event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.text.length)}}`) +
       event('message_stop', '{"type":"message_stop"}')
     );
   }

@@ -3,7 +3,6 @@ import { SimError } from '../../errors.js';
 import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
-import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
@@ -67,8 +66,8 @@ class MessageGeneration implements Generation {
 
   body(): string {
     const { sim, completion } = this;
-    const content = `[{"type":"text","text":"${renderEscaped(completion.tokens)}","citations":null}]`;
-    return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.tokens.length));
+    const content = `[{"type":"text","text":"${completion.text.escaped()}","citations":null}]`;
+    return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
   }
 
   encoder(): MessageStreamEncoder {

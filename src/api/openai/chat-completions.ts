@@ -3,7 +3,6 @@ import { SimError } from '../../errors.js';
 import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
-import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
@@ -77,8 +76,8 @@ class ChatGeneration implements Generation {
     const { sim, completion } = this;
     return (
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":"${renderEscaped(completion.tokens)}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
-      `"usage":${chatUsageJson(sim.promptTokens, completion.tokens.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
+      `"choices":[{"index":0,"message":{"role":"assistant","content":"${completion.text.escaped()}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
+      `"usage":${chatUsageJson(sim.promptTokens, completion.text.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }
 

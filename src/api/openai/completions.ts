@@ -3,7 +3,6 @@ import { SimError } from '../../errors.js';
 import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
-import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
@@ -76,8 +75,8 @@ class TextCompletion implements Generation {
   }
 
   body(): string {
-    const text = JSON.stringify(this.echo).slice(0, -1) + renderEscaped(this.completion.tokens);
-    return `${this.head()}{"text":${text}","index":0,"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}`;
+    const text = JSON.stringify(this.echo).slice(0, -1) + this.completion.text.escaped();
+    return `${this.head()}{"text":${text}","index":0,"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}`;
   }
 
   encoder(): StreamEncoder {
@@ -91,7 +90,7 @@ class TextCompletion implements Generation {
       open: () => (this.echo === '' ? '' : choice(JSON.stringify(this.echo), 'null')),
       token: (json) => tokenPrefix + json + tokenSuffix,
       close: () =>
-        choice('""', `"${finishReason(this.completion)}"`) + (this.includeUsage ? `${head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}\n\n` : '') + 'data: [DONE]\n\n',
+        choice('""', `"${finishReason(this.completion)}"`) + (this.includeUsage ? `${head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n` : '') + 'data: [DONE]\n\n',
     };
   }
 }

@@ -62,7 +62,7 @@ export class ChatStreamEncoder implements StreamEncoder {
 
   close(): string {
     let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`;
-    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.tokens.length)}}\n\n`;
+    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n`;
     return out + 'data: [DONE]\n\n';
   }
 }

@@ -3,7 +3,6 @@ import { SimError } from '../../errors.js';
 import { uniqueHex } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
-import { renderEscaped } from '../../sim/text.js';
 import type { RouteContext } from '../context.js';
 import { simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
@@ -83,8 +82,8 @@ class ResponseGeneration implements Generation {
   private response(final: boolean): string {
     const { req, sim, completion } = this;
     const status = !final ? 'in_progress' : this.incomplete ? 'incomplete' : 'completed';
-    const output = final ? `[${this.item(renderEscaped(completion.tokens))}]` : '[]';
-    const n = completion.tokens.length;
+    const output = final ? `[${this.item(completion.text.escaped())}]` : '[]';
+    const n = completion.text.length;
     // `usage` is left out while in progress: the schema does not allow it to be null.
     const usage = final
       ? `"usage":{"input_tokens":${sim.promptTokens},"input_tokens_details":{"cached_tokens":0,"cache_write_tokens":0},"output_tokens":${n},"output_tokens_details":{"reasoning_tokens":0},"total_tokens":${sim.promptTokens + n}},`
@@ -121,7 +120,7 @@ class ResponseGeneration implements Generation {
         ev('response.content_part.added', `${at},"part":${this.part('')}`),
       token: (json) => `${deltaPrefix}${json},"logprobs":[],"sequence_number":${seq++}}\n\n`,
       close: () => {
-        const text = renderEscaped(this.completion.tokens);
+        const text = this.completion.text.escaped();
         return (
           ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) +
           ev('response.content_part.done', `${at},"part":${this.part(text)}`) +
