@@ -12,6 +12,7 @@ export interface RequestHeaders {
   readonly ttftMs: string;
   readonly itlMs: string;
   readonly profile: string;
+  readonly mode: string;
 }
 
 /** What a route handler may use: no uWS, no response object. */

@@ -1,6 +1,6 @@
 import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
-import type { Completion, SimRequest } from '../sim/request.js';
+import type { Completion, Content, SimRequest } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
 import { SimError } from '../errors.js';
@@ -18,6 +18,10 @@ export interface GenerationInput {
   readonly seed: number | null;
   readonly stream: boolean;
   readonly stop: readonly string[];
+  /** The last user message: what echo mode answers with. */
+  readonly lastUserText: string;
+  /** Structured output requested by the caller (JSON), if any. */
+  readonly json?: { readonly schema: unknown };
   /** The dialect's wording, for the context-window error. */
   readonly wording: ValidationWording;
 }
@@ -30,6 +34,16 @@ export interface GenerationInput {
 export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
   const tokens = promptTokens(ctx, input.model, input.texts);
   return typeof tokens === 'number' ? plan(input, ctx, wrap, tokens) : tokens.then((n) => plan(input, ctx, wrap, n));
+}
+
+export const MODE_HEADER = 'x-sim-mode';
+
+function contentOf(input: GenerationInput, ctx: RouteContext): Content {
+  const mode = ctx.headers.mode !== '' ? ctx.headers.mode : ctx.config.response.mode;
+  if (mode === 'echo') return { kind: 'echo', text: input.lastUserText };
+  if (mode !== 'generate') throw new SimError('invalid_value', `Header ${MODE_HEADER} must be "generate" or "echo", got "${mode}".`, MODE_HEADER);
+  if (input.json !== undefined) return { kind: 'json', schema: input.json.schema };
+  return { kind: 'generate' };
 }
 
 /** A prompt's token count: inline, or in the thread pool for very large prompts. */
@@ -59,7 +73,7 @@ function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest,
     itlHeader: headers.itlMs,
     seed: scheduleSeed(config.seed, input.seed, textSeed),
   });
-  const sim: SimRequest = { model, promptTokens, maxTokens: input.maxTokens, textSeed, stream: input.stream, stop: input.stop, timing };
+  const sim: SimRequest = { model, promptTokens, maxTokens: input.maxTokens, textSeed, stream: input.stream, stop: input.stop, content: contentOf(input, ctx), timing };
   const completion = planCompletion(sim, ctx.config, ctx.pool);
   return completion instanceof Promise ? completion.then((c) => wrap(sim, c)) : wrap(sim, completion);
 }
@@ -73,4 +87,10 @@ export function textOf(content: unknown): string {
     if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') text += (part as { text: string }).text;
   }
   return text;
+}
+
+/** The text of the last message from the user (echo mode's answer). */
+export function lastUserText(messages: readonly { role?: unknown; content?: unknown }[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]!.role === 'user') return textOf(messages[i]!.content);
+  return '';
 }

@@ -31,11 +31,27 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * For a union that failed, the issue of the branch the value most likely meant: one whose
+ * literal `type` (the discriminator) matched, with the fewest problems; its path made absolute.
+ */
+function innermost(issue: Issue): Issue {
+  while (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const mismatch = (branch: Issue[]) => branch.some((i) => i.code === 'invalid_value' && i.path.length === 1 && i.path[0] === 'type');
+    const best = [...issue.errors].sort((a, b) => Number(mismatch(a)) - Number(mismatch(b)) || a.length - b.length)[0]!;
+    if (best.length === 0 || mismatch(best)) break;
+    issue = { ...best[0]!, path: [...issue.path, ...best[0]!.path] } as Issue;
+  }
+  return issue;
+}
+
 /** Parses `body` with `schema`, or throws a SimError naming the first offending field. */
 export function validate<S extends z.ZodType>(schema: S, body: unknown, wording: ValidationWording): z.infer<S> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  const issue = innermost(result.error.issues[0]!);
   const value = valueAt(body, issue.path);
   if (issue.path.length === 0) throw new SimError('invalid_type', `The request body must be a JSON object, but got ${typeName(value)} instead.`);
   const param = formatPath(issue.path);

@@ -53,6 +53,8 @@ export const configSchema = z
         /** Length of an answer no cap cuts, in tokens: drawn per request between these bounds. */
         minTokens: z.number().int().min(1).default(16),
         maxTokens: z.number().int().min(1).default(128),
+        /** `echo` answers every request with its last user message (per request: header `x-sim-mode: echo`). */
+        mode: z.enum(['generate', 'echo']).default('generate'),
       })
       .strict()
       .prefault({}),

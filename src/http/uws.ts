@@ -37,6 +37,7 @@ export function readHeaders(req: HttpRequest): RequestHeaders {
     ttftMs: req.getHeader('x-sim-ttft-ms'),
     itlMs: req.getHeader('x-sim-itl-ms'),
     profile: req.getHeader('x-sim-profile'),
+    mode: req.getHeader('x-sim-mode'),
   };
 }
 

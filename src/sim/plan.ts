@@ -2,7 +2,9 @@ import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
 import type { Completion, FinishReason, SimRequest } from './request.js';
-import { generateTokens, naturalLength, VocabularyText, type TokenText } from './text.js';
+import { sampleJson } from './json-schema.js';
+import { Rng } from './rng.js';
+import { generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
 
 /**
  * Decides what the model says: its natural answer length (fixed by the text seed), cut by the
@@ -12,11 +14,16 @@ import { generateTokens, naturalLength, VocabularyText, type TokenText } from '.
 export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: CpuPool | null): Completion | Promise<Completion> {
   const natural = naturalLength(sim.textSeed, config.response.minTokens, config.response.maxTokens);
   const cap = Math.min(sim.maxTokens ?? Infinity, sim.model.maxOutputTokens);
+  const needGapsFor = !sim.stream && config.timeScale > 0;
+  if (sim.content.kind !== 'generate') {
+    const pieces = new PieceText(splitPieces(authoredText(sim, natural)));
+    return cutAtStop(sim, pieces.length > cap ? pieces.slice(cap) : pieces, pieces.length > cap ? 'length' : 'stop', needGapsFor, NaN);
+  }
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
   // At time scale 0 every delay is 0: the gaps need not be drawn.
-  const needGaps = !sim.stream && config.timeScale > 0;
+  const needGaps = needGapsFor;
   if (pool !== null && count > config.pool.offloadTokens) {
     const gaps = !needGaps ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
     return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, new VocabularyText(r.tokens), finish, needGaps, r.rawGapSum));
@@ -53,4 +60,15 @@ export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReas
   let rawGapSum = sim.stream ? NaN : 0;
   if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
   return { text: kept, finish, stopSequence, rawGapSum };
+}
+
+/** The text of an echo or structured-output answer (fixed by the text seed, like generated text). */
+function authoredText(sim: SimRequest, natural: number): string {
+  const { content } = sim;
+  if (content.kind === 'echo') return content.text;
+  if (content.kind === 'json') {
+    if (content.schema === null) return JSON.stringify({ answer: renderText(generateTokens(sim.textSeed, natural)) });
+    return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
+  }
+  return '';
 }

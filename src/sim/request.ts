@@ -2,6 +2,13 @@ import type { Model } from './catalogue.js';
 import type { Timing } from './latency.js';
 import type { TokenText } from './text.js';
 
+/**
+ * What the answer consists of: generated sentences, the caller's last message echoed back
+ * (`x-sim-mode: echo` or `response.mode`), or JSON valid against a schema (structured output;
+ * a null schema means any JSON object).
+ */
+export type Content = { readonly kind: 'generate' } | { readonly kind: 'echo'; readonly text: string } | { readonly kind: 'json'; readonly schema: unknown };
+
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
   readonly model: Model;
@@ -13,6 +20,7 @@ export interface SimRequest {
   readonly stream: boolean;
   /** Stop sequences: they cut the generated text, never change it. */
   readonly stop: readonly string[];
+  readonly content: Content;
   readonly timing: Timing;
 }
 

@@ -32,7 +32,7 @@ export function complete(body: unknown, ctx: RouteContext): Generation | Promise
   if (!req.prompt.trimEnd().endsWith(ASSISTANT)) throw new SimError('invalid_value', `prompt: prompt must end with "\\n\\nAssistant:" turn`, 'prompt');
   const model = findClaudeModel(ctx, req.model);
   return simulate(
-    { model, texts: [req.prompt], maxTokens: req.max_tokens_to_sample, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], wording: anthropicWording },
+    { model, texts: [req.prompt], maxTokens: req.max_tokens_to_sample, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], lastUserText: lastHumanTurn(req.prompt), wording: anthropicWording },
     ctx,
     (sim, completion) => new TextComplete(req.model, sim, completion),
   );
@@ -74,4 +74,11 @@ class TextComplete implements Generation {
       close: () => `event: completion\ndata: ${this.object('""', stopJson(this.completion))}\n\n`,
     };
   }
+}
+
+/** The text of the prompt's last Human turn (echo mode's answer). */
+function lastHumanTurn(prompt: string): string {
+  const start = prompt.lastIndexOf(HUMAN);
+  const end = prompt.lastIndexOf(ASSISTANT);
+  return prompt.slice(start + HUMAN.length, end > start ? end : undefined).trim();
 }

@@ -4,7 +4,7 @@ import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
-import { simulate, textOf } from '../generation.js';
+import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { MessageStreamEncoder, messageJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
@@ -49,7 +49,7 @@ export function messages(body: unknown, ctx: RouteContext): Generation | Promise
   const model = findClaudeModel(ctx, req.model);
   if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');
   return simulate(
-    { model, texts: messageTexts(req), maxTokens: req.max_tokens, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], wording: anthropicWording },
+    { model, texts: messageTexts(req), maxTokens: req.max_tokens, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], lastUserText: lastUserText(req.messages), wording: anthropicWording },
     ctx,
     (sim, completion) => new MessageGeneration(req.model, sim, completion),
   );

@@ -4,7 +4,7 @@ import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
-import { simulate, textOf } from '../generation.js';
+import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
 import { openaiWording } from './errors.js';
@@ -31,7 +31,13 @@ const chatRequest = z.looseObject({
   stop: z.union([z.string(), z.array(z.string()).min(1).max(4)]).nullish(),
   logprobs: z.boolean().nullish(),
   tool_choice: z.unknown().optional(),
-  response_format: z.looseObject({ type: z.string() }).nullish(),
+  response_format: z
+    .union([
+      z.looseObject({ type: z.literal('text') }),
+      z.looseObject({ type: z.literal('json_object') }),
+      z.looseObject({ type: z.literal('json_schema'), json_schema: z.looseObject({ name: z.string().min(1).max(64), schema: z.record(z.string(), z.unknown()).optional() }) }),
+    ])
+    .nullish(),
 });
 
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
@@ -39,7 +45,7 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
   rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
   rejectUnsupported(req.logprobs === true, 'logprobs', 'logprobs');
   rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== null && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
-  rejectUnsupported(req.response_format != null && req.response_format.type !== 'text', 'response_format', 'response_format json_object / json_schema');
+
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') {
     throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/chat/completions.`, 'model');
@@ -54,6 +60,8 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
       seed: req.seed ?? null,
       stream: req.stream === true,
       stop: stopList(req.stop),
+      lastUserText: lastUserText(req.messages),
+      json: req.response_format == null || req.response_format.type === 'text' ? undefined : { schema: jsonSchemaOf(req.response_format) },
       wording: openaiWording,
     },
     ctx,
@@ -84,4 +92,9 @@ class ChatGeneration implements Generation {
   encoder(): ChatStreamEncoder {
     return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage);
   }
+}
+
+/** `json_schema` carries its schema; `json_object` asks for any object (null). */
+function jsonSchemaOf(format: { type: string; json_schema?: { schema?: unknown } }): unknown {
+  return format.type === 'json_schema' ? (format.json_schema?.schema ?? null) : null;
 }

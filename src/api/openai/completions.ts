@@ -50,6 +50,7 @@ export function completions(body: unknown, ctx: RouteContext): Generation | Prom
       seed: req.seed ?? null,
       stream: req.stream === true,
       stop: stopList(req.stop),
+      lastUserText: String(prompt),
       wording: openaiWording,
     },
     ctx,

@@ -4,7 +4,7 @@ import { uniqueHex } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
-import { simulate, textOf } from '../generation.js';
+import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel, rejectUnsupported } from './shared.js';
@@ -22,7 +22,13 @@ const responsesRequest = z.looseObject({
   top_p: z.number().min(0).max(1).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
   tool_choice: z.unknown().optional(),
-  text: z.looseObject({ format: z.looseObject({ type: z.string() }).optional() }).nullish(),
+  text: z
+    .looseObject({
+      format: z
+        .union([z.looseObject({ type: z.literal('text') }), z.looseObject({ type: z.literal('json_object') }), z.looseObject({ type: z.literal('json_schema'), name: z.string().min(1), schema: z.record(z.string(), z.unknown()).optional() })])
+        .optional(),
+    })
+    .nullish(),
   previous_response_id: z.string().nullish(),
   parallel_tool_calls: z.boolean().nullish(),
   store: z.boolean().nullish(),
@@ -42,11 +48,21 @@ function inputTexts(req: ResponsesRequest): string[] {
 export function responses(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(responsesRequest, body, openaiWording);
   rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
-  rejectUnsupported(req.text?.format !== undefined && req.text.format.type !== 'text', 'text.format', 'structured output (text.format other than "text")');
+  const format = req.text?.format;
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/responses.`, 'model');
   return simulate(
-    { model, texts: inputTexts(req), maxTokens: req.max_output_tokens ?? null, seed: null, stream: req.stream === true, stop: [], wording: openaiWording },
+    {
+      model,
+      texts: inputTexts(req),
+      maxTokens: req.max_output_tokens ?? null,
+      seed: null,
+      stream: req.stream === true,
+      stop: [],
+      lastUserText: typeof req.input === 'string' ? req.input : lastUserText(req.input ?? []),
+      json: format === undefined || format.type === 'text' ? undefined : { schema: format.type === 'json_schema' ? (format.schema ?? null) : null },
+      wording: openaiWording,
+    },
     ctx,
     (sim, completion) => new ResponseGeneration(req, sim, completion),
   );
@@ -93,7 +109,7 @@ class ResponseGeneration implements Generation {
       `"incomplete_details":${final && this.incomplete ? '{"reason":"max_output_tokens"}' : 'null'},"instructions":${JSON.stringify(req.instructions ?? null)},` +
       `"max_output_tokens":${req.max_output_tokens ?? null},"model":${JSON.stringify(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
       `"previous_response_id":${JSON.stringify(req.previous_response_id ?? null)},"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":${req.store ?? true},` +
-      `"temperature":${req.temperature ?? 1},"text":{"format":{"type":"text"}},"tool_choice":"auto","tools":[],"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
+      `"temperature":${req.temperature ?? 1},"text":{"format":${JSON.stringify(req.text?.format ?? { type: 'text' })}},"tool_choice":"auto","tools":[],"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
       `${usage}${req.user == null ? '' : `"user":${JSON.stringify(req.user)},`}"metadata":${JSON.stringify(req.metadata ?? {})}}`
     );
   }
