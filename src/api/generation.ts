@@ -1,6 +1,6 @@
 import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
-import type { Completion, Content, SimRequest } from '../sim/request.js';
+import type { Completion, Content, SimRequest, ToolChoice, ToolSpec } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
 import { SimError } from '../errors.js';
@@ -22,6 +22,11 @@ export interface GenerationInput {
   readonly lastUserText: string;
   /** Structured output requested by the caller (JSON), if any. */
   readonly json?: { readonly schema: unknown };
+  /** Tools offered, and how they may be used. */
+  readonly tools?: readonly ToolSpec[];
+  readonly toolChoice?: ToolChoice;
+  /** The conversation ends with a tool's result: an `auto` model answers it in text. */
+  readonly afterToolResult?: boolean;
   /** The dialect's wording, for the context-window error. */
   readonly wording: ValidationWording;
 }
@@ -42,8 +47,31 @@ function contentOf(input: GenerationInput, ctx: RouteContext): Content {
   const mode = ctx.headers.mode !== '' ? ctx.headers.mode : ctx.config.response.mode;
   if (mode === 'echo') return { kind: 'echo', text: input.lastUserText };
   if (mode !== 'generate') throw new SimError('invalid_value', `Header ${MODE_HEADER} must be "generate" or "echo", got "${mode}".`, MODE_HEADER);
+  const tool = chooseTool(input);
+  if (tool !== null) return { kind: 'tool', name: tool.name, schema: tool.schema };
   if (input.json !== undefined) return { kind: 'json', schema: input.json.schema };
   return { kind: 'generate' };
+}
+
+/**
+ * Whether the model calls a tool, and which: a forced choice always does; `auto` calls the first
+ * tool when the user has just spoken and answers in text after a tool result, so an agent's
+ * loop (call, result, answer) runs to its end.
+ */
+function chooseTool(input: GenerationInput): ToolSpec | null {
+  const tools = input.tools ?? [];
+  const choice = input.toolChoice ?? { type: 'auto' };
+  if (tools.length === 0 && (choice.type === 'required' || choice.type === 'named')) {
+    throw new SimError('invalid_value', 'A tool_choice that requires a tool is only allowed when tools are specified.', 'tool_choice');
+  }
+  if (tools.length === 0 || choice.type === 'none') return null;
+  if (choice.type === 'named') {
+    const named = tools.find((t) => t.name === choice.name);
+    if (named === undefined) throw new SimError('invalid_value', `Tool choice names "${choice.name}", which is not among the tools offered.`, 'tool_choice');
+    return named;
+  }
+  if (choice.type === 'auto' && input.afterToolResult === true) return null;
+  return tools[0]!;
 }
 
 /** A prompt's token count: inline, or in the thread pool for very large prompts. */

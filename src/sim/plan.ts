@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
 import type { Completion, FinishReason, SimRequest } from './request.js';
+import { uniqueBase62 } from './ids.js';
 import { sampleJson } from './json-schema.js';
 import { Rng } from './rng.js';
 import { generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
@@ -17,7 +18,9 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const needGapsFor = !sim.stream && config.timeScale > 0;
   if (sim.content.kind !== 'generate') {
     const pieces = new PieceText(splitPieces(authoredText(sim, natural)));
-    return cutAtStop(sim, pieces.length > cap ? pieces.slice(cap) : pieces, pieces.length > cap ? 'length' : 'stop', needGapsFor, NaN);
+    const cut = pieces.length > cap;
+    const tool = sim.content.kind === 'tool';
+    return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : tool ? 'tool_call' : 'stop', needGapsFor, NaN);
   }
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
@@ -39,7 +42,9 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
 export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReason, needGaps: boolean, pooledGapSum: number): Completion {
   let kept = tokens;
   let stopSequence: string | null = null;
-  if (sim.stop.length > 0) {
+  const toolCall = sim.content.kind === 'tool' ? { id: uniqueBase62(), name: sim.content.name } : null;
+  // Stop sequences apply to text, not to a tool call's arguments.
+  if (sim.stop.length > 0 && toolCall === null) {
     const text = tokens.plain();
     const ends = new Uint32Array(tokens.length);
     for (let i = 0, at = 0; i < tokens.length; i++) ends[i] = at += tokens.piece(i).length;
@@ -59,13 +64,14 @@ export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReas
   const gaps = Math.max(0, kept.length - 1);
   let rawGapSum = sim.stream ? NaN : 0;
   if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
-  return { text: kept, finish, stopSequence, rawGapSum };
+  return { text: kept, finish, toolCall, stopSequence, rawGapSum };
 }
 
 /** The text of an echo or structured-output answer (fixed by the text seed, like generated text). */
 function authoredText(sim: SimRequest, natural: number): string {
   const { content } = sim;
   if (content.kind === 'echo') return content.text;
+  if (content.kind === 'tool') return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
   if (content.kind === 'json') {
     if (content.schema === null) return JSON.stringify({ answer: renderText(generateTokens(sim.textSeed, natural)) });
     return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));

@@ -7,7 +7,21 @@ import type { TokenText } from './text.js';
  * (`x-sim-mode: echo` or `response.mode`), or JSON valid against a schema (structured output;
  * a null schema means any JSON object).
  */
-export type Content = { readonly kind: 'generate' } | { readonly kind: 'echo'; readonly text: string } | { readonly kind: 'json'; readonly schema: unknown };
+export type Content =
+  | { readonly kind: 'generate' }
+  | { readonly kind: 'echo'; readonly text: string }
+  | { readonly kind: 'json'; readonly schema: unknown }
+  /** A call of one of the caller's tools; its arguments validate against the tool's schema. */
+  | { readonly kind: 'tool'; readonly name: string; readonly schema: unknown };
+
+/** A tool the caller offers: its name and the JSON Schema of its arguments. */
+export interface ToolSpec {
+  readonly name: string;
+  readonly schema: unknown;
+}
+
+/** How the caller lets the model use tools (normalised across dialects). */
+export type ToolChoice = { readonly type: 'auto' | 'none' | 'required' } | { readonly type: 'named'; readonly name: string };
 
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
@@ -25,12 +39,14 @@ export interface SimRequest {
 }
 
 /** Why generation ended: its natural end, the token cap, or one of the caller's stop sequences. */
-export type FinishReason = 'stop' | 'length' | 'stop_sequence';
+export type FinishReason = 'stop' | 'length' | 'stop_sequence' | 'tool_call';
 
 /** What the model "says", token by token, and why it stopped. */
 export interface Completion {
   readonly text: TokenText;
   readonly finish: FinishReason;
+  /** The tool this answer calls (its text is then the call's JSON arguments), else null. */
+  readonly toolCall: { readonly id: string; readonly name: string } | null;
   /** The stop sequence that ended the text (finish = 'stop_sequence'), else null. */
   readonly stopSequence: string | null;
   /**

@@ -90,10 +90,11 @@ t.test('model capacity holds across the cluster', async (t) => {
   t.ok(done.every((d) => d.status === 200));
   const workers = new Set((await Promise.all(done.map((_, i) => c.waitFor((l) => l.requestId === `cap-${i}`)))).map((l) => l.pid));
   t.equal(workers.size, 2, 'the requests reached both workers');
-  // Two slots in the whole cluster: six waves of 300 ms, the last ending near 1,800 ms. Two slots
-  // per worker would end by about 900 ms, or later only if one worker got nearly all requests.
+  // Two slots in the whole cluster: six waves of 300 ms, the last ending near 1,800 ms (one
+  // over-admission within the documented sync bound moves it to ~1,500 ms on a loaded machine).
+  // Two slots per worker end by about 900–1,200 ms.
   const last = Math.max(...done.map((d) => d.ms));
-  t.ok(last >= 1650, `last answer at ${last} ms`);
+  t.ok(last >= 1450, `last answer at ${last} ms`);
 });
 
 t.test('invalid config: exit 2 and one line naming the option, before any fork', async (t) => {

@@ -164,7 +164,9 @@ const moreOpenAI: [string, unknown, number, string | null, RegExp][] = [
   ['/v1/responses', { input: 'x' }, 400, 'model', /Missing required parameter: 'model'/],
   ['/v1/chat/completions', { ...okChat, n: 3 }, 400, 'n', /n > 1 is not simulated/],
   ['/v1/chat/completions', { ...okChat, stop: ['a', 'b', 'c', 'd', 'e'] }, 400, 'stop', /stop/],
-  ['/v1/chat/completions', { ...okChat, tool_choice: 'required', tools: [] }, 400, 'tool_choice', /not simulated/],
+  ['/v1/chat/completions', { ...okChat, tool_choice: 'required', tools: [] }, 400, 'tool_choice', /only allowed when tools are specified/],
+  ['/v1/chat/completions', { ...okChat, tools: [{ type: 'function', function: { name: 'bad name!' } }] }, 400, 'tools[0].function.name', /tools\[0\]\.function\.name/],
+  ['/v1/chat/completions', { ...okChat, tools: [{ type: 'function', function: { name: 'f' } }], tool_choice: { type: 'function', function: { name: 'g' } } }, 400, 'tool_choice', /"g", which is not among the tools/],
 ];
 for (const [path, body, status, param, message] of moreOpenAI) {
   t.test(`${path}: ${JSON.stringify(body).slice(0, 70)} → ${status}`, async (t) => {

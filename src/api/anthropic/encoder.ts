@@ -1,9 +1,25 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence';
+export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
-const STOP_REASONS = { stop: 'end_turn', length: 'max_tokens', stop_sequence: 'stop_sequence' } as const;
+/**
+ * The message's one content block: text, or a tool_use whose input is the call's JSON (`{}` if
+ * max_tokens cut it) and whose `caller` is the model itself (the spec requires it).
+ */
+export function contentBlockJson(completion: Completion): string {
+  const call = completion.toolCall;
+  if (call === null) return `{"type":"text","text":"${completion.text.escaped()}","citations":null}`;
+  let input = '{}';
+  try {
+    input = JSON.stringify(JSON.parse(completion.text.plain()));
+  } catch {
+    // Arguments cut short by max_tokens do not parse.
+  }
+  return `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":${input},"caller":{"type":"direct"}}`;
+}
+
+const STOP_REASONS = { stop: 'end_turn', length: 'max_tokens', stop_sequence: 'stop_sequence', tool_call: 'tool_use' } as const;
 
 export const stopReason = (completion: Completion): StopReason => STOP_REASONS[completion.finish];
 
@@ -33,6 +49,7 @@ export function messageJson(id: string, model: string, content: string, completi
 const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;
 
 const TOKEN_PREFIX = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+const TOOL_TOKEN_PREFIX = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":';
 const TOKEN_SUFFIX = '}}\n\n';
 
 /**
@@ -52,13 +69,19 @@ export class MessageStreamEncoder implements StreamEncoder {
     const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.text.length)));
     return (
       event('message_start', `{"type":"message_start","message":${start}}`) +
-      event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"","citations":null}}') +
+      event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${this.startBlock()}}`) +
       event('ping', '{"type":"ping"}')
     );
   }
 
+  /** WIRE B3: a text block starts empty; a tool_use block starts with `input: {}` and fills by input_json_delta. */
+  private startBlock(): string {
+    const call = this.completion.toolCall;
+    return call === null ? '{"type":"text","text":"","citations":null}' : `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":{},"caller":{"type":"direct"}}`;
+  }
+
   token(json: string): string {
-    return TOKEN_PREFIX + json + TOKEN_SUFFIX;
+    return (this.completion.toolCall === null ? TOKEN_PREFIX : TOOL_TOKEN_PREFIX) + json + TOKEN_SUFFIX;
   }
 
   close(): string {

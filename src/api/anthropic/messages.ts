@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
 import { uniqueBase62 } from '../../sim/ids.js';
-import type { Completion, SimRequest } from '../../sim/request.js';
+import type { Completion, SimRequest, ToolChoice } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { MessageStreamEncoder, messageJson, usageJson } from './encoder.js';
+import { contentBlockJson, MessageStreamEncoder, messageJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
@@ -27,7 +27,10 @@ const messagesRequest = z.looseObject({
   temperature: z.number().min(0).max(1).optional(),
   top_p: z.number().min(0).max(1).optional(),
   top_k: z.number().int().min(0).optional(),
-  tool_choice: z.looseObject({ type: z.string() }).optional(),
+  tools: z.array(z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,128}$/), input_schema: z.record(z.string(), z.unknown()).optional() })).optional(),
+  tool_choice: z
+    .union([z.looseObject({ type: z.enum(['auto', 'any', 'none']) }), z.looseObject({ type: z.literal('tool'), name: z.string() })])
+    .optional(),
   thinking: z.looseObject({ type: z.string() }).optional(),
 });
 
@@ -44,12 +47,24 @@ function unsupported(requested: boolean, param: string, what: string): void {
 export function messages(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   requireVersion(ctx);
   const req = validate(messagesRequest, body, anthropicWording);
-  unsupported(req.tool_choice !== undefined && req.tool_choice.type !== 'auto' && req.tool_choice.type !== 'none', 'tool_choice', 'a tool_choice that forces tool use');
   unsupported(req.thinking !== undefined && req.thinking.type !== 'disabled', 'thinking', 'extended thinking');
   const model = findClaudeModel(ctx, req.model);
   if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');
   return simulate(
-    { model, texts: messageTexts(req), maxTokens: req.max_tokens, seed: null, stream: req.stream === true, stop: req.stop_sequences ?? [], lastUserText: lastUserText(req.messages), wording: anthropicWording },
+    {
+      model,
+      texts: messageTexts(req),
+      maxTokens: req.max_tokens,
+      seed: null,
+      stream: req.stream === true,
+      stop: req.stop_sequences ?? [],
+      lastUserText: lastUserText(req.messages),
+      // Server tools (web search and the like) have no input_schema: only custom tools are called.
+      tools: (req.tools ?? []).filter((t) => t.input_schema !== undefined).map((t) => ({ name: t.name, schema: t.input_schema })),
+      toolChoice: toolChoiceOf(req.tool_choice),
+      afterToolResult: endsWithToolResult(req.messages),
+      wording: anthropicWording,
+    },
     ctx,
     (sim, completion) => new MessageGeneration(req.model, sim, completion),
   );
@@ -66,11 +81,23 @@ class MessageGeneration implements Generation {
 
   body(): string {
     const { sim, completion } = this;
-    const content = `[{"type":"text","text":"${completion.text.escaped()}","citations":null}]`;
+    const content = `[${contentBlockJson(completion)}]`;
     return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
   }
 
   encoder(): MessageStreamEncoder {
     return new MessageStreamEncoder(this.id, this.modelName, this.sim, this.completion);
   }
+}
+
+function toolChoiceOf(choice: { type: string; name?: string } | undefined): ToolChoice | undefined {
+  if (choice === undefined) return undefined;
+  if (choice.type === 'tool') return { type: 'named', name: choice.name! };
+  return { type: choice.type === 'any' ? 'required' : (choice.type as 'auto' | 'none') };
+}
+
+/** The last user turn carries tool results: the model now answers in text. */
+function endsWithToolResult(messages: readonly { role: string; content: unknown }[]): boolean {
+  const last = messages[messages.length - 1]!;
+  return Array.isArray(last.content) && last.content.some((b) => (b as { type?: unknown }).type === 'tool_result');
 }

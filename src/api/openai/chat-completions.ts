@@ -6,7 +6,7 @@ import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
+import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint, toolCallsJson } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { findModel, rejectUnsupported, stopList } from './shared.js';
 
@@ -30,7 +30,12 @@ const chatRequest = z.looseObject({
   top_p: z.number().min(0).max(1).nullish(),
   stop: z.union([z.string(), z.array(z.string()).min(1).max(4)]).nullish(),
   logprobs: z.boolean().nullish(),
-  tool_choice: z.unknown().optional(),
+  tools: z
+    .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), parameters: z.record(z.string(), z.unknown()).optional() }) }))
+    .nullish(),
+  tool_choice: z
+    .union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) })])
+    .nullish(),
   response_format: z
     .union([
       z.looseObject({ type: z.literal('text') }),
@@ -44,7 +49,6 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
   const req = validate(chatRequest, body, openaiWording);
   rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
   rejectUnsupported(req.logprobs === true, 'logprobs', 'logprobs');
-  rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== null && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
 
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') {
@@ -61,6 +65,9 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
       stream: req.stream === true,
       stop: stopList(req.stop),
       lastUserText: lastUserText(req.messages),
+      tools: (req.tools ?? []).map((t) => ({ name: t.function.name, schema: t.function.parameters ?? { type: 'object', properties: {} } })),
+      toolChoice: req.tool_choice == null ? undefined : typeof req.tool_choice === 'string' ? { type: req.tool_choice } : { type: 'named', name: req.tool_choice.function.name },
+      afterToolResult: req.messages[req.messages.length - 1]!.role === 'tool',
       json: req.response_format == null || req.response_format.type === 'text' ? undefined : { schema: jsonSchemaOf(req.response_format) },
       wording: openaiWording,
     },
@@ -84,7 +91,9 @@ class ChatGeneration implements Generation {
     const { sim, completion } = this;
     return (
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant","content":"${completion.text.escaped()}","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
+      `"choices":[{"index":0,"message":{"role":"assistant",${
+        completion.toolCall === null ? `"content":"${completion.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(completion)}`
+      },"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
       `"usage":${chatUsageJson(sim.promptTokens, completion.text.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }

@@ -1,7 +1,15 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
 
-/** OpenAI reports a stop sequence as an ordinary stop. */
-export const finishReason = (completion: Completion): 'stop' | 'length' => (completion.finish === 'length' ? 'length' : 'stop');
+const FINISH_REASONS = { stop: 'stop', stop_sequence: 'stop', length: 'length', tool_call: 'tool_calls' } as const;
+
+/** OpenAI reports a stop sequence as an ordinary stop, and a tool call as `tool_calls`. */
+export const finishReason = (completion: Completion): 'stop' | 'length' | 'tool_calls' => FINISH_REASONS[completion.finish];
+
+/** The `tool_calls` of a non-stream message (WIRE A2). */
+export function toolCallsJson(completion: Completion): string {
+  const call = completion.toolCall!;
+  return `[{"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":"${completion.text.escaped()}"}}]`;
+}
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 
@@ -48,12 +56,20 @@ export class ChatStreamEncoder implements StreamEncoder {
   ) {
     this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
-    this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
-    this.tokenSuffix = `},"logprobs":null,"finish_reason":null}${this.tail}`;
+    // WIRE A3: a tool call streams its arguments as fragments of `function.arguments`.
+    const call = completion.toolCall !== null;
+    this.tokenPrefix = `${this.head}{"index":0,"delta":${call ? '{"tool_calls":[{"index":0,"function":{"arguments":' : '{"content":'}`;
+    this.tokenSuffix = `${call ? '}}]}' : '}'},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   open(): string {
-    return `${this.head}{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}${this.tail}`;
+    const call = this.completion.toolCall;
+    // The first tool delta carries id, type, name and `arguments: ""`, which the SDK's stream helper requires.
+    const delta =
+      call === null
+        ? '{"role":"assistant","content":"","refusal":null}'
+        : `{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}`;
+    return `${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   token(json: string): string {

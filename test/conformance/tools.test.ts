@@ -1,0 +1,95 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import OpenAI from 'openai';
+import t from 'tap';
+import { sseEvents, violations } from '../helpers/contracts.js';
+import { ANTHROPIC_HEADERS, post, startServer } from '../helpers/server.js';
+
+const srv = await startServer();
+t.teardown(() => srv.close());
+const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${srv.url}/v1`, maxRetries: 0 });
+const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0 });
+
+const weather = {
+  type: 'object',
+  properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] }, days: { type: 'integer', minimum: 1, maximum: 7 } },
+  required: ['city', 'unit'],
+  additionalProperties: false,
+};
+const validWeather = new Ajv2020({ strict: false }).compile(weather);
+const openaiTools = [
+  { type: 'function' as const, function: { name: 'get_weather', description: 'Weather by city', parameters: weather } },
+  { type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } } },
+];
+const ask = [{ role: 'user' as const, content: 'Weather in Oslo?' }];
+
+t.test('OpenAI: auto calls a tool with schema-valid arguments, stream helper included', async (t) => {
+  const res = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools });
+  const choice = res.choices[0]!;
+  t.equal(choice.finish_reason, 'tool_calls');
+  t.equal(choice.message.content, null);
+  const call = choice.message.tool_calls![0]!;
+  t.match(call.id, /^call_/);
+  t.equal(call.type === 'function' && call.function.name, 'get_weather');
+  const args = JSON.parse(call.type === 'function' ? call.function.arguments : '');
+  t.ok(validWeather(args), `arguments ${JSON.stringify(args)} validate against the tool's parameters`);
+  t.same(violations('openai', 'CreateChatCompletionResponse', res), []);
+
+  const final = await openai.chat.completions.stream({ model: 'gpt-4o', messages: ask, tools: openaiTools }).finalChatCompletion();
+  const streamed = final.choices[0]!.message.tool_calls![0]!;
+  t.equal(final.choices[0]!.finish_reason, 'tool_calls');
+  t.same(streamed.type === 'function' && JSON.parse(streamed.function.arguments), args, 'streamed argument deltas add up to the same call');
+
+  const raw = await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4o', messages: ask, tools: openaiTools, stream: true });
+  const chunks = sseEvents(raw.text).slice(0, -1).map((e) => JSON.parse(e.data));
+  for (const c of chunks) t.same(violations('openai', 'CreateChatCompletionStreamResponse', c), []);
+  t.same(Object.keys(chunks[0].choices[0].delta.tool_calls[0].function), ['name', 'arguments'], 'the first delta names the function with arguments ""');
+});
+
+t.test('OpenAI: a tool result gets a text answer; named and none choices are obeyed', async (t) => {
+  const first = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools });
+  const call = first.choices[0]!.message.tool_calls![0]!;
+  const answer = await openai.chat.completions.create({
+    model: 'gpt-4o',
+    tools: openaiTools,
+    messages: [...ask, first.choices[0]!.message, { role: 'tool', tool_call_id: call.id, content: '4°C, rain' }],
+  });
+  t.equal(answer.choices[0]!.finish_reason, 'stop');
+  t.type(answer.choices[0]!.message.content, 'string');
+  const named = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: { type: 'function', function: { name: 'get_time' } } });
+  const namedCall = named.choices[0]!.message.tool_calls![0]!;
+  t.equal(namedCall.type === 'function' && namedCall.function.name, 'get_time');
+  const none = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: 'none' });
+  t.equal(none.choices[0]!.finish_reason, 'stop');
+});
+
+const anthropicTools = [{ name: 'get_weather', description: 'Weather by city', input_schema: weather as Anthropic.Tool.InputSchema }];
+
+t.test('Anthropic: tool_use blocks with schema-valid input, streamed as input_json_delta', async (t) => {
+  const msg = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: anthropicTools });
+  t.equal(msg.stop_reason, 'tool_use');
+  const block = msg.content[0]!;
+  t.equal(block.type, 'tool_use');
+  t.ok(block.type === 'tool_use' && block.id.startsWith('toolu_'));
+  t.ok(block.type === 'tool_use' && validWeather(block.input), JSON.stringify(block.type === 'tool_use' && block.input));
+  t.same(violations('anthropic', 'Message', msg), []);
+
+  const final = await anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: anthropicTools }).finalMessage();
+  t.equal(final.stop_reason, 'tool_use');
+  t.same(final.content[0]!.type === 'tool_use' && final.content[0]!.input, block.type === 'tool_use' && block.input, 'input_json_delta fragments add up to the same input');
+
+  const raw = await post(`${srv.url}/v1/messages`, { model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: anthropicTools, stream: true }, ANTHROPIC_HEADERS);
+  const events = sseEvents(raw.text);
+  for (const e of events) t.same(violations('anthropic', 'MessageStreamEvent', JSON.parse(e.data)), [], e.event!);
+  t.match(JSON.parse(events[1]!.data).content_block, { type: 'tool_use', input: {} });
+
+  const reply = await anthropic.messages.create({
+    model: 'claude-sonnet-4-5',
+    max_tokens: 500,
+    tools: anthropicTools,
+    messages: [...ask, { role: 'assistant', content: msg.content }, { role: 'user', content: [{ type: 'tool_result', tool_use_id: block.type === 'tool_use' ? block.id : '', content: '4°C, rain' }] }],
+  });
+  t.equal(reply.stop_reason, 'end_turn', 'after the tool result, a text answer');
+  const forced = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: anthropicTools, tool_choice: { type: 'any' } });
+  t.equal(forced.stop_reason, 'tool_use');
+});
