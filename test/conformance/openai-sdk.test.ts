@@ -124,3 +124,24 @@ t.test('stop sequences and context window', async (t) => {
   t.ok(tooLong instanceof OpenAI.BadRequestError);
   t.equal((tooLong as InstanceType<typeof OpenAI.BadRequestError>).code, 'context_length_exceeded');
 });
+
+t.test('logprobs and top_logprobs, streamed and not', async (t) => {
+  const res = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 6, logprobs: true, top_logprobs: 3 });
+  const content = res.choices[0]!.logprobs!.content!;
+  t.equal(content.length, 6, 'one entry per token');
+  t.equal(content.map((c) => c.token).join(''), res.choices[0]!.message.content);
+  for (const c of content) {
+    t.ok(c.logprob <= 0 && c.logprob > -3.01);
+    t.equal(c.top_logprobs.length, 3);
+    t.equal(c.top_logprobs[0]!.token, c.token);
+    t.same(c.bytes, Array.from(Buffer.from(c.token)));
+  }
+  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 6, logprobs: true, top_logprobs: 3, stream: true });
+  const streamed: unknown[] = [];
+  for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+  t.same(streamed, content, 'the same logprobs, one per chunk');
+  const { violations } = await import('../helpers/contracts.js');
+  t.same(violations('openai', 'CreateChatCompletionResponse', res), []);
+  const bad = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, top_logprobs: 2 }).catch((e: unknown) => e);
+  t.ok(bad instanceof OpenAI.BadRequestError, 'top_logprobs needs logprobs');
+});

@@ -8,6 +8,7 @@ import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint, toolCallsJson } from './encoder.js';
 import { openaiWording } from './errors.js';
+import { logprobsJson } from './logprobs.js';
 import { findModel, rejectUnsupported, stopList } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
@@ -30,6 +31,7 @@ const chatRequest = z.looseObject({
   top_p: z.number().min(0).max(1).nullish(),
   stop: z.union([z.string(), z.array(z.string()).min(1).max(4)]).nullish(),
   logprobs: z.boolean().nullish(),
+  top_logprobs: z.number().int().min(0).max(20).nullish(),
   tools: z
     .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), parameters: z.record(z.string(), z.unknown()).optional() }) }))
     .nullish(),
@@ -48,7 +50,7 @@ const chatRequest = z.looseObject({
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(chatRequest, body, openaiWording);
   rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
-  rejectUnsupported(req.logprobs === true, 'logprobs', 'logprobs');
+  if (req.top_logprobs != null && req.logprobs !== true) throw new SimError('invalid_value', "Invalid value for 'top_logprobs': logprobs must be true when top_logprobs is set.", 'top_logprobs');
 
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') {
@@ -72,7 +74,8 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
       wording: openaiWording,
     },
     ctx,
-    (sim, completion) => new ChatGeneration(req.model, sim, completion, includeUsage),
+    // Tool-call arguments carry no logprobs, as with the real API.
+    (sim, completion) => new ChatGeneration(req.model, sim, completion, includeUsage, req.logprobs === true && completion.toolCall === null ? (req.top_logprobs ?? 0) : null),
   );
 }
 
@@ -85,6 +88,8 @@ class ChatGeneration implements Generation {
     readonly sim: SimRequest,
     readonly completion: Completion,
     private readonly includeUsage: boolean,
+    /** The number of top_logprobs per token when logprobs were asked for, else null. */
+    private readonly topLogprobs: number | null,
   ) {}
 
   body(): string {
@@ -93,13 +98,13 @@ class ChatGeneration implements Generation {
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
       `"choices":[{"index":0,"message":{"role":"assistant",${
         completion.toolCall === null ? `"content":"${completion.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(completion)}`
-      },"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"${finishReason(completion)}"}],` +
+      },"refusal":null,"annotations":[]},"logprobs":${this.topLogprobs === null ? 'null' : logprobsJson(completion.text, sim.textSeed, this.topLogprobs)},"finish_reason":"${finishReason(completion)}"}],` +
       `"usage":${chatUsageJson(sim.promptTokens, completion.text.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }
 
   encoder(): ChatStreamEncoder {
-    return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage);
+    return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage, this.topLogprobs);
   }
 }
 

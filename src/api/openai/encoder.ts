@@ -12,6 +12,7 @@ export function toolCallsJson(completion: Completion): string {
 }
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
+import { logprobEntry } from './logprobs.js';
 
 const fingerprints = new Map<string, string>();
 
@@ -45,6 +46,8 @@ export class ChatStreamEncoder implements StreamEncoder {
   private readonly tail: string;
   private readonly tokenPrefix: string;
   private readonly tokenSuffix: string;
+  /** Tokens encoded so far (for their logprobs). */
+  private sent = 0;
 
   constructor(
     id: string,
@@ -53,6 +56,8 @@ export class ChatStreamEncoder implements StreamEncoder {
     private readonly sim: SimRequest,
     private readonly completion: Completion,
     private readonly includeUsage: boolean,
+    /** top_logprobs per token when logprobs were asked for, else null: each content chunk then carries its token's entry. */
+    private readonly topLogprobs: number | null = null,
   ) {
     this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
@@ -73,7 +78,9 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   token(json: string): string {
-    return this.tokenPrefix + json + this.tokenSuffix;
+    if (this.topLogprobs === null) return this.tokenPrefix + json + this.tokenSuffix;
+    const entry = logprobEntry(this.completion.text, this.sent++, this.sim.textSeed, this.topLogprobs);
+    return `${this.tokenPrefix}${json}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`;
   }
 
   close(): string {
