@@ -27,6 +27,8 @@ export interface GenerationInput {
   readonly toolChoice?: ToolChoice;
   /** The conversation ends with a tool's result: an `auto` model answers it in text. */
   readonly afterToolResult?: boolean;
+  /** Anthropic extended thinking: the most tokens the model may think before answering. */
+  readonly thinkingBudget?: number;
   /** The dialect's wording, for the context-window error. */
   readonly wording: ValidationWording;
 }
@@ -50,7 +52,7 @@ function contentOf(input: GenerationInput, ctx: RouteContext): Content {
   const tool = chooseTool(input);
   if (tool !== null) return { kind: 'tool', name: tool.name, schema: tool.schema };
   if (input.json !== undefined) return { kind: 'json', schema: input.json.schema };
-  return { kind: 'generate' };
+  return { kind: 'generate', thinkingBudget: input.thinkingBudget ?? 0 };
 }
 
 /**

@@ -22,6 +22,15 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
     const tool = sim.content.kind === 'tool';
     return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : tool ? 'tool_call' : 'stop', needGapsFor, NaN);
   }
+  const thinking = thinkingLength(sim.textSeed, sim.content.thinkingBudget);
+  if (thinking > 0) {
+    // Thinking counts into the cap (max_tokens > budget_tokens, checked by the route).
+    const answer = Math.min(natural, cap - thinking);
+    const tokens = new Uint16Array(thinking + answer);
+    tokens.set(generateTokens(sim.textSeed ^ THINKING_SEED, thinking));
+    tokens.set(generateTokens(sim.textSeed, answer), thinking);
+    return cutAtStop(sim, new VocabularyText(tokens), natural > answer ? 'length' : 'stop', needGapsFor, NaN, thinking);
+  }
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
@@ -39,7 +48,7 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
  * stop sequence starts inside is dropped whole (tokens are words, so this rarely differs from a
  * character-exact cut). The gap sum of a non-stream answer is drawn for the tokens kept.
  */
-export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReason, needGaps: boolean, pooledGapSum: number): Completion {
+export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReason, needGaps: boolean, pooledGapSum: number, thinking = 0): Completion {
   let kept = tokens;
   let stopSequence: string | null = null;
   const toolCall = sim.content.kind === 'tool' ? { id: uniqueBase62(), name: sim.content.name } : null;
@@ -48,9 +57,11 @@ export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReas
     const text = tokens.plain();
     const ends = new Uint32Array(tokens.length);
     for (let i = 0, at = 0; i < tokens.length; i++) ends[i] = at += tokens.piece(i).length;
+    // Stop sequences end the answer, not the thinking before it.
+    const from = thinking === 0 ? 0 : ends[thinking - 1]!;
     let at = Infinity;
     for (const stop of sim.stop) {
-      const i = stop === '' ? -1 : text.indexOf(stop);
+      const i = stop === '' ? -1 : text.indexOf(stop, from);
       if (i !== -1 && i < at) [at, stopSequence] = [i, stop];
     }
     if (stopSequence !== null) {
@@ -64,7 +75,7 @@ export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReas
   const gaps = Math.max(0, kept.length - 1);
   let rawGapSum = sim.stream ? NaN : 0;
   if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
-  return { text: kept, finish, toolCall, stopSequence, rawGapSum };
+  return { text: kept, finish, thinking, toolCall, stopSequence, rawGapSum };
 }
 
 /** The text of an echo or structured-output answer (fixed by the text seed, like generated text). */
@@ -77,4 +88,13 @@ function authoredText(sim: SimRequest, natural: number): string {
     return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
   }
   return '';
+}
+
+const THINKING_SEED = 0x7417;
+
+/** How long the model thinks: fixed by the text seed, between a quarter of the budget and the budget (at most 256 tokens). */
+function thinkingLength(seed: number, budget: number): number {
+  if (budget <= 0) return 0;
+  const most = Math.min(budget, 256);
+  return naturalLength(seed ^ THINKING_SEED, Math.max(1, Math.floor(most / 4)), most);
 }

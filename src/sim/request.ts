@@ -8,7 +8,8 @@ import type { TokenText } from './text.js';
  * a null schema means any JSON object).
  */
 export type Content =
-  | { readonly kind: 'generate' }
+  /** Generated sentences, after `thinkingBudget` tokens of thinking at most (0: no thinking). */
+  | { readonly kind: 'generate'; readonly thinkingBudget: number }
   | { readonly kind: 'echo'; readonly text: string }
   | { readonly kind: 'json'; readonly schema: unknown }
   /** A call of one of the caller's tools; its arguments validate against the tool's schema. */
@@ -45,6 +46,8 @@ export type FinishReason = 'stop' | 'length' | 'stop_sequence' | 'tool_call';
 export interface Completion {
   readonly text: TokenText;
   readonly finish: FinishReason;
+  /** The first `thinking` tokens of `text` are the model's thinking (Anthropic extended thinking), 0 without. */
+  readonly thinking: number;
   /** The tool this answer calls (its text is then the call's JSON arguments), else null. */
   readonly toolCall: { readonly id: string; readonly name: string } | null;
   /** The stop sequence that ended the text (finish = 'stop_sequence'), else null. */

@@ -69,3 +69,32 @@ t.test('stop_sequences end the message with the matched sequence', async (t) => 
   t.equal(streamed.stop_sequence, '.');
   t.same(streamed.content, msg.content);
 });
+
+t.test('extended thinking: a signed thinking block before the answer, streamed and not', async (t) => {
+  const body = { model: 'claude-sonnet-4-5', max_tokens: 3000, thinking: { type: 'enabled' as const, budget_tokens: 1024 }, messages };
+  const msg = await client.messages.create(body);
+  t.same(msg.content.map((b) => b.type), ['thinking', 'text']);
+  const [thinking, text] = msg.content;
+  t.ok(thinking!.type === 'thinking' && thinking!.thinking.length > 0 && thinking!.signature.length > 0);
+  t.equal(msg.stop_reason, 'end_turn');
+  const { violations } = await import('../helpers/contracts.js');
+  t.same(violations('anthropic', 'Message', msg), []);
+
+  const stream = client.messages.stream(body);
+  const kinds = new Set<string>();
+  stream.on('streamEvent', (e) => {
+    if (e.type === 'content_block_delta') kinds.add(e.delta.type);
+    t.same(violations('anthropic', 'MessageStreamEvent', e), [], e.type);
+  });
+  const final = await stream.finalMessage();
+  t.same([...kinds].sort(), ['signature_delta', 'text_delta', 'thinking_delta']);
+  t.same(final.content, msg.content, 'stream and non-stream say the same');
+  t.equal(final.usage.output_tokens, msg.usage.output_tokens);
+  t.ok(text!.type === 'text');
+
+  const tooSmall = await client.messages.create({ ...body, max_tokens: 1024 }).catch((e: unknown) => e);
+  t.ok(tooSmall instanceof Anthropic.BadRequestError, 'max_tokens must exceed budget_tokens');
+  const stopped = await client.messages.create({ ...body, stop_sequences: ['.'] });
+  t.equal(stopped.stop_reason, 'stop_sequence', 'stop sequences end the answer, not the thinking');
+  t.same(stopped.content[0], msg.content[0]);
+});

@@ -1,4 +1,5 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
+import { hashString } from '../../sim/rng.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
@@ -9,7 +10,7 @@ export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use
  */
 export function contentBlockJson(completion: Completion): string {
   const call = completion.toolCall;
-  if (call === null) return `{"type":"text","text":"${completion.text.escaped()}","citations":null}`;
+  if (call === null) return `{"type":"text","text":"${answerEscaped(completion)}","citations":null}`;
   let input = '{}';
   try {
     input = JSON.stringify(JSON.parse(completion.text.plain()));
@@ -48,46 +49,92 @@ export function messageJson(id: string, model: string, content: string, completi
 
 const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;
 
-const TOKEN_PREFIX = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
-const TOOL_TOKEN_PREFIX = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":';
+const deltaPrefix = (index: number, type: string, field: string): string =>
+  `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"${type}","${field}":`;
 const TOKEN_SUFFIX = '}}\n\n';
 
+/** A thinking block's signature: opaque to clients, deterministic like the thinking it signs. */
+export function thinkingSignature(completion: Completion): string {
+  const h = hashString(completion.text.plain(completion.thinking));
+  const bytes = Buffer.alloc(48);
+  for (let i = 0; i < 12; i++) bytes.writeUInt32LE(hashString(String(i), h), i * 4);
+  return bytes.toString('base64');
+}
+
+/** The answer's text after any thinking, JSON-escaped. */
+function answerEscaped(completion: Completion): string {
+  const all = completion.text.escaped();
+  return completion.thinking === 0 ? all : all.slice(completion.text.escaped(completion.thinking).length);
+}
+
+/** The thinking block of a non-stream message (WIRE B2). */
+export function thinkingBlockJson(completion: Completion): string {
+  return `{"type":"thinking","thinking":"${completion.text.escaped(completion.thinking)}","signature":"${thinkingSignature(completion)}"}`;
+}
+
 /**
- * WIRE B3: every event named; message_start, content_block_start, ping, one text_delta per token,
- * content_block_stop, message_delta with cumulative usage, message_stop. No [DONE].
+ * WIRE B3: every event named; message_start, content_block_start, ping, one delta per token,
+ * content_block_stop, message_delta with cumulative usage, message_stop. No [DONE]. With
+ * extended thinking, block 0 is the thinking (thinking_delta per token, then signature_delta) and
+ * the answer follows in block 1.
  */
 export class MessageStreamEncoder implements StreamEncoder {
+  /** Tokens encoded so far: the first `completion.thinking` belong to the thinking block. */
+  private sent = 0;
+  private readonly answerIndex: number;
+  private readonly answerPrefix: string;
+  private readonly thinkingPrefix = deltaPrefix(0, 'thinking_delta', 'thinking');
+
   constructor(
     private readonly id: string,
     private readonly model: string,
     private readonly sim: SimRequest,
     private readonly completion: Completion,
-  ) {}
+  ) {
+    this.answerIndex = completion.thinking > 0 ? 1 : 0;
+    this.answerPrefix = completion.toolCall === null ? deltaPrefix(this.answerIndex, 'text_delta', 'text') : deltaPrefix(this.answerIndex, 'input_json_delta', 'partial_json');
+  }
 
   open(): string {
     const { sim, completion } = this;
     const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.text.length)));
+    const first = completion.thinking > 0 ? '{"type":"thinking","thinking":"","signature":""}' : this.answerBlock();
     return (
       event('message_start', `{"type":"message_start","message":${start}}`) +
-      event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${this.startBlock()}}`) +
+      event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${first}}`) +
       event('ping', '{"type":"ping"}')
     );
   }
 
   /** WIRE B3: a text block starts empty; a tool_use block starts with `input: {}` and fills by input_json_delta. */
-  private startBlock(): string {
+  private answerBlock(): string {
     const call = this.completion.toolCall;
     return call === null ? '{"type":"text","text":"","citations":null}' : `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":{},"caller":{"type":"direct"}}`;
   }
 
+  /** Ends the thinking block (its signature_delta just before content_block_stop) and opens the answer's. */
+  private switchBlocks(): string {
+    return (
+      event('content_block_delta', `{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"${thinkingSignature(this.completion)}"}}`) +
+      event('content_block_stop', '{"type":"content_block_stop","index":0}') +
+      event('content_block_start', `{"type":"content_block_start","index":1,"content_block":${this.answerBlock()}}`)
+    );
+  }
+
   token(json: string): string {
-    return (this.completion.toolCall === null ? TOKEN_PREFIX : TOOL_TOKEN_PREFIX) + json + TOKEN_SUFFIX;
+    const i = this.sent++;
+    const { thinking } = this.completion;
+    if (i < thinking) return this.thinkingPrefix + json + TOKEN_SUFFIX;
+    return (i === thinking && thinking > 0 ? this.switchBlocks() : '') + this.answerPrefix + json + TOKEN_SUFFIX;
   }
 
   close(): string {
     const { sim, completion } = this;
+    // A thinking block with no answer tokens after it still needs its signature and a (empty) answer block.
+    const pending = completion.thinking > 0 && this.sent <= completion.thinking ? this.switchBlocks() : '';
     return (
-      event('content_block_stop', '{"type":"content_block_stop","index":0}') +
+      pending +
+      event('content_block_stop', `{"type":"content_block_stop","index":${this.answerIndex}}`) +
       event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.text.length)}}`) +
       event('message_stop', '{"type":"message_stop"}')
     );

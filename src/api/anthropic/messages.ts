@@ -6,7 +6,7 @@ import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { contentBlockJson, MessageStreamEncoder, messageJson, usageJson } from './encoder.js';
+import { contentBlockJson, MessageStreamEncoder, messageJson, thinkingBlockJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
@@ -31,7 +31,9 @@ const messagesRequest = z.looseObject({
   tool_choice: z
     .union([z.looseObject({ type: z.enum(['auto', 'any', 'none']) }), z.looseObject({ type: z.literal('tool'), name: z.string() })])
     .optional(),
-  thinking: z.looseObject({ type: z.string() }).optional(),
+  thinking: z
+    .union([z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1024) }), z.looseObject({ type: z.enum(['disabled', 'adaptive']) })])
+    .optional(),
 });
 
 /** The prompt's texts, as /v1/messages and /v1/messages/count_tokens both count them. */
@@ -39,15 +41,19 @@ export function messageTexts(req: { system?: unknown; messages: { content: unkno
   return [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
 }
 
-/** A documented feature the simulator does not produce yet: refused plainly rather than answered wrongly. */
-function unsupported(requested: boolean, param: string, what: string): void {
-  if (requested) throw new SimError('invalid_value', `${param}: ${what} is not simulated by llm-simulator yet`, param);
+/** The thinking budget: `enabled` gives it (below max_tokens, as the API requires); `adaptive` thinks up to half of max_tokens. */
+function budgetOf(thinking: { type: string; budget_tokens?: number } | undefined, maxTokens: number): number {
+  if (thinking === undefined || thinking.type === 'disabled') return 0;
+  if (thinking.type === 'adaptive') return Math.floor(maxTokens / 2);
+  const budget = thinking.budget_tokens!;
+  if (budget >= maxTokens) throw new SimError('invalid_value', `max_tokens: must be greater than thinking.budget_tokens (${budget})`, 'max_tokens');
+  return budget;
 }
 
 export function messages(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   requireVersion(ctx);
   const req = validate(messagesRequest, body, anthropicWording);
-  unsupported(req.thinking !== undefined && req.thinking.type !== 'disabled', 'thinking', 'extended thinking');
+  const thinkingBudget = budgetOf(req.thinking, req.max_tokens);
   const model = findClaudeModel(ctx, req.model);
   if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');
   return simulate(
@@ -63,6 +69,7 @@ export function messages(body: unknown, ctx: RouteContext): Generation | Promise
       tools: (req.tools ?? []).filter((t) => t.input_schema !== undefined).map((t) => ({ name: t.name, schema: t.input_schema })),
       toolChoice: toolChoiceOf(req.tool_choice),
       afterToolResult: endsWithToolResult(req.messages),
+      thinkingBudget,
       wording: anthropicWording,
     },
     ctx,
@@ -81,7 +88,7 @@ class MessageGeneration implements Generation {
 
   body(): string {
     const { sim, completion } = this;
-    const content = `[${contentBlockJson(completion)}]`;
+    const content = `[${completion.thinking > 0 ? `${thinkingBlockJson(completion)},` : ''}${contentBlockJson(completion)}]`;
     return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
   }
 
