@@ -93,3 +93,24 @@ t.test('Anthropic: tool_use blocks with schema-valid input, streamed as input_js
   const forced = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: anthropicTools, tool_choice: { type: 'any' } });
   t.equal(forced.stop_reason, 'tool_use');
 });
+
+t.test('Responses API: function_call items, streamed as function_call_arguments deltas', async (t) => {
+  const tools = [{ type: 'function' as const, name: 'get_weather', parameters: weather, strict: true }];
+  const res = await openai.responses.create({ model: 'gpt-4o', input: 'Weather in Oslo?', tools });
+  const item = res.output[0]!;
+  t.equal(item.type, 'function_call');
+  const args = item.type === 'function_call' ? JSON.parse(item.arguments) : null;
+  t.ok(validWeather(args), JSON.stringify(args));
+  t.same(violations('openai', 'Response', res), []);
+
+  const final = await openai.responses.stream({ model: 'gpt-4o', input: 'Weather in Oslo?', tools }).finalResponse();
+  t.same(final.output[0]!.type === 'function_call' && JSON.parse(final.output[0]!.arguments), args);
+  const raw = await post(`${srv.url}/v1/responses`, { model: 'gpt-4o', input: 'Weather in Oslo?', tools, stream: true });
+  const events = sseEvents(raw.text);
+  t.ok(events.some((e) => e.event === 'response.function_call_arguments.delta'));
+  for (const e of events) t.same(violations('openai', 'ResponseStreamEvent', JSON.parse(e.data)), [], e.event!);
+
+  const call = item.type === 'function_call' ? item : null;
+  const answer = await openai.responses.create({ model: 'gpt-4o', tools, input: [{ role: 'user', content: 'Weather in Oslo?' }, call!, { type: 'function_call_output', call_id: call!.call_id, output: '4°C, rain' }] });
+  t.equal(answer.output[0]!.type, 'message', 'after the function output, a text answer');
+});

@@ -83,3 +83,15 @@ t.test('chunks of one stream share id and created', async (t) => {
   const ids = new Set([...res.text.matchAll(/"id":"([^"]+)"/g)].map((m) => m[1]));
   t.equal(ids.size, 1);
 });
+
+t.test('same request and seed: the same bytes but for ids and timestamps, streamed or not', async (t) => {
+  const req = { ...body, max_tokens: 40, logprobs: true, top_logprobs: 2 };
+  const a = await post(url, req);
+  const b = await post(url, req);
+  t.equal(normalise(a.text), normalise(b.text));
+  const sa = await post(url, { ...req, stream: true, stream_options: { include_usage: true } });
+  const sb = await post(url, { ...req, stream: true, stream_options: { include_usage: true } });
+  t.equal(normalise(sa.text), normalise(sb.text));
+  const other = await post(url, { ...req, seed: 7 });
+  t.not(normalise(other.text), normalise(a.text), 'another seed, another answer');
+});

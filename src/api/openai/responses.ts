@@ -7,7 +7,7 @@ import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
 import { openaiWording } from './errors.js';
-import { findModel, rejectUnsupported } from './shared.js';
+import { findModel } from './shared.js';
 
 const inputItem = z.looseObject({ type: z.string().optional(), role: z.string().optional() });
 
@@ -21,7 +21,8 @@ const responsesRequest = z.looseObject({
   temperature: z.number().min(0).max(2).nullish(),
   top_p: z.number().min(0).max(1).nullish(),
   metadata: z.record(z.string(), z.string()).nullish(),
-  tool_choice: z.unknown().optional(),
+  tools: z.array(z.looseObject({ type: z.string() })).nullish(),
+  tool_choice: z.union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), name: z.string() })]).nullish(),
   text: z
     .looseObject({
       format: z
@@ -47,7 +48,6 @@ function inputTexts(req: ResponsesRequest): string[] {
 
 export function responses(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(responsesRequest, body, openaiWording);
-  rejectUnsupported(req.tool_choice !== undefined && req.tool_choice !== 'auto' && req.tool_choice !== 'none', 'tool_choice', 'a tool_choice that forces a tool call');
   const format = req.text?.format;
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/responses.`, 'model');
@@ -61,6 +61,12 @@ export function responses(body: unknown, ctx: RouteContext): Generation | Promis
       stop: [],
       lastUserText: typeof req.input === 'string' ? req.input : lastUserText(req.input ?? []),
       json: format === undefined || format.type === 'text' ? undefined : { schema: format.type === 'json_schema' ? (format.schema ?? null) : null },
+      // Function tools only: hosted tools (web search, file search, ...) are not simulated.
+      tools: (req.tools ?? [])
+        .filter((t) => t.type === 'function' && typeof t.name === 'string')
+        .map((t) => ({ name: t.name as string, schema: (t.parameters as object | undefined) ?? { type: 'object', properties: {} } })),
+      toolChoice: req.tool_choice == null ? undefined : typeof req.tool_choice === 'string' ? { type: req.tool_choice } : { type: 'named', name: req.tool_choice.name },
+      afterToolResult: Array.isArray(req.input) && req.input.at(-1)?.type === 'function_call_output',
       wording: openaiWording,
     },
     ctx,
@@ -70,22 +76,29 @@ export function responses(body: unknown, ctx: RouteContext): Generation | Promis
 
 class ResponseGeneration implements Generation {
   private readonly id = `resp_${uniqueHex()}`;
-  private readonly itemId = `msg_${uniqueHex()}`;
+  private readonly itemId: string;
   private readonly createdAt = Math.floor(Date.now() / 1000);
 
   constructor(
     private readonly req: ResponsesRequest,
     readonly sim: SimRequest,
     readonly completion: Completion,
-  ) {}
+  ) {
+    this.itemId = `${completion.toolCall === null ? 'msg' : 'fc'}_${uniqueHex()}`;
+  }
 
   private get incomplete(): boolean {
     return this.completion.finish === 'length';
   }
 
-  /** The output message item; `text` is JSON-escaped, null while in progress (no content yet). */
+  /**
+   * The output item, a message or a function call; `text` (the message text or the call's
+   * arguments) is JSON-escaped, null while in progress.
+   */
   private item(text: string | null): string {
     const status = text === null ? 'in_progress' : this.incomplete ? 'incomplete' : 'completed';
+    const call = this.completion.toolCall;
+    if (call !== null) return `{"id":"${this.itemId}","type":"function_call","status":"${status}","call_id":"call_${call.id}","name":${JSON.stringify(call.name)},"arguments":"${text ?? ''}"}`;
     const content = text === null ? '[]' : `[${this.part(text)}]`;
     return `{"id":"${this.itemId}","type":"message","status":"${status}","role":"assistant","content":${content}}`;
   }
@@ -109,7 +122,8 @@ class ResponseGeneration implements Generation {
       `"incomplete_details":${final && this.incomplete ? '{"reason":"max_output_tokens"}' : 'null'},"instructions":${JSON.stringify(req.instructions ?? null)},` +
       `"max_output_tokens":${req.max_output_tokens ?? null},"model":${JSON.stringify(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
       `"previous_response_id":${JSON.stringify(req.previous_response_id ?? null)},"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":${req.store ?? true},` +
-      `"temperature":${req.temperature ?? 1},"text":{"format":${JSON.stringify(req.text?.format ?? { type: 'text' })}},"tool_choice":"auto","tools":[],"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
+      `"temperature":${req.temperature ?? 1},"text":{"format":${JSON.stringify(req.text?.format ?? { type: 'text' })}},"tool_choice":${JSON.stringify(req.tool_choice ?? 'auto')},` +
+      `"tools":${JSON.stringify(req.tools ?? [])},"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
       `${usage}${req.user == null ? '' : `"user":${JSON.stringify(req.user)},`}"metadata":${JSON.stringify(req.metadata ?? {})}}`
     );
   }
@@ -126,23 +140,26 @@ class ResponseGeneration implements Generation {
   encoder(): StreamEncoder {
     let seq = 0;
     const ev = (type: string, fields: string): string => `event: ${type}\ndata: {"type":"${type}",${fields},"sequence_number":${seq++}}\n\n`;
-    const at = `"item_id":"${this.itemId}","output_index":0,"content_index":0`;
-    const deltaPrefix = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta",${at},"delta":`;
+    const call = this.completion.toolCall;
+    const at = `"item_id":"${this.itemId}","output_index":0${call === null ? ',"content_index":0' : ''}`;
+    // A function call streams its arguments (response.function_call_arguments.*), a message its text.
+    const deltaType = call === null ? 'response.output_text.delta' : 'response.function_call_arguments.delta';
+    const deltaPrefix = `event: ${deltaType}\ndata: {"type":"${deltaType}",${at},"delta":`;
+    const deltaSuffix = call === null ? ',"logprobs":[]' : '';
+    const head = (): string =>
+      ev('response.created', `"response":${this.response(false)}`) +
+      ev('response.in_progress', `"response":${this.response(false)}`) +
+      ev('response.output_item.added', `"output_index":0,"item":${this.item(null)}`);
+    const tail = (text: string): string =>
+      ev('response.output_item.done', `"output_index":0,"item":${this.item(text)}`) +
+      ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`);
     return {
-      open: () =>
-        ev('response.created', `"response":${this.response(false)}`) +
-        ev('response.in_progress', `"response":${this.response(false)}`) +
-        ev('response.output_item.added', `"output_index":0,"item":${this.item(null)}`) +
-        ev('response.content_part.added', `${at},"part":${this.part('')}`),
-      token: (json) => `${deltaPrefix}${json},"logprobs":[],"sequence_number":${seq++}}\n\n`,
+      open: () => head() + (call === null ? ev('response.content_part.added', `${at},"part":${this.part('')}`) : ''),
+      token: (json) => `${deltaPrefix}${json}${deltaSuffix},"sequence_number":${seq++}}\n\n`,
       close: () => {
         const text = this.completion.text.escaped();
-        return (
-          ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) +
-          ev('response.content_part.done', `${at},"part":${this.part(text)}`) +
-          ev('response.output_item.done', `"output_index":0,"item":${this.item(text)}`) +
-          ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`)
-        );
+        if (call !== null) return ev('response.function_call_arguments.done', `${at},"name":${JSON.stringify(call.name)},"arguments":"${text}"`) + tail(text);
+        return ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) + ev('response.content_part.done', `${at},"part":${this.part(text)}`) + tail(text);
       },
     };
   }
