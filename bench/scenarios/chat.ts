@@ -51,8 +51,9 @@ async function load(url: string, o: ChatOptions): Promise<Load> {
       rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)![1]),
       requests: Number(out.match(/(\d+) requests in/)![1]),
       non2xx: Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0),
-      p50Ms: parseWrkDuration(out.match(/50%\s+(\S+)/)?.[1]),
-      p99Ms: parseWrkDuration(out.match(/99%\s+(\S+)/)?.[1]),
+      // The latency distribution's own lines: "50%" also occurs inside "87.50%" of the thread stats.
+      p50Ms: parseWrkDuration(out.match(/^\s+50%\s+(\S+)$/m)?.[1]),
+      p99Ms: parseWrkDuration(out.match(/^\s+99%\s+(\S+)$/m)?.[1]),
     };
   }
   const { default: autocannon } = await import('autocannon');
