@@ -17,6 +17,12 @@ export const has = (cmd: string): boolean => {
 /** Servers on CPU 0, load generators on CPU 1, when taskset exists. */
 export const PIN = has('taskset');
 
+/** Every server this run started: none outlives the runner, even when a scenario fails. */
+const started = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const proc of started) if (proc.exitCode === null) proc.kill('SIGKILL');
+});
+
 export interface Started {
   proc: ChildProcess;
   port: number;
@@ -27,6 +33,8 @@ export function startProcess(args: string[]): Promise<Started> {
   const cmd = PIN ? 'taskset' : process.execPath;
   const argv = PIN ? ['-c', '0', process.execPath, ...args] : args;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.add(proc);
+  proc.once('exit', () => started.delete(proc));
   return new Promise((resolvePort, reject) => {
     let buf = '';
     const onData = (d: Buffer): void => {
