@@ -46,20 +46,19 @@ export class Capacity {
     const max = profile.spec.maxConcurrent;
     if (max === null) {
       load.running++;
-      this.changed();
       waiter.admit(0);
       return 'running';
     }
     const running = load.running + load.remoteRunning;
     if (running < max && load.queue.length === 0) {
       load.running++;
-      this.changed();
+      this.changed(load);
       waiter.admit(running / max);
       return 'running';
     }
     if (load.queue.length + load.remoteWaiting >= profile.spec.queueLimit) return 'refused';
     load.queue.push(waiter);
-    this.changed();
+    this.changed(load);
     return 'queued';
   }
 
@@ -68,7 +67,7 @@ export class Capacity {
     const load = this.loads.get(modelId)!;
     load.running--;
     this.pump(load);
-    this.changed();
+    this.changed(load);
   }
 
   /** A waiting request went away. */
@@ -76,7 +75,7 @@ export class Capacity {
     const load = this.loads.get(modelId)!;
     const i = load.queue.indexOf(waiter);
     if (i !== -1) load.queue.splice(i, 1);
-    this.changed();
+    this.changed(load);
   }
 
   /** The other workers' counts, summed by the primary. */
@@ -91,9 +90,10 @@ export class Capacity {
     for (const load of this.loads.values()) this.pump(load);
   }
 
+  /** Counts of the models with a capacity limit: the only ones the cluster coordinates. */
   counts(): LoadCounts {
     const out: LoadCounts = {};
-    for (const [id, load] of this.loads) out[id] = [load.running, load.queue.length];
+    for (const [id, load] of this.loads) if (load.profile.spec.maxConcurrent !== null) out[id] = [load.running, load.queue.length];
     return out;
   }
 
@@ -115,8 +115,9 @@ export class Capacity {
     }
   }
 
-  private changed(): void {
-    if (this.onChange !== null) this.onChange();
+  /** Unlimited models need no coordination: their changes cost no IPC. */
+  private changed(load: ModelLoad): void {
+    if (this.onChange !== null && load.profile.spec.maxConcurrent !== null) this.onChange();
   }
 }
 
