@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
-import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
@@ -9,7 +8,7 @@ import { validate } from '../validate.js';
 import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint, toolCallsJson } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
-import { findModel, rejectUnsupported, stopList } from './shared.js';
+import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
@@ -79,18 +78,17 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
   );
 }
 
-class ChatGeneration implements Generation {
-  private readonly id = `chatcmpl-${uniqueBase62()}`;
-  private readonly created = Math.floor(Date.now() / 1000);
-
+class ChatGeneration extends OpenAIGeneration {
   constructor(
-    private readonly modelName: string,
-    readonly sim: SimRequest,
-    readonly completion: Completion,
-    private readonly includeUsage: boolean,
+    modelName: string,
+    sim: SimRequest,
+    completion: Completion,
+    includeUsage: boolean,
     /** The number of top_logprobs per token when logprobs were asked for, else null. */
     private readonly topLogprobs: number | null,
-  ) {}
+  ) {
+    super('chatcmpl-', modelName, sim, completion, includeUsage);
+  }
 
   body(): string {
     const { sim, completion } = this;

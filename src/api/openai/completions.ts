@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
-import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
@@ -8,7 +7,7 @@ import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
 import { chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
 import { openaiWording } from './errors.js';
-import { findModel, rejectUnsupported, stopList } from './shared.js';
+import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
@@ -58,18 +57,17 @@ export function completions(body: unknown, ctx: RouteContext): Generation | Prom
   );
 }
 
-class TextCompletion implements Generation {
-  private readonly id = `cmpl-${uniqueBase62()}`;
-  private readonly created = Math.floor(Date.now() / 1000);
-
+class TextCompletion extends OpenAIGeneration {
   constructor(
-    private readonly modelName: string,
-    readonly sim: SimRequest,
-    readonly completion: Completion,
-    private readonly includeUsage: boolean,
+    modelName: string,
+    sim: SimRequest,
+    completion: Completion,
+    includeUsage: boolean,
     /** The prompt, when `echo` asks for it before the completion. */
     private readonly echo: string,
-  ) {}
+  ) {
+    super('cmpl-', modelName, sim, completion, includeUsage);
+  }
 
   private head(): string {
     return `{"id":"${this.id}","object":"text_completion","created":${this.created},"model":${JSON.stringify(this.modelName)},"system_fingerprint":"${systemFingerprint(this.sim.model.id)}","choices":[`;
