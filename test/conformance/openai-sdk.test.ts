@@ -145,3 +145,15 @@ t.test('logprobs and top_logprobs, streamed and not', async (t) => {
   const bad = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, top_logprobs: 2 }).catch((e: unknown) => e);
   t.ok(bad instanceof OpenAI.BadRequestError, 'top_logprobs needs logprobs');
 });
+
+t.test('a large batch (256 inputs × 3072 dimensions) through the thread pool', async (t) => {
+  const pooled = await startServer({}, { pool: true });
+  t.teardown(() => pooled.close());
+  const big = new OpenAI({ apiKey: 'sk-test', baseURL: `${pooled.url}/v1`, maxRetries: 0 });
+  const input = Array.from({ length: 256 }, (_, i) => `document ${i}`);
+  const res = await big.embeddings.create({ model: 'text-embedding-3-large', input });
+  t.equal(res.data.length, 256);
+  t.ok(res.data.every((d, i) => d.index === i && d.embedding.length === 3072));
+  const inline = await client.embeddings.create({ model: 'text-embedding-3-large', input: 'document 17' });
+  t.same(res.data[17]!.embedding, inline.data[0]!.embedding, 'the pool computes the same vector as the inline path');
+});

@@ -15,11 +15,13 @@ const MAX_TOKENS_PER_INPUT = 8192;
 const MAX_TOKENS_PER_REQUEST = 300_000;
 
 /**
- * Serialising float vectors as JSON costs ~0.1 µs a float (a 1536-float vector ~160 µs), base64
- * ~0.003 µs; a pool round trip costs 30–75 µs of event-loop time (bench/micro/plan.ts). Batches
- * whose estimated cost passes this go to the thread pool.
+ * Measured by bench/micro/embeddings.ts: building the `data` array costs ~0.2 µs a float as JSON
+ * (a 1536-float vector ~300 µs) and ~0.011 µs a float as base64, while a pool round trip costs
+ * 40–160 µs of event-loop time for small batches. Batches whose estimated inline cost passes this
+ * go to the thread pool (a single float vector does; base64 from about 10 vectors of 1536).
  */
-const OFFLOAD_MICROS = 100;
+const OFFLOAD_MICROS = 150;
+const MICROS_PER_FLOAT = { float: 0.2, base64: 0.011 } as const;
 
 const text = z.string().min(1);
 const tokenIds = z.array(z.number().int().min(0)).min(1);
@@ -64,7 +66,7 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
     body: `{"object":"list","data":${data},"model":${JSON.stringify(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
     delayMs,
   });
-  const cost = texts.length * dimensions * (format === 'float' ? 0.1 : 0.003);
+  const cost = texts.length * dimensions * MICROS_PER_FLOAT[format];
   if (ctx.pool !== null && cost > OFFLOAD_MICROS) return ctx.pool.embed({ texts, dimensions, format }).then(reply);
   return reply(embeddingData(texts, dimensions, format));
 }
