@@ -19,7 +19,7 @@ t.test('OpenAI chat completions', async (t) => {
     const res = await post(`${srv.url}/v1/chat/completions`, { ...chat, ...extra });
     conforms(t, 'openai', 'CreateChatCompletionResponse', res.json, `chat ${JSON.stringify(extra)}`);
   }
-  for (const extra of [{}, { stream_options: { include_usage: true } }, { logprobs: true, top_logprobs: 2 }]) {
+  for (const extra of [{}, { stream_options: { include_usage: true } }, { logprobs: true, top_logprobs: 2 }, { n: 2, stream_options: { include_usage: true } }]) {
     const res = await post(`${srv.url}/v1/chat/completions`, { ...chat, ...extra, stream: true });
     const events = sseEvents(res.text);
     t.equal(events.at(-1)!.data, '[DONE]');

@@ -157,3 +157,32 @@ t.test('a large batch (256 inputs × 3072 dimensions) through the thread pool', 
   const inline = await client.embeddings.create({ model: 'text-embedding-3-large', input: 'document 17' });
   t.same(res.data[17]!.embedding, inline.data[0]!.embedding, 'the pool computes the same vector as the inline path');
 });
+
+t.test('n > 1: distinct choices, interleaved in the stream, each finished once', async (t) => {
+  const res = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 3, max_tokens: 30 });
+  t.same(res.choices.map((c) => c.index), [0, 1, 2]);
+  t.equal(new Set(res.choices.map((c) => c.message.content)).size, 3, 'three different answers');
+  const sum = res.choices.reduce((s, c) => s + (c.message.content!.match(/ ?[A-Za-z]+|[.,]/g) ?? []).length, 0);
+  t.equal(res.usage!.completion_tokens, sum, 'usage counts every choice');
+  const single = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, max_tokens: 30 });
+  t.equal(res.choices[0]!.message.content, single.choices[0]!.message.content, 'choice 0 is the n = 1 answer');
+
+  const final = await client.chat.completions.stream({ model: 'gpt-4o-mini', messages, n: 3, max_tokens: 30 }).finalChatCompletion();
+  t.same(final.choices.map((c) => c.message.content), res.choices.map((c) => c.message.content), 'the stream helper rebuilds every choice');
+  t.same(final.choices.map((c) => c.finish_reason), res.choices.map((c) => c.finish_reason));
+
+  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 3, max_tokens: 30, stream: true, stream_options: { include_usage: true } });
+  const finishes: number[] = [];
+  const order: number[] = [];
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      if (c.delta.content) order.push(c.index);
+      if (c.finish_reason) finishes.push(c.index);
+    }
+    if (chunk.usage) t.equal(chunk.usage.completion_tokens, sum);
+  }
+  t.same([...finishes].sort(), [0, 1, 2], 'one finish_reason per choice');
+  t.same(order.slice(0, 3), [0, 1, 2], 'choices interleave token by token');
+  const bad = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 2, logprobs: true }).catch((e: unknown) => e);
+  t.ok(bad instanceof OpenAI.BadRequestError, 'n > 1 with logprobs is refused plainly');
+});

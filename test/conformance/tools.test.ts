@@ -114,3 +114,20 @@ t.test('Responses API: function_call items, streamed as function_call_arguments 
   const answer = await openai.responses.create({ model: 'gpt-4o', tools, input: [{ role: 'user', content: 'Weather in Oslo?' }, call!, { type: 'function_call_output', call_id: call!.call_id, output: '4°C, rain' }] });
   t.equal(answer.output[0]!.type, 'message', 'after the function output, a text answer');
 });
+
+t.test('OpenAI: n = 2 with tools, through finalChatCompletion()', async (t) => {
+  const final = await openai.chat.completions.stream({ model: 'gpt-4o', messages: ask, tools: openaiTools, n: 2 }).finalChatCompletion();
+  t.equal(final.choices.length, 2);
+  const ids = new Set<string>();
+  for (const choice of final.choices) {
+    t.equal(choice.finish_reason, 'tool_calls');
+    const call = choice.message.tool_calls![0]!;
+    ids.add(call.id);
+    t.ok(call.type === 'function' && validWeather(JSON.parse(call.function.arguments)));
+  }
+  t.equal(ids.size, 2, 'each choice has its own call id');
+  const raw = await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4o', messages: ask, tools: openaiTools, n: 2, stream: true });
+  for (const e of sseEvents(raw.text).slice(0, -1)) t.same(violations('openai', 'CreateChatCompletionStreamResponse', JSON.parse(e.data)), []);
+  const whole = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, n: 2 });
+  t.same(violations('openai', 'CreateChatCompletionResponse', whole), []);
+});

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
-import type { Generation } from '../../sim/stream.js';
+import { planCompletion } from '../../sim/plan.js';
+import { hashString } from '../../sim/rng.js';
+import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { ChatStreamEncoder, chatUsageJson, finishReason, systemFingerprint, toolCallsJson } from './encoder.js';
+import { ChatStreamEncoder, chatUsageJson, finishReason, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
@@ -48,7 +50,8 @@ const chatRequest = z.looseObject({
 
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(chatRequest, body, openaiWording);
-  rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
+  const n = req.n ?? 1;
+  rejectUnsupported(n > 1 && req.logprobs === true, 'n', 'n > 1 with logprobs');
   if (req.top_logprobs != null && req.logprobs !== true) throw new SimError('invalid_value', "Invalid value for 'top_logprobs': logprobs must be true when top_logprobs is set.", 'top_logprobs');
 
   const model = findModel(ctx, req.model);
@@ -74,34 +77,51 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
     },
     ctx,
     // Tool-call arguments carry no logprobs, as with the real API.
-    (sim, completion) => new ChatGeneration(req.model, sim, completion, includeUsage, req.logprobs === true && completion.toolCall === null ? (req.top_logprobs ?? 0) : null),
+    (sim, completion) => new ChatGeneration(req.model, sim, [completion, ...moreChoices(sim, ctx, n)], includeUsage, req.logprobs === true && completion.toolCall === null ? (req.top_logprobs ?? 0) : null),
   );
 }
+
+/**
+ * Choices 1…n−1 (`n` > 1): planned like the first, from seeds derived from its text seed, so they
+ * differ from each other and are as deterministic. Planned inline: several choices of one request
+ * are short enough.
+ */
+function moreChoices(sim: SimRequest, ctx: RouteContext, n: number): Completion[] {
+  return Array.from({ length: n - 1 }, (_, i) => planCompletion({ ...sim, textSeed: hashString(`choice ${i + 1}`, sim.textSeed) }, ctx.config, null) as Completion);
+}
+
+/** The longest choice: its schedule is the response's, as a server decodes all choices together. */
+const longest = (choices: readonly Completion[]): Completion => choices.reduce((a, b) => (b.text.length > a.text.length ? b : a));
 
 class ChatGeneration extends OpenAIGeneration {
   constructor(
     modelName: string,
     sim: SimRequest,
-    completion: Completion,
+    private readonly choices: readonly Completion[],
     includeUsage: boolean,
     /** The number of top_logprobs per token when logprobs were asked for, else null. */
     private readonly topLogprobs: number | null,
   ) {
-    super('chatcmpl-', modelName, sim, completion, includeUsage);
+    super('chatcmpl-', modelName, sim, longest(choices), includeUsage);
+  }
+
+  private choiceJson(c: Completion, index: number): string {
+    const message = c.toolCall === null ? `"content":"${c.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(c)}`;
+    const logprobs = this.topLogprobs === null ? 'null' : logprobsJson(c.text, this.sim.textSeed, this.topLogprobs);
+    return `{"index":${index},"message":{"role":"assistant",${message},"refusal":null,"annotations":[]},"logprobs":${logprobs},"finish_reason":"${finishReason(c)}"}`;
   }
 
   body(): string {
-    const { sim, completion } = this;
+    const { sim, choices } = this;
     return (
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
-      `"choices":[{"index":0,"message":{"role":"assistant",${
-        completion.toolCall === null ? `"content":"${completion.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(completion)}`
-      },"refusal":null,"annotations":[]},"logprobs":${this.topLogprobs === null ? 'null' : logprobsJson(completion.text, sim.textSeed, this.topLogprobs)},"finish_reason":"${finishReason(completion)}"}],` +
-      `"usage":${chatUsageJson(sim.promptTokens, completion.text.length)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
+      `"choices":[${choices.map((c, i) => this.choiceJson(c, i)).join(',')}],` +
+      `"usage":${chatUsageJson(sim.promptTokens, totalTokens(choices))},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }
 
-  encoder(): ChatStreamEncoder {
+  encoder(): StreamEncoder {
+    if (this.choices.length > 1) return new MultiChoiceStreamEncoder(this.id, this.created, this.modelName, this.sim, this.choices, this.includeUsage);
     return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage, this.topLogprobs);
   }
 }

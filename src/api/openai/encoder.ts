@@ -5,6 +5,17 @@ const FINISH_REASONS = { stop: 'stop', stop_sequence: 'stop', length: 'length', 
 /** OpenAI reports a stop sequence as an ordinary stop, and a tool call as `tool_calls`. */
 export const finishReason = (completion: Completion): 'stop' | 'length' | 'tool_calls' => FINISH_REASONS[completion.finish];
 
+/** The first delta of a choice: the role, and for a tool call its id, type, name and `arguments: ""`, which the SDK's stream helper requires. */
+function firstDelta(completion: Completion): string {
+  const call = completion.toolCall;
+  if (call === null) return '{"role":"assistant","content":"","refusal":null}';
+  return `{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}`;
+}
+
+/** A token's delta: content, or a fragment of the tool call's arguments. */
+const tokenDelta = (completion: Completion, json: string): string =>
+  completion.toolCall === null ? `{"content":${json}}` : `{"tool_calls":[{"index":0,"function":{"arguments":${json}}}]}`;
+
 /** The `tool_calls` of a non-stream message (WIRE A2). */
 export function toolCallsJson(completion: Completion): string {
   const call = completion.toolCall!;
@@ -68,13 +79,7 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   open(): string {
-    const call = this.completion.toolCall;
-    // The first tool delta carries id, type, name and `arguments: ""`, which the SDK's stream helper requires.
-    const delta =
-      call === null
-        ? '{"role":"assistant","content":"","refusal":null}'
-        : `{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}`;
-    return `${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`;
+    return `${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   token(json: string): string {
@@ -86,6 +91,64 @@ export class ChatStreamEncoder implements StreamEncoder {
   close(): string {
     let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`;
     if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n`;
+    return out + 'data: [DONE]\n\n';
+  }
+}
+
+export const totalTokens = (choices: readonly Completion[]): number => choices.reduce((sum, c) => sum + c.text.length, 0);
+
+/**
+ * WIRE A3 with `n` > 1: every choice gets its role chunk, then the choices' tokens interleave, one
+ * chunk per choice and token, step by step (the stream is driven by the longest choice); each
+ * choice's finish chunk follows its last token, once.
+ */
+export class MultiChoiceStreamEncoder implements StreamEncoder {
+  private readonly head: string;
+  private readonly tail: string;
+  private step = 0;
+
+  constructor(
+    id: string,
+    created: number,
+    model: string,
+    private readonly sim: SimRequest,
+    private readonly choices: readonly Completion[],
+    private readonly includeUsage: boolean,
+  ) {
+    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
+    this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
+  }
+
+  private chunk(index: number, delta: string, finish: string): string {
+    return `${this.head}{"index":${index},"delta":${delta},"logprobs":null,"finish_reason":${finish}}${this.tail}`;
+  }
+
+  private finish(index: number): string {
+    return this.chunk(index, '{}', `"${finishReason(this.choices[index]!)}"`);
+  }
+
+  open(): string {
+    return this.choices.map((c, i) => this.chunk(i, firstDelta(c), 'null')).join('');
+  }
+
+  /** One step: the step-th token of every choice that has one (the argument is the longest choice's). */
+  token(): string {
+    const s = this.step++;
+    let out = '';
+    this.choices.forEach((c, i) => {
+      if (s >= c.text.length) return;
+      out += this.chunk(i, tokenDelta(c, c.text.json(s)), 'null');
+      if (s === c.text.length - 1) out += this.finish(i);
+    });
+    return out;
+  }
+
+  close(): string {
+    let out = '';
+    this.choices.forEach((c, i) => {
+      if (c.text.length === 0) out += this.finish(i);
+    });
+    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, totalTokens(this.choices))}}\n\n`;
     return out + 'data: [DONE]\n\n';
   }
 }
