@@ -186,3 +186,33 @@ t.test('n > 1: distinct choices, interleaved in the stream, each finished once',
   const bad = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 2, logprobs: true }).catch((e: unknown) => e);
   t.ok(bad instanceof OpenAI.BadRequestError, 'n > 1 with logprobs is refused plainly');
 });
+
+t.test('completions: a batch of prompts, n per prompt, integer logprobs', async (t) => {
+  const res = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ['First prompt', 'Second prompt'], n: 2, max_tokens: 5, logprobs: 2, echo: true });
+  t.equal(res.choices.length, 4);
+  t.same(res.choices.map((c) => c.index), [0, 1, 2, 3]);
+  t.ok(res.choices[0]!.text.startsWith('First prompt') && res.choices[2]!.text.startsWith('Second prompt'), 'ordered by prompt, then n');
+  t.equal(new Set(res.choices.map((c) => c.text)).size, 4);
+  for (const c of res.choices) {
+    const lp = c.logprobs!;
+    t.equal(lp.tokens!.length, 5);
+    t.equal(lp.tokens!.join(''), c.text.slice(c.text.startsWith('First') ? 'First prompt'.length : 'Second prompt'.length));
+    t.ok(lp.token_logprobs!.every((x) => x <= 0));
+    t.ok(lp.top_logprobs!.every((o) => Object.keys(o).length === 2));
+    t.equal(lp.text_offset![0], c.text.startsWith('First') ? 'First prompt'.length : 'Second prompt'.length);
+  }
+  t.equal(res.usage!.completion_tokens, 20);
+  const { violations } = await import('../helpers/contracts.js');
+  t.same(violations('openai', 'CreateCompletionResponse', res), []);
+  const stream = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: ['First prompt', 'Second prompt'], n: 2, max_tokens: 5, stream: true });
+  const texts = ['', '', '', ''];
+  const finished: number[] = [];
+  for await (const chunk of stream) {
+    for (const c of chunk.choices) {
+      texts[c.index] += c.text;
+      if (c.finish_reason) finished.push(c.index);
+    }
+  }
+  t.same(texts, res.choices.map((c) => c.text.replace(/^(First|Second) prompt/, '')));
+  t.same(finished.sort(), [0, 1, 2, 3]);
+});

@@ -1,20 +1,23 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
+import { planCompletion } from '../../sim/plan.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
+import { hashString } from '../../sim/rng.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
-import { chatUsageJson, finishReason, systemFingerprint } from './encoder.js';
+import { chatUsageJson, finishReason, systemFingerprint, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
+import { legacyLogprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
 
 const tokenIds = z.array(z.number().int().min(0)).min(1);
 
-/** WIRE A4. One prompt per request: batches (several prompts) are not simulated yet. */
+/** WIRE A4: one prompt or a batch of them, as text or token ids. */
 const completionsRequest = z.looseObject({
   model: z.string().min(1),
-  prompt: z.union([z.string(), z.array(z.string()).length(1), tokenIds, z.array(tokenIds).length(1)]),
+  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
   max_tokens: z.number().int().min(0).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),
@@ -32,64 +35,114 @@ const completionsRequest = z.looseObject({
 /** The legacy default (WIRE A4): 16 tokens unless the caller says otherwise. */
 const DEFAULT_MAX_TOKENS = 16;
 
+/** The prompts of a request: one string, strings, or token-id arrays (embedded by their ids). */
+function promptsOf(prompt: string | string[] | number[] | number[][]): string[] {
+  if (typeof prompt === 'string') return [prompt];
+  if (typeof prompt[0] === 'number') return [(prompt as number[]).join(' ')];
+  return (prompt as (string | number[])[]).map((p) => (typeof p === 'string' ? p : p.join(' ')));
+}
+
 export function completions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(completionsRequest, body, openaiWording);
-  rejectUnsupported(req.n != null && req.n > 1, 'n', 'n > 1');
-  rejectUnsupported(req.best_of != null && req.best_of > 1, 'best_of', 'best_of > 1');
-  rejectUnsupported(req.logprobs != null && req.logprobs > 0, 'logprobs', 'logprobs');
+  const n = req.n ?? 1;
+  // best_of picks the best of several server-side candidates: the simulated answer is that pick.
+  if (req.best_of != null && req.best_of > 0 && req.best_of < n) throw new SimError('invalid_value', "Invalid value for 'best_of': best_of must be greater than or equal to n.", 'best_of');
+  rejectUnsupported(req.stream === true && req.best_of != null && req.best_of > 1, 'best_of', 'streaming with best_of > 1');
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/completions.`, 'model');
-  const prompt = Array.isArray(req.prompt) ? (typeof req.prompt[0] === 'string' ? req.prompt[0] : (Array.isArray(req.prompt[0]) ? req.prompt[0] : req.prompt).join(' ')) : req.prompt;
+  const prompts = promptsOf(req.prompt);
   const includeUsage = req.stream_options?.include_usage === true;
   return simulate(
     {
       model,
-      texts: [String(prompt)],
+      texts: prompts,
       maxTokens: req.max_tokens ?? DEFAULT_MAX_TOKENS,
       seed: req.seed ?? null,
       stream: req.stream === true,
       stop: stopList(req.stop),
-      lastUserText: String(prompt),
+      lastUserText: prompts[prompts.length - 1]!,
       wording: openaiWording,
     },
     ctx,
-    (sim, completion) => new TextCompletion(req.model, sim, completion, includeUsage, req.echo === true ? String(prompt) : ''),
+    (sim, first) => {
+      // Choices are ordered by prompt, then by n (WIRE A4); choice 0 is the single-prompt answer.
+      const choices = prompts.flatMap((p, i) =>
+        Array.from({ length: n }, (_, k): Choice => {
+          const completion = i === 0 && k === 0 ? first : (planCompletion({ ...sim, textSeed: hashString(`choice ${k}`, hashString(p, sim.textSeed)) }, ctx.config, null) as Completion);
+          return { completion, echo: req.echo === true ? p : '' };
+        }),
+      );
+      return new TextCompletion(req.model, sim, choices, includeUsage, req.logprobs ?? null);
+    },
   );
+}
+
+interface Choice {
+  readonly completion: Completion;
+  /** The prompt, when `echo` asks for it before the completion. */
+  readonly echo: string;
 }
 
 class TextCompletion extends OpenAIGeneration {
   constructor(
     modelName: string,
     sim: SimRequest,
-    completion: Completion,
+    private readonly choices: readonly Choice[],
     includeUsage: boolean,
-    /** The prompt, when `echo` asks for it before the completion. */
-    private readonly echo: string,
+    /** The integer `logprobs` (alternatives per token), or null. */
+    private readonly logprobs: number | null,
   ) {
-    super('cmpl-', modelName, sim, completion, includeUsage);
+    // The stream is timed by the longest choice, as a server decodes them together.
+    super('cmpl-', modelName, sim, choices.reduce((a, b) => (b.completion.text.length > a.completion.text.length ? b : a)).completion, includeUsage);
   }
 
   private head(): string {
     return `{"id":"${this.id}","object":"text_completion","created":${this.created},"model":${JSON.stringify(this.modelName)},"system_fingerprint":"${systemFingerprint(this.sim.model.id)}","choices":[`;
   }
 
-  body(): string {
-    const text = JSON.stringify(this.echo).slice(0, -1) + this.completion.text.escaped();
-    return `${this.head()}{"text":${text}","index":0,"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}`;
+  private usage(): string {
+    return chatUsageJson(this.sim.promptTokens, totalTokens(this.choices.map((c) => c.completion)));
   }
 
+  private logprobsOf(c: Choice, from: number, to: number): string {
+    return this.logprobs === null ? 'null' : legacyLogprobsJson(c.completion.text, this.sim.textSeed, this.logprobs, from, to, c.echo.length);
+  }
+
+  body(): string {
+    const choices = this.choices.map((c, i) => {
+      const text = JSON.stringify(c.echo).slice(0, -1) + c.completion.text.escaped();
+      return `{"text":${text}","index":${i},"logprobs":${this.logprobsOf(c, 0, c.completion.text.length)},"finish_reason":"${finishReason(c.completion)}"}`;
+    });
+    return `${this.head()}${choices.join(',')}],"usage":${this.usage()}}`;
+  }
+
+  /**
+   * WIRE A4: chunks have the whole object's shape; every choice's echoed prompt comes first, then
+   * the choices' tokens step by step, each choice's last chunk (empty text, its finish_reason)
+   * after its last token.
+   */
   encoder(): StreamEncoder {
     const head = `data: ${this.head()}`;
     const tail = this.includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
-    const choice = (text: string, finish: string) => `${head}{"text":${text},"index":0,"logprobs":null,"finish_reason":${finish}}${tail}`;
-    const tokenPrefix = `${head}{"text":`;
-    const tokenSuffix = `,"index":0,"logprobs":null,"finish_reason":null}${tail}`;
+    const chunk = (index: number, text: string, logprobs: string, finish: string) => `${head}{"text":${text},"index":${index},"logprobs":${logprobs},"finish_reason":${finish}}${tail}`;
+    const finish = (c: Choice, i: number) => chunk(i, '""', 'null', `"${finishReason(c.completion)}"`);
+    let step = 0;
     return {
-      // WIRE A4: chunks have the shape of the whole object; the echoed prompt comes first.
-      open: () => (this.echo === '' ? '' : choice(JSON.stringify(this.echo), 'null')),
-      token: (json) => tokenPrefix + json + tokenSuffix,
+      open: () => this.choices.map((c, i) => (c.echo === '' ? '' : chunk(i, JSON.stringify(c.echo), 'null', 'null'))).join(''),
+      token: () => {
+        const s = step++;
+        let out = '';
+        this.choices.forEach((c, i) => {
+          if (s >= c.completion.text.length) return;
+          out += chunk(i, c.completion.text.json(s), this.logprobsOf(c, s, s + 1), 'null');
+          if (s === c.completion.text.length - 1) out += finish(c, i);
+        });
+        return out;
+      },
       close: () =>
-        choice('""', `"${finishReason(this.completion)}"`) + (this.includeUsage ? `${head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n` : '') + 'data: [DONE]\n\n',
+        this.choices.map((c, i) => (c.completion.text.length === 0 ? finish(c, i) : '')).join('') +
+        (this.includeUsage ? `${head}],"usage":${this.usage()}}\n\n` : '') +
+        'data: [DONE]\n\n',
     };
   }
 }
