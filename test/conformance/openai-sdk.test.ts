@@ -183,8 +183,12 @@ t.test('n > 1: distinct choices, interleaved in the stream, each finished once',
   }
   t.same([...finishes].sort(), [0, 1, 2], 'one finish_reason per choice');
   t.same(order.slice(0, 3), [0, 1, 2], 'choices interleave token by token');
-  const bad = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 2, logprobs: true }).catch((e: unknown) => e);
-  t.ok(bad instanceof OpenAI.BadRequestError, 'n > 1 with logprobs is refused plainly');
+  const withLogprobs = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 2, max_tokens: 8, logprobs: true, top_logprobs: 1 });
+  const streamed = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, n: 2, max_tokens: 8, logprobs: true, top_logprobs: 1, stream: true });
+  const perChoice: unknown[][] = [[], []];
+  for await (const chunk of streamed) for (const c of chunk.choices) perChoice[c.index]!.push(...(c.logprobs?.content ?? []));
+  t.same(perChoice, withLogprobs.choices.map((c) => c.logprobs!.content), 'each choice streams its own logprobs');
+  t.notSame(perChoice[0], perChoice[1]);
 });
 
 t.test('completions: a batch of prompts, n per prompt, integer logprobs', async (t) => {

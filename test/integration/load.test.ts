@@ -55,12 +55,15 @@ t.test('with a seed, the same request gets the same schedule in another worker',
   const gapsA = sa.slice(1).map((v, i) => v - sa[i]!);
   const gapsB = sb.slice(1).map((v, i) => v - sb[i]!);
   const diff = gapsA.map((g, i) => Math.abs(g - gapsB[i]!)).sort((x, y) => x - y);
-  // Gaps of 5–30 ms drawn anew differ by ~8 ms at the median; the same draws differ by noise.
-  t.ok(diff[Math.floor(diff.length / 2)]! < 3, `same seed: median gap difference ${diff[Math.floor(diff.length / 2)]!.toFixed(2)} ms`);
+  // Gaps of 5–30 ms drawn anew differ by ~8–12 ms at the median; the same draws differ only by
+  // the client's measuring noise (a few ms when other test files load the machine).
+  const same = diff[Math.floor(diff.length / 2)]!;
+  t.ok(same < 5, `same seed: median gap difference ${same.toFixed(2)} ms`);
   const sc = await timedStream(c.url, body);
   const gapsC = sc.slice(1).map((v, i) => v - sc[i]!);
   const other = gapsA.map((g, i) => Math.abs(g - gapsC[i]!)).sort((x, y) => x - y);
-  t.ok(other[Math.floor(other.length / 2)]! > 3, `other seed: median gap difference ${other[Math.floor(other.length / 2)]!.toFixed(2)} ms`);
+  const different = other[Math.floor(other.length / 2)]!;
+  t.ok(different > 2 * same, `other seed: median gap difference ${different.toFixed(2)} ms, over twice the same seed's`);
   t.ok(Math.abs(sa[19]! - ta) < 25, 'the stream ends when the non-stream answer came: one schedule for both');
 });
 

@@ -7,7 +7,7 @@ import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { ChatStreamEncoder, chatUsageJson, finishReason, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
+import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
@@ -51,7 +51,6 @@ const chatRequest = z.looseObject({
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   const req = validate(chatRequest, body, openaiWording);
   const n = req.n ?? 1;
-  rejectUnsupported(n > 1 && req.logprobs === true, 'n', 'n > 1 with logprobs');
   if (req.top_logprobs != null && req.logprobs !== true) throw new SimError('invalid_value', "Invalid value for 'top_logprobs': logprobs must be true when top_logprobs is set.", 'top_logprobs');
 
   const model = findModel(ctx, req.model);
@@ -107,7 +106,7 @@ class ChatGeneration extends OpenAIGeneration {
 
   private choiceJson(c: Completion, index: number): string {
     const message = c.toolCall === null ? `"content":"${c.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(c)}`;
-    const logprobs = this.topLogprobs === null ? 'null' : logprobsJson(c.text, this.sim.textSeed, this.topLogprobs);
+    const logprobs = this.topLogprobs === null || c.toolCall !== null ? 'null' : logprobsJson(c.text, choiceSeed(this.sim, index), this.topLogprobs);
     return `{"index":${index},"message":{"role":"assistant",${message},"refusal":null,"annotations":[]},"logprobs":${logprobs},"finish_reason":"${finishReason(c)}"}`;
   }
 
@@ -121,7 +120,7 @@ class ChatGeneration extends OpenAIGeneration {
   }
 
   encoder(): StreamEncoder {
-    if (this.choices.length > 1) return new MultiChoiceStreamEncoder(this.id, this.created, this.modelName, this.sim, this.choices, this.includeUsage);
+    if (this.choices.length > 1) return new MultiChoiceStreamEncoder(this.id, this.created, this.modelName, this.sim, this.choices, this.includeUsage, this.topLogprobs);
     return new ChatStreamEncoder(this.id, this.created, this.modelName, this.sim, this.completion, this.includeUsage, this.topLogprobs);
   }
 }

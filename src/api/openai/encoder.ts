@@ -97,6 +97,9 @@ export class ChatStreamEncoder implements StreamEncoder {
 
 export const totalTokens = (choices: readonly Completion[]): number => choices.reduce((sum, c) => sum + c.text.length, 0);
 
+/** The seed of a choice's logprobs (choice 0's is the request's, as with n = 1). */
+export const choiceSeed = (sim: SimRequest, index: number): number => sim.textSeed ^ index;
+
 /**
  * WIRE A3 with `n` > 1: every choice gets its role chunk, then the choices' tokens interleave, one
  * chunk per choice and token, step by step (the stream is driven by the longest choice); each
@@ -114,13 +117,15 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     private readonly sim: SimRequest,
     private readonly choices: readonly Completion[],
     private readonly includeUsage: boolean,
+    /** top_logprobs per token when logprobs were asked for, else null. */
+    private readonly topLogprobs: number | null = null,
   ) {
     this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
   }
 
-  private chunk(index: number, delta: string, finish: string): string {
-    return `${this.head}{"index":${index},"delta":${delta},"logprobs":null,"finish_reason":${finish}}${this.tail}`;
+  private chunk(index: number, delta: string, finish: string, logprobs = 'null'): string {
+    return `${this.head}{"index":${index},"delta":${delta},"logprobs":${logprobs},"finish_reason":${finish}}${this.tail}`;
   }
 
   private finish(index: number): string {
@@ -137,7 +142,8 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     let out = '';
     this.choices.forEach((c, i) => {
       if (s >= c.text.length) return;
-      out += this.chunk(i, tokenDelta(c, c.text.json(s)), 'null');
+      const logprobs = this.topLogprobs === null || c.toolCall !== null ? 'null' : `{"content":[${logprobEntry(c.text, s, choiceSeed(this.sim, i), this.topLogprobs)}],"refusal":null}`;
+      out += this.chunk(i, tokenDelta(c, c.text.json(s)), 'null', logprobs);
       if (s === c.text.length - 1) out += this.finish(i);
     });
     return out;
