@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   internal_error: 500,
   /** 529 on Anthropic routes (see src/api/anthropic/errors.ts). */
   model_overloaded: 503,
+  /** A request still running when the drain deadline passed. */
+  shutting_down: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

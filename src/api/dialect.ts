@@ -10,6 +10,8 @@ export interface Dialect {
   status(err: SimError): number;
   /** The wire error body for an error. */
   errorBody(err: SimError, requestId: string): string;
+  /** An error reported inside a stream whose 200 has been sent (WIRE C7). */
+  streamErrorFrame(err: SimError, requestId: string): string;
   /** Headers on every response of this dialect, beside content-type and the request id. */
   readonly staticHeaders: readonly (readonly [string, string])[];
 }

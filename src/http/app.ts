@@ -96,6 +96,7 @@ export class Server {
       capacity: new Capacity(),
       timeScale: config.timeScale,
       active: 0,
+      open: new Set(),
       onIdle: null,
     };
     this.app = uWS.App();
@@ -133,7 +134,13 @@ export class Server {
     const { services } = this;
     if (services.active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), deadlineMs);
+      const timer = setTimeout(() => {
+        // Deadline passed: what still runs ends with an error its client can see, not a cut connection.
+        services.onIdle = null;
+        resolve(false);
+        const err = new SimError('shutting_down', 'The server is shutting down; this request was still running at its drain deadline.');
+        for (const ex of [...services.open]) ex.cutShort(err);
+      }, deadlineMs);
       services.onIdle = () => {
         clearTimeout(timer);
         resolve(true);

@@ -182,6 +182,7 @@ class SseStream extends Delivery {
     const { ex } = this;
     writeHead(ex.res, 200, SSE_TYPE, ex.headers);
     for (const [k, v] of SSE_HEADERS) ex.res.writeHeader(k, v);
+    ex.streaming = true;
     this.due = this.admittedAt + this.gen.sim.timing.ttftMs;
     if (this.due <= performance.now()) {
       this.flush();

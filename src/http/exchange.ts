@@ -19,6 +19,8 @@ export interface Services {
   readonly timeScale: number;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
+  /** The same exchanges, for cutting them short when the drain deadline passes. */
+  readonly open: Set<Exchange>;
   onIdle: (() => void) | null;
 }
 
@@ -32,6 +34,8 @@ export const JSON_TYPE = 'application/json';
 export class Exchange {
   aborted = false;
   finished = false;
+  /** Set once SSE status and headers are out: errors must then go in-band. */
+  streaming = false;
   /** Set while a delivery (stream or delayed reply) is under way, so an abort can cancel it. */
   delivery: { cancel(): void } | null = null;
   /** Response headers of this exchange's dialect, the request id first. */
@@ -52,6 +56,7 @@ export class Exchange {
     if (callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id') headers.push(['x-request-id', callerRequestId]);
     this.headers = headers;
     services.active++;
+    services.open.add(this);
     res.onAborted(() => this.abort());
   }
 
@@ -76,6 +81,19 @@ export class Exchange {
     this.res.cork(() => this.replyJson(status, body, close));
   }
 
+  /** Ends the exchange now with `err`: in-band when a stream has begun, as an error response otherwise. */
+  cutShort(err: SimError): void {
+    if (this.aborted || this.finished) return;
+    const delivery = this.delivery;
+    this.delivery = null;
+    delivery?.cancel();
+    this.res.cork(() => {
+      if (!this.streaming) return this.replyError(err);
+      this.res.end(this.dialect.streamErrorFrame(err, this.requestId));
+      this.finish(200);
+    });
+  }
+
   replyError(err: SimError, close = false): void {
     this.replyJson(this.dialect.status(err), this.dialect.errorBody(err, this.requestId), close);
   }
@@ -84,6 +102,7 @@ export class Exchange {
   finish(status: number): void {
     if (this.finished) return;
     this.finished = true;
+    this.services.open.delete(this);
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import t from 'tap';
-import { OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
+import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 import { Catalogue } from '../../src/sim/catalogue.js';
 
 const srv = await startServer();
@@ -85,4 +85,23 @@ t.test('long answers are planned in the thread pool, with the same text', async 
   t.equal(a.json.choices[0].message.content, b.json.choices[0].message.content);
   const s = await post(`${pooled.url}/v1/chat/completions`, { ...body, stream: true });
   t.equal((s.text.match(/"delta":\{"content":/g) ?? []).length, 3000, 'one chunk per token from a pooled plan');
+});
+
+t.test('at the drain deadline, running streams end with an in-band error the SDKs raise', async (t) => {
+  const local = await startServer({ timeScale: 1 });
+  const chatBody = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 50, stream: true };
+  const headers = { ...OPENAI_HEADERS, 'x-sim-ttft-ms': '10', 'x-sim-itl-ms': '100' };
+  const chat = post(`${local.url}/v1/chat/completions`, chatBody, headers);
+  const msg = post(`${local.url}/v1/messages`, { model: 'claude-haiku-4-5', max_tokens: 50, messages: chatBody.messages, stream: true }, { ...ANTHROPIC_HEADERS, 'x-sim-ttft-ms': '10', 'x-sim-itl-ms': '100' });
+  const waiting = post(`${local.url}/v1/chat/completions`, { ...chatBody, stream: false }, { ...headers, 'x-sim-ttft-ms': '5000' });
+  await new Promise((r) => setTimeout(r, 150));
+  t.equal(await local.server.drain(100), false, 'the deadline passed');
+  const [c, m, w] = await Promise.all([chat, msg, waiting]);
+  t.match(c.text, /data: \{"error":\{"message":"The server is shutting down[^"]*","type":"server_error","param":null,"code":null\}\}\n\n$/);
+  t.notMatch(c.text, /\[DONE\]/);
+  t.match(m.text, /event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"The server is shutting down[^"]*"\}\}\n\n$/);
+  t.equal(w.status, 503, 'a request not yet answered gets a plain 503');
+  t.equal(w.json.error.type, 'server_error');
+  t.equal(local.server.services.active, 0);
+  await local.close();
 });

@@ -17,6 +17,7 @@ const WIRE: Record<ErrorCode, string> = {
   body_too_large: 'request_too_large',
   internal_error: 'api_error',
   model_overloaded: 'overloaded_error',
+  shutting_down: 'overloaded_error',
 };
 
 /** The API's own wording: `<field path>: <problem>`. */
@@ -34,6 +35,10 @@ export const anthropic: Dialect = {
   newRequestId: () => `req_011C${uniqueBase62()}`,
   errorBody(err: SimError, requestId: string): string {
     return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });
+  },
+  // WIRE B3: `event: error` after the 200; the SDK throws an APIError of that type.
+  streamErrorFrame(err: SimError): string {
+    return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message } })}\n\n`;
   },
   staticHeaders: [],
 };

@@ -17,6 +17,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
   body_too_large: { type: 'invalid_request_error', code: null },
   internal_error: { type: 'server_error', code: null },
   model_overloaded: { type: 'server_error', code: null },
+  shutting_down: { type: 'server_error', code: null },
 };
 
 export const openaiWording: ValidationWording = {
@@ -35,6 +36,10 @@ export const openai: Dialect = {
   errorBody(err: SimError): string {
     const wire = WIRE[err.code];
     return JSON.stringify({ error: { message: err.message, type: wire.type, param: err.param, code: wire.code } });
+  },
+  // WIRE A3/C7: a data payload with an `error` key; the SDK throws an APIError.
+  streamErrorFrame(err: SimError, requestId: string): string {
+    return `data: ${this.errorBody(err, requestId)}\n\n`;
   },
   staticHeaders: [
     ['openai-version', '2020-10-01'],
