@@ -1,10 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import t from 'tap';
+import { checkedFetch } from '../helpers/contracts.js';
 import { startServer } from '../helpers/server.js';
 
 const srv = await startServer();
 t.teardown(() => srv.close());
-const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0 });
+const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0, fetch: checkedFetch });
 const messages = [{ role: 'user' as const, content: 'Say something about rivers.' }];
 
 t.test('messages.create (non-stream)', async (t) => {

@@ -1,10 +1,11 @@
 import OpenAI from 'openai';
 import t from 'tap';
+import { checkedFetch } from '../helpers/contracts.js';
 import { startServer } from '../helpers/server.js';
 
 const srv = await startServer();
 t.teardown(() => srv.close());
-const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${srv.url}/v1`, maxRetries: 0 });
+const client = new OpenAI({ apiKey: 'sk-test', baseURL: `${srv.url}/v1`, maxRetries: 0, fetch: checkedFetch });
 const messages = [{ role: 'user' as const, content: 'Say something about rivers.' }];
 
 t.test('chat.completions.create (non-stream)', async (t) => {
@@ -149,7 +150,7 @@ t.test('logprobs and top_logprobs, streamed and not', async (t) => {
 t.test('a large batch (256 inputs × 3072 dimensions) through the thread pool', async (t) => {
   const pooled = await startServer({}, { pool: true });
   t.teardown(() => pooled.close());
-  const big = new OpenAI({ apiKey: 'sk-test', baseURL: `${pooled.url}/v1`, maxRetries: 0 });
+  const big = new OpenAI({ apiKey: 'sk-test', baseURL: `${pooled.url}/v1`, maxRetries: 0, fetch: checkedFetch });
   const input = Array.from({ length: 256 }, (_, i) => `document ${i}`);
   const res = await big.embeddings.create({ model: 'text-embedding-3-large', input });
   t.equal(res.data.length, 256);

@@ -2,13 +2,14 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import OpenAI from 'openai';
 import t from 'tap';
+import { checkedFetch } from '../helpers/contracts.js';
 import { sseEvents, violations } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, post, startServer } from '../helpers/server.js';
 
 const srv = await startServer();
 t.teardown(() => srv.close());
-const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${srv.url}/v1`, maxRetries: 0 });
-const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0 });
+const openai = new OpenAI({ apiKey: 'sk-test', baseURL: `${srv.url}/v1`, maxRetries: 0, fetch: checkedFetch });
+const anthropic = new Anthropic({ apiKey: 'sk-ant-test', baseURL: srv.url, maxRetries: 0, fetch: checkedFetch });
 
 const weather = {
   type: 'object',

@@ -39,6 +39,20 @@ function instance(): Ajv2020 {
   return ajv;
 }
 
+/** Parses the documents and compiles the schemas responses are checked against, so no timed request pays for it (~2 s). */
+export function warmContracts(): void {
+  for (const [vendor, name] of [
+    ['openai', 'CreateChatCompletionResponse'],
+    ['openai', 'CreateChatCompletionStreamResponse'],
+    ['openai', 'ErrorResponse'],
+    ['anthropic', 'Message'],
+    ['anthropic', 'MessageStreamEvent'],
+    ['anthropic', 'ErrorResponse'],
+  ] as const) {
+    violations(vendor, name, {});
+  }
+}
+
 /** Errors of `value` against `<vendor>#/components/schemas/<name>`, or [] when it conforms. */
 export function violations(vendor: 'openai' | 'anthropic', name: string, value: unknown): string[] {
   const key = `${vendor}#/components/schemas/${name}`;
@@ -63,3 +77,84 @@ export function sseEvents(text: string): { event: string | null; data: string }[
       return { event, data };
     });
 }
+
+/** Legacy completion chunks have the object's shape with finish_reason null (WIRE A4); the spec knows only the object. */
+function asCompletionObject(chunk: any): any {
+  for (const c of chunk.choices ?? []) c.finish_reason ??= 'stop';
+  return chunk;
+}
+
+/** base64 embeddings are packed little-endian float32 (WIRE A5); the spec knows only float arrays. */
+function asFloatEmbeddings(body: any): any {
+  for (const d of body.data ?? []) if (typeof d.embedding === 'string') d.embedding = Array.from(new Float32Array(new Uint8Array(Buffer.from(d.embedding, 'base64')).buffer));
+  return body;
+}
+
+/** WIRE B7: Anthropic's edge answers 413 with `request_too_large`, a type the API's own spec does not list. */
+function asSpecErrorType(body: any): any {
+  if (body?.error?.type === 'request_too_large') body.error.type = 'invalid_request_error';
+  return body;
+}
+
+type Check = { vendor: 'openai' | 'anthropic'; schema: string; adapt?: (v: any) => any };
+
+/** The schema a response of this route must match (`stream`: per event), or null for routes the vendors do not document. */
+function schemaFor(method: string, path: string, anthropicHeaders: boolean, status: number, stream: boolean): Check | null {
+  const anthropicRoute = path.startsWith('/v1/messages') || path === '/v1/complete' || (path.startsWith('/v1/models') && anthropicHeaders);
+  if (status >= 400) return anthropicRoute ? { vendor: 'anthropic', schema: 'ErrorResponse', adapt: asSpecErrorType } : { vendor: 'openai', schema: 'ErrorResponse' };
+  if (method === 'GET' && path === '/v1/models') return anthropicRoute ? { vendor: 'anthropic', schema: 'ListResponse_ModelInfo_' } : { vendor: 'openai', schema: 'ListModelsResponse' };
+  if (method === 'GET' && path.startsWith('/v1/models/')) return anthropicRoute ? { vendor: 'anthropic', schema: 'ModelInfo' } : { vendor: 'openai', schema: 'Model' };
+  if (method !== 'POST') return null;
+  switch (path) {
+    case '/v1/chat/completions':
+      return { vendor: 'openai', schema: stream ? 'CreateChatCompletionStreamResponse' : 'CreateChatCompletionResponse' };
+    case '/v1/completions':
+      return { vendor: 'openai', schema: 'CreateCompletionResponse', adapt: stream ? asCompletionObject : undefined };
+    case '/v1/embeddings':
+      return { vendor: 'openai', schema: 'CreateEmbeddingResponse', adapt: asFloatEmbeddings };
+    case '/v1/responses':
+      return { vendor: 'openai', schema: stream ? 'ResponseStreamEvent' : 'Response' };
+    case '/v1/messages':
+      return { vendor: 'anthropic', schema: stream ? 'MessageStreamEvent' : 'Message' };
+    case '/v1/messages/count_tokens':
+      return { vendor: 'anthropic', schema: 'CountMessageTokensResponse' };
+    case '/v1/complete':
+      return { vendor: 'anthropic', schema: 'CompletionResponse' };
+    default:
+      return null;
+  }
+}
+
+/** Every violation found by checkedFetch, for a test to assert there were none. */
+export const contractViolations: string[] = [];
+
+/**
+ * A fetch for the SDK clients and the tests' own requests that checks every response body, and
+ * every event of a stream, against the vendor's schema for its route (in-band error events
+ * against ErrorResponse), recording violations in `contractViolations`.
+ */
+export const checkedFetch: typeof fetch = async (input, init) => {
+  const res = await fetch(input, init);
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  const headers = new Headers(init?.headers);
+  const method = (init?.method ?? 'GET').toUpperCase();
+  const stream = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  const check = schemaFor(method, url.pathname, headers.has('anthropic-version') || headers.has('x-api-key'), res.status, stream);
+  if (check === null) return res;
+  const text = await res.clone().text();
+  const values: { what: string; value: unknown; check: Check }[] = [];
+  if (!stream) values.push({ what: `${method} ${url.pathname} ${res.status}`, value: JSON.parse(text), check });
+  else {
+    for (const e of sseEvents(text)) {
+      if (e.data === '[DONE]') continue;
+      const value = JSON.parse(e.data);
+      const inBandError = e.event === 'error' || (e.event === null && 'error' in value);
+      values.push({ what: `${url.pathname} event ${e.event ?? value.object ?? ''}`, value, check: inBandError ? { vendor: check.vendor, schema: 'ErrorResponse' } : check });
+    }
+  }
+  for (const { what, value, check: c } of values) {
+    const errors = violations(c.vendor, c.schema, c.adapt ? c.adapt(structuredClone(value)) : value);
+    if (errors.length > 0) contractViolations.push(`${what}: ${errors.join('; ')}`);
+  }
+  return res;
+};

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { Server } from '../../src/http/app.js';
 import { CpuPool } from '../../src/sim/pool.js';
+import { checkedFetch, contractViolations, warmContracts } from './contracts.js';
 
 export interface TestServer {
   readonly server: Server;
@@ -12,6 +13,7 @@ export interface TestServer {
 
 /** A real server on 127.0.0.1 and an ephemeral port, in this process. */
 export async function startServer(overrides: Record<string, unknown> = {}, options: { pool?: boolean } = {}): Promise<TestServer> {
+  warmContracts();
   const config = validateConfig({ host: '127.0.0.1', port: 0, workers: 0, accessLog: false, timeScale: 0, ...overrides });
   const pool = options.pool ? new CpuPool(config) : null;
   const server = new Server({ config, logging: { log: pino({ level: 'silent' }), access: null }, pool });
@@ -23,6 +25,8 @@ export async function startServer(overrides: Record<string, unknown> = {}, optio
     async close() {
       server.close();
       await pool?.destroy();
+      // Every response the test saw through post() or an SDK client must match the vendor's schema.
+      if (contractViolations.length > 0) throw new Error(`responses that violate the vendors' OpenAPI schemas:\n${contractViolations.splice(0).join('\n')}`);
     },
   };
 }
@@ -31,7 +35,7 @@ export const OPENAI_HEADERS = { 'content-type': 'application/json', authorizatio
 export const ANTHROPIC_HEADERS = { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' };
 
 export async function post(url: string, body: unknown, headers: Record<string, string> = OPENAI_HEADERS): Promise<{ status: number; headers: Headers; text: string; json: any }> {
-  const res = await fetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const res = await checkedFetch(url, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await res.text();
   let json: unknown;
   try {

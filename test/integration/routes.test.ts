@@ -99,7 +99,7 @@ t.test('at the drain deadline, running streams end with an in-band error the SDK
   const [c, m, w] = await Promise.all([chat, msg, waiting]);
   t.match(c.text, /data: \{"error":\{"message":"The server is shutting down[^"]*","type":"server_error","param":null,"code":null\}\}\n\n$/);
   t.notMatch(c.text, /\[DONE\]/);
-  t.match(m.text, /event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"The server is shutting down[^"]*"\}\}\n\n$/);
+  t.match(m.text, /event: error\ndata: \{"type":"error","error":\{"type":"overloaded_error","message":"The server is shutting down[^"]*"\},"request_id":"req_[^"]+"\}\n\n$/);
   t.equal(w.status, 503, 'a request not yet answered gets a plain 503');
   t.equal(w.json.error.type, 'server_error');
   t.equal(local.server.services.active, 0);

@@ -36,9 +36,9 @@ export const anthropic: Dialect = {
   errorBody(err: SimError, requestId: string): string {
     return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });
   },
-  // WIRE B3: `event: error` after the 200; the SDK throws an APIError of that type.
-  streamErrorFrame(err: SimError): string {
-    return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message } })}\n\n`;
+  // WIRE B3: `event: error` after the 200, with the body an error response has; the SDK throws an APIError of that type.
+  streamErrorFrame(err: SimError, requestId: string): string {
+    return `event: error\ndata: ${this.errorBody(err, requestId)}\n\n`;
   },
   staticHeaders: [],
 };
