@@ -27,6 +27,8 @@ export interface GenerationInput {
   readonly toolChoice?: ToolChoice;
   /** The conversation ends with a tool's result: an `auto` model answers it in text. */
   readonly afterToolResult?: boolean;
+  /** False when the caller forbids several calls in one answer. */
+  readonly parallelToolCalls?: boolean;
   /** Anthropic extended thinking: the most tokens the model may think before answering. */
   readonly thinkingBudget?: number;
   /** The dialect's wording, for the context-window error. */
@@ -49,31 +51,35 @@ function contentOf(input: GenerationInput, ctx: RouteContext): Content {
   const mode = ctx.headers.mode !== '' ? ctx.headers.mode : ctx.config.response.mode;
   if (mode === 'echo') return { kind: 'echo', text: input.lastUserText };
   if (mode !== 'generate') throw new SimError('invalid_value', `Header ${MODE_HEADER} must be "generate" or "echo", got "${mode}".`, MODE_HEADER);
-  const tool = chooseTool(input);
-  if (tool !== null) return { kind: 'tool', name: tool.name, schema: tool.schema };
+  const calls = chooseTools(input);
+  if (calls.length > 0) return { kind: 'tool', calls };
   if (input.json !== undefined) return { kind: 'json', schema: input.json.schema };
   return { kind: 'generate', thinkingBudget: input.thinkingBudget ?? 0 };
 }
 
+/** The most calls one answer makes in parallel. */
+const MAX_PARALLEL_CALLS = 4;
+
 /**
- * Whether the model calls a tool, and which: a forced choice always does; `auto` calls the first
- * tool when the user has just spoken and answers in text after a tool result, so an agent's
- * loop (call, result, answer) runs to its end.
+ * Which tools the model calls: `auto` calls the first tool when the user has just spoken and
+ * answers in text after a tool result, so an agent's loop (call, result, answer) runs to its
+ * end; `required` calls every tool offered (up to four) at once when parallel calls are allowed,
+ * the first otherwise; a named tool is called alone.
  */
-function chooseTool(input: GenerationInput): ToolSpec | null {
+function chooseTools(input: GenerationInput): ToolSpec[] {
   const tools = input.tools ?? [];
   const choice = input.toolChoice ?? { type: 'auto' };
   if (tools.length === 0 && (choice.type === 'required' || choice.type === 'named')) {
     throw new SimError('invalid_value', 'A tool_choice that requires a tool is only allowed when tools are specified.', 'tool_choice');
   }
-  if (tools.length === 0 || choice.type === 'none') return null;
+  if (tools.length === 0 || choice.type === 'none') return [];
   if (choice.type === 'named') {
     const named = tools.find((t) => t.name === choice.name);
     if (named === undefined) throw new SimError('invalid_value', `Tool choice names "${choice.name}", which is not among the tools offered.`, 'tool_choice');
-    return named;
+    return [named];
   }
-  if (choice.type === 'auto' && input.afterToolResult === true) return null;
-  return tools[0]!;
+  if (choice.type === 'auto') return input.afterToolResult === true ? [] : [tools[0]!];
+  return input.parallelToolCalls === false ? [tools[0]!] : tools.slice(0, MAX_PARALLEL_CALLS);
 }
 
 /** A prompt's token count: inline, or in the thread pool for very large prompts. */

@@ -1,10 +1,10 @@
 import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
-import type { Completion, FinishReason, SimRequest } from './request.js';
+import type { Completion, FinishReason, SimRequest, ToolCall, ToolSpec } from './request.js';
 import { uniqueBase62 } from './ids.js';
 import { sampleJson } from './json-schema.js';
-import { Rng } from './rng.js';
+import { hashString, Rng } from './rng.js';
 import { generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
 
 /**
@@ -16,11 +16,11 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const natural = naturalLength(sim.textSeed, config.response.minTokens, config.response.maxTokens);
   const cap = Math.min(sim.maxTokens ?? Infinity, sim.model.maxOutputTokens);
   const needGapsFor = !sim.stream && config.timeScale > 0;
+  if (sim.content.kind === 'tool') return planToolCalls(sim, sim.content.calls, cap, needGapsFor);
   if (sim.content.kind !== 'generate') {
     const pieces = new PieceText(splitPieces(authoredText(sim, natural)));
     const cut = pieces.length > cap;
-    const tool = sim.content.kind === 'tool';
-    return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : tool ? 'tool_call' : 'stop', needGapsFor, NaN);
+    return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : 'stop', needGapsFor, NaN);
   }
   const thinking = thinkingLength(sim.textSeed, sim.content.thinkingBudget);
   if (thinking > 0) {
@@ -51,9 +51,7 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
 export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReason, needGaps: boolean, pooledGapSum: number, thinking = 0): Completion {
   let kept = tokens;
   let stopSequence: string | null = null;
-  const toolCall = sim.content.kind === 'tool' ? { id: uniqueBase62(), name: sim.content.name } : null;
-  // Stop sequences apply to text, not to a tool call's arguments.
-  if (sim.stop.length > 0 && toolCall === null) {
+  if (sim.stop.length > 0) {
     const text = tokens.plain();
     const ends = new Uint32Array(tokens.length);
     for (let i = 0, at = 0; i < tokens.length; i++) ends[i] = at += tokens.piece(i).length;
@@ -75,14 +73,13 @@ export function cutAtStop(sim: SimRequest, tokens: TokenText, finish: FinishReas
   const gaps = Math.max(0, kept.length - 1);
   let rawGapSum = sim.stream ? NaN : 0;
   if (needGaps) rawGapSum = kept === tokens && !Number.isNaN(pooledGapSum) ? pooledGapSum : sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, gaps);
-  return { text: kept, finish, thinking, toolCall, stopSequence, rawGapSum };
+  return { text: kept, finish, thinking, toolCalls: [], stopSequence, rawGapSum };
 }
 
 /** The text of an echo or structured-output answer (fixed by the text seed, like generated text). */
 function authoredText(sim: SimRequest, natural: number): string {
   const { content } = sim;
   if (content.kind === 'echo') return content.text;
-  if (content.kind === 'tool') return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
   if (content.kind === 'json') {
     if (content.schema === null) return JSON.stringify({ answer: renderText(generateTokens(sim.textSeed, natural)) });
     return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
@@ -97,4 +94,24 @@ function thinkingLength(seed: number, budget: number): number {
   if (budget <= 0) return 0;
   const most = Math.min(budget, 256);
   return naturalLength(seed ^ THINKING_SEED, Math.max(1, Math.floor(most / 4)), most);
+}
+
+/**
+ * Tool calls: each call's JSON arguments drawn from its schema (seeded by the text seed and the
+ * call's position), their pieces one after the other; the cap cuts the last call short (finish
+ * 'length') and drops the calls after it. Stop sequences do not apply to arguments.
+ */
+function planToolCalls(sim: SimRequest, calls: readonly ToolSpec[], cap: number, needGaps: boolean): Completion {
+  const pieces: string[] = [];
+  const toolCalls: ToolCall[] = [];
+  calls.forEach((tool, k) => {
+    if (pieces.length >= cap) return;
+    pieces.push(...splitPieces(JSON.stringify(sampleJson(tool.schema, new Rng(k === 0 ? sim.textSeed : hashString(`call ${k}`, sim.textSeed))))));
+    toolCalls.push({ id: uniqueBase62(), name: tool.name, end: Math.min(pieces.length, cap) });
+  });
+  const cut = pieces.length > cap;
+  const text = new PieceText(cut ? pieces.slice(0, cap) : pieces);
+  const { timing } = sim;
+  const rawGapSum = sim.stream ? NaN : needGaps ? sumRawGaps(timing.profile, timing.itlOverride, timing.rng.state, Math.max(0, text.length - 1)) : 0;
+  return { text, finish: cut ? 'length' : 'tool_call', thinking: 0, toolCalls, stopSequence: null, rawGapSum };
 }

@@ -12,8 +12,15 @@ export type Content =
   | { readonly kind: 'generate'; readonly thinkingBudget: number }
   | { readonly kind: 'echo'; readonly text: string }
   | { readonly kind: 'json'; readonly schema: unknown }
-  /** A call of one of the caller's tools; its arguments validate against the tool's schema. */
-  | { readonly kind: 'tool'; readonly name: string; readonly schema: unknown };
+  /** Calls of the caller's tools (several: parallel calls); arguments validate against each tool's schema. */
+  | { readonly kind: 'tool'; readonly calls: readonly ToolSpec[] };
+
+/** One tool call of an answer: its arguments are the answer's tokens up to `end` (from the previous call's end). */
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly end: number;
+}
 
 /** A tool the caller offers: its name and the JSON Schema of its arguments. */
 export interface ToolSpec {
@@ -48,8 +55,8 @@ export interface Completion {
   readonly finish: FinishReason;
   /** The first `thinking` tokens of `text` are the model's thinking (Anthropic extended thinking), 0 without. */
   readonly thinking: number;
-  /** The tool this answer calls (its text is then the call's JSON arguments), else null. */
-  readonly toolCall: { readonly id: string; readonly name: string } | null;
+  /** The tools this answer calls, in order (its text is then their JSON arguments, one after the other); empty for none. */
+  readonly toolCalls: readonly ToolCall[];
   /** The stop sequence that ended the text (finish = 'stop_sequence'), else null. */
   readonly stopSequence: string | null;
   /**

@@ -132,3 +132,33 @@ t.test('OpenAI: n = 2 with tools, through finalChatCompletion()', async (t) => {
   const whole = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, n: 2 });
   t.same(violations('openai', 'CreateChatCompletionResponse', whole), []);
 });
+
+t.test('parallel tool calls: required/any call every tool offered, one after the other in the stream', async (t) => {
+  const res = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: 'required' });
+  const calls = res.choices[0]!.message.tool_calls!;
+  t.same(calls.map((c) => c.type === 'function' && c.function.name), ['get_weather', 'get_time']);
+  t.ok(calls[0]!.type === 'function' && validWeather(JSON.parse(calls[0]!.function.arguments)));
+  t.ok(calls[1]!.type === 'function' && typeof JSON.parse(calls[1]!.function.arguments).zone === 'string');
+  const final = await openai.chat.completions.stream({ model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: 'required' }).finalChatCompletion();
+  t.same(
+    final.choices[0]!.message.tool_calls!.map((c) => c.type === 'function' && [c.function.name, JSON.parse(c.function.arguments)]),
+    calls.map((c) => c.type === 'function' && [c.function.name, JSON.parse(c.function.arguments)]),
+    'the stream helper rebuilds both calls',
+  );
+  const raw = await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: 'required', stream: true });
+  t.equal((raw.text.match(/"type":"function","function":\{"name"/g) ?? []).length, 2, 'a header delta per call');
+  const single = await openai.chat.completions.create({ model: 'gpt-4o', messages: ask, tools: openaiTools, tool_choice: 'required', parallel_tool_calls: false });
+  t.equal(single.choices[0]!.message.tool_calls!.length, 1, 'parallel_tool_calls: false → one call');
+
+  const twoTools = [...anthropicTools, { name: 'get_time', input_schema: { type: 'object' as const, properties: { zone: { type: 'string' } }, required: ['zone'] } }];
+  const msg = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: twoTools, tool_choice: { type: 'any' } });
+  t.same(msg.content.map((b) => b.type === 'tool_use' && b.name), ['get_weather', 'get_time']);
+  const streamed = await anthropic.messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: twoTools, tool_choice: { type: 'any' } }).finalMessage();
+  t.same(
+    streamed.content.map((b) => b.type === 'tool_use' && [b.name, b.input]),
+    msg.content.map((b) => b.type === 'tool_use' && [b.name, b.input]),
+    'two tool_use blocks, streamed one after the other',
+  );
+  const one = await anthropic.messages.create({ model: 'claude-sonnet-4-5', max_tokens: 500, messages: ask, tools: twoTools, tool_choice: { type: 'any', disable_parallel_tool_use: true } });
+  t.equal(one.content.length, 1, 'disable_parallel_tool_use → one call');
+});

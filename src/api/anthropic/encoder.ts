@@ -1,23 +1,27 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
 import { hashString } from '../../sim/rng.js';
+import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
 /**
- * The message's one content block: text, or a tool_use whose input is the call's JSON (`{}` if
- * max_tokens cut it) and whose `caller` is the model itself (the spec requires it).
+ * The message's answer blocks: one text block, or a tool_use block per call, whose input is the
+ * call's JSON (`{}` if max_tokens cut it) and whose `caller` is the model itself (the spec requires it).
  */
-export function contentBlockJson(completion: Completion): string {
-  const call = completion.toolCall;
-  if (call === null) return `{"type":"text","text":"${answerEscaped(completion)}","citations":null}`;
-  let input = '{}';
-  try {
-    input = JSON.stringify(JSON.parse(completion.text.plain()));
-  } catch {
-    // Arguments cut short by max_tokens do not parse.
-  }
-  return `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":${input},"caller":{"type":"direct"}}`;
+export function contentBlocksJson(completion: Completion): string {
+  if (completion.toolCalls.length === 0) return `{"type":"text","text":"${answerEscaped(completion)}","citations":null}`;
+  return completion.toolCalls
+    .map((call, k) => {
+      let input = '{}';
+      try {
+        input = JSON.stringify(JSON.parse(callArguments(completion, k)));
+      } catch {
+        // Arguments cut short by max_tokens do not parse.
+      }
+      return `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":${input},"caller":{"type":"direct"}}`;
+    })
+    .join(',');
 }
 
 const STOP_REASONS = { stop: 'end_turn', length: 'max_tokens', stop_sequence: 'stop_sequence', tool_call: 'tool_use' } as const;
@@ -92,13 +96,13 @@ export class MessageStreamEncoder implements StreamEncoder {
     private readonly completion: Completion,
   ) {
     this.answerIndex = completion.thinking > 0 ? 1 : 0;
-    this.answerPrefix = completion.toolCall === null ? deltaPrefix(this.answerIndex, 'text_delta', 'text') : deltaPrefix(this.answerIndex, 'input_json_delta', 'partial_json');
+    this.answerPrefix = deltaPrefix(this.answerIndex, 'text_delta', 'text');
   }
 
   open(): string {
     const { sim, completion } = this;
     const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.text.length)));
-    const first = completion.thinking > 0 ? '{"type":"thinking","thinking":"","signature":""}' : this.answerBlock();
+    const first = completion.thinking > 0 ? '{"type":"thinking","thinking":"","signature":""}' : this.answerBlock(0);
     return (
       event('message_start', `{"type":"message_start","message":${start}}`) +
       event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${first}}`) +
@@ -106,10 +110,10 @@ export class MessageStreamEncoder implements StreamEncoder {
     );
   }
 
-  /** WIRE B3: a text block starts empty; a tool_use block starts with `input: {}` and fills by input_json_delta. */
-  private answerBlock(): string {
-    const call = this.completion.toolCall;
-    return call === null ? '{"type":"text","text":"","citations":null}' : `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":{},"caller":{"type":"direct"}}`;
+  /** WIRE B3: a text block starts empty; tool_use block k starts with `input: {}` and fills by input_json_delta. */
+  private answerBlock(k: number): string {
+    const call = this.completion.toolCalls[k];
+    return call === undefined ? '{"type":"text","text":"","citations":null}' : `{"type":"tool_use","id":"toolu_01${call.id}","name":${JSON.stringify(call.name)},"input":{},"caller":{"type":"direct"}}`;
   }
 
   /** Ends the thinking block (its signature_delta just before content_block_stop) and opens the answer's. */
@@ -117,13 +121,19 @@ export class MessageStreamEncoder implements StreamEncoder {
     return (
       event('content_block_delta', `{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"${thinkingSignature(this.completion)}"}}`) +
       event('content_block_stop', '{"type":"content_block_stop","index":0}') +
-      event('content_block_start', `{"type":"content_block_start","index":1,"content_block":${this.answerBlock()}}`)
+      event('content_block_start', `{"type":"content_block_start","index":1,"content_block":${this.answerBlock(0)}}`)
     );
   }
 
   token(json: string): string {
     const i = this.sent++;
-    const { thinking } = this.completion;
+    const { thinking, toolCalls } = this.completion;
+    if (toolCalls.length > 0) {
+      // One tool_use block per call, one after the other (parallel calls).
+      const k = callAt(this.completion, i);
+      const next = k > 0 && i === callStart(this.completion, k) ? event('content_block_stop', `{"type":"content_block_stop","index":${k - 1}}`) + event('content_block_start', `{"type":"content_block_start","index":${k},"content_block":${this.answerBlock(k)}}`) : '';
+      return next + deltaPrefix(k, 'input_json_delta', 'partial_json') + json + TOKEN_SUFFIX;
+    }
     if (i < thinking) return this.thinkingPrefix + json + TOKEN_SUFFIX;
     return (i === thinking && thinking > 0 ? this.switchBlocks() : '') + this.answerPrefix + json + TOKEN_SUFFIX;
   }
@@ -134,7 +144,7 @@ export class MessageStreamEncoder implements StreamEncoder {
     const pending = completion.thinking > 0 && this.sent <= completion.thinking ? this.switchBlocks() : '';
     return (
       pending +
-      event('content_block_stop', `{"type":"content_block_stop","index":${this.answerIndex}}`) +
+      event('content_block_stop', `{"type":"content_block_stop","index":${this.answerIndex + Math.max(0, completion.toolCalls.length - 1)}}`) +
       event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.text.length)}}`) +
       event('message_stop', '{"type":"message_stop"}')
     );

@@ -6,7 +6,7 @@ import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { contentBlockJson, MessageStreamEncoder, messageJson, thinkingBlockJson, usageJson } from './encoder.js';
+import { contentBlocksJson, MessageStreamEncoder, messageJson, thinkingBlockJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
@@ -29,7 +29,7 @@ const messagesRequest = z.looseObject({
   top_k: z.number().int().min(0).optional(),
   tools: z.array(z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,128}$/), input_schema: z.record(z.string(), z.unknown()).optional() })).optional(),
   tool_choice: z
-    .union([z.looseObject({ type: z.enum(['auto', 'any', 'none']) }), z.looseObject({ type: z.literal('tool'), name: z.string() })])
+    .union([z.looseObject({ type: z.enum(['auto', 'any', 'none']), disable_parallel_tool_use: z.boolean().optional() }), z.looseObject({ type: z.literal('tool'), name: z.string() })])
     .optional(),
   thinking: z
     .union([z.looseObject({ type: z.literal('enabled'), budget_tokens: z.number().int().min(1024) }), z.looseObject({ type: z.enum(['disabled', 'adaptive']) })])
@@ -69,6 +69,7 @@ export function messages(body: unknown, ctx: RouteContext): Generation | Promise
       tools: (req.tools ?? []).filter((t) => t.input_schema !== undefined).map((t) => ({ name: t.name, schema: t.input_schema })),
       toolChoice: toolChoiceOf(req.tool_choice),
       afterToolResult: endsWithToolResult(req.messages),
+      parallelToolCalls: req.tool_choice?.disable_parallel_tool_use !== true,
       thinkingBudget,
       wording: anthropicWording,
     },
@@ -88,7 +89,7 @@ class MessageGeneration implements Generation {
 
   body(): string {
     const { sim, completion } = this;
-    const content = `[${completion.thinking > 0 ? `${thinkingBlockJson(completion)},` : ''}${contentBlockJson(completion)}]`;
+    const content = `[${completion.thinking > 0 ? `${thinkingBlockJson(completion)},` : ''}${contentBlocksJson(completion)}]`;
     return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
   }
 

@@ -36,6 +36,7 @@ const chatRequest = z.looseObject({
   tools: z
     .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), parameters: z.record(z.string(), z.unknown()).optional() }) }))
     .nullish(),
+  parallel_tool_calls: z.boolean().nullish(),
   tool_choice: z
     .union([z.enum(['none', 'auto', 'required']), z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) })])
     .nullish(),
@@ -71,12 +72,13 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
       tools: (req.tools ?? []).map((t) => ({ name: t.function.name, schema: t.function.parameters ?? { type: 'object', properties: {} } })),
       toolChoice: req.tool_choice == null ? undefined : typeof req.tool_choice === 'string' ? { type: req.tool_choice } : { type: 'named', name: req.tool_choice.function.name },
       afterToolResult: req.messages[req.messages.length - 1]!.role === 'tool',
+      parallelToolCalls: req.parallel_tool_calls ?? true,
       json: req.response_format == null || req.response_format.type === 'text' ? undefined : { schema: jsonSchemaOf(req.response_format) },
       wording: openaiWording,
     },
     ctx,
     // Tool-call arguments carry no logprobs, as with the real API.
-    (sim, completion) => new ChatGeneration(req.model, sim, [completion, ...moreChoices(sim, ctx, n)], includeUsage, req.logprobs === true && completion.toolCall === null ? (req.top_logprobs ?? 0) : null),
+    (sim, completion) => new ChatGeneration(req.model, sim, [completion, ...moreChoices(sim, ctx, n)], includeUsage, req.logprobs === true && completion.toolCalls.length === 0 ? (req.top_logprobs ?? 0) : null),
   );
 }
 
@@ -105,8 +107,8 @@ class ChatGeneration extends OpenAIGeneration {
   }
 
   private choiceJson(c: Completion, index: number): string {
-    const message = c.toolCall === null ? `"content":"${c.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(c)}`;
-    const logprobs = this.topLogprobs === null || c.toolCall !== null ? 'null' : logprobsJson(c.text, choiceSeed(this.sim, index), this.topLogprobs);
+    const message = c.toolCalls.length === 0 ? `"content":"${c.text.escaped()}"` : `"content":null,"tool_calls":${toolCallsJson(c)}`;
+    const logprobs = this.topLogprobs === null || c.toolCalls.length > 0 ? 'null' : logprobsJson(c.text, choiceSeed(this.sim, index), this.topLogprobs);
     return `{"index":${index},"message":{"role":"assistant",${message},"refusal":null,"annotations":[]},"logprobs":${logprobs},"finish_reason":"${finishReason(c)}"}`;
   }
 

@@ -5,24 +5,39 @@ const FINISH_REASONS = { stop: 'stop', stop_sequence: 'stop', length: 'length', 
 /** OpenAI reports a stop sequence as an ordinary stop, and a tool call as `tool_calls`. */
 export const finishReason = (completion: Completion): 'stop' | 'length' | 'tool_calls' => FINISH_REASONS[completion.finish];
 
-/** The first delta of a choice: the role, and for a tool call its id, type, name and `arguments: ""`, which the SDK's stream helper requires. */
-function firstDelta(completion: Completion): string {
-  const call = completion.toolCall;
-  if (call === null) return '{"role":"assistant","content":"","refusal":null}';
-  return `{"role":"assistant","content":null,"refusal":null,"tool_calls":[{"index":0,"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}`;
+/** Call k's first delta: index, id, type, name and `arguments: ""`, which the SDK's stream helper requires (WIRE A3). */
+function callHeader(completion: Completion, k: number): string {
+  const call = completion.toolCalls[k]!;
+  return `{"index":${k},"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}`;
 }
 
-/** A token's delta: content, or a fragment of the tool call's arguments. */
-const tokenDelta = (completion: Completion, json: string): string =>
-  completion.toolCall === null ? `{"content":${json}}` : `{"tool_calls":[{"index":0,"function":{"arguments":${json}}}]}`;
+/** The first delta of a choice: the role, and the first tool call's header. */
+function firstDelta(completion: Completion): string {
+  if (completion.toolCalls.length === 0) return '{"role":"assistant","content":"","refusal":null}';
+  return `{"role":"assistant","content":null,"refusal":null,"tool_calls":[${callHeader(completion, 0)}]}`;
+}
+
+/**
+ * The deltas of token i: content, or a fragment of a call's arguments, preceded by the call's
+ * header delta when the token opens a later call (parallel calls stream one after the other).
+ */
+function tokenDeltas(completion: Completion, i: number, json: string): string[] {
+  if (completion.toolCalls.length === 0) return [`{"content":${json}}`];
+  const k = callAt(completion, i);
+  const args = `{"tool_calls":[{"index":${k},"function":{"arguments":${json}}}]}`;
+  return k > 0 && i === callStart(completion, k) ? [`{"tool_calls":[${callHeader(completion, k)}]}`, args] : [args];
+}
 
 /** The `tool_calls` of a non-stream message (WIRE A2). */
 export function toolCallsJson(completion: Completion): string {
-  const call = completion.toolCall!;
-  return `[{"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":"${completion.text.escaped()}"}}]`;
+  const calls = completion.toolCalls.map(
+    (call, k) => `{"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":${JSON.stringify(callArguments(completion, k))}}}`,
+  );
+  return `[${calls.join(',')}]`;
 }
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
+import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import { logprobEntry } from './logprobs.js';
 
 const fingerprints = new Map<string, string>();
@@ -72,10 +87,8 @@ export class ChatStreamEncoder implements StreamEncoder {
   ) {
     this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
-    // WIRE A3: a tool call streams its arguments as fragments of `function.arguments`.
-    const call = completion.toolCall !== null;
-    this.tokenPrefix = `${this.head}{"index":0,"delta":${call ? '{"tool_calls":[{"index":0,"function":{"arguments":' : '{"content":'}`;
-    this.tokenSuffix = `${call ? '}}]}' : '}'},"logprobs":null,"finish_reason":null}${this.tail}`;
+    this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
+    this.tokenSuffix = `},"logprobs":null,"finish_reason":null}${this.tail}`;
   }
 
   open(): string {
@@ -83,6 +96,12 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   token(json: string): string {
+    // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
+    if (this.completion.toolCalls.length > 0) {
+      return tokenDeltas(this.completion, this.sent++, json)
+        .map((delta) => `${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`)
+        .join('');
+    }
     if (this.topLogprobs === null) return this.tokenPrefix + json + this.tokenSuffix;
     const entry = logprobEntry(this.completion.text, this.sent++, this.sim.textSeed, this.topLogprobs);
     return `${this.tokenPrefix}${json}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`;
@@ -142,8 +161,8 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     let out = '';
     this.choices.forEach((c, i) => {
       if (s >= c.text.length) return;
-      const logprobs = this.topLogprobs === null || c.toolCall !== null ? 'null' : `{"content":[${logprobEntry(c.text, s, choiceSeed(this.sim, i), this.topLogprobs)}],"refusal":null}`;
-      out += this.chunk(i, tokenDelta(c, c.text.json(s)), 'null', logprobs);
+      const logprobs = this.topLogprobs === null || c.toolCalls.length > 0 ? 'null' : `{"content":[${logprobEntry(c.text, s, choiceSeed(this.sim, i), this.topLogprobs)}],"refusal":null}`;
+      for (const delta of tokenDeltas(c, s, c.text.json(s))) out += this.chunk(i, delta, 'null', logprobs);
       if (s === c.text.length - 1) out += this.finish(i);
     });
     return out;

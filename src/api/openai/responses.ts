@@ -67,6 +67,8 @@ export function responses(body: unknown, ctx: RouteContext): Generation | Promis
         .map((t) => ({ name: t.name as string, schema: (t.parameters as object | undefined) ?? { type: 'object', properties: {} } })),
       toolChoice: req.tool_choice == null ? undefined : typeof req.tool_choice === 'string' ? { type: req.tool_choice } : { type: 'named', name: req.tool_choice.name },
       afterToolResult: Array.isArray(req.input) && req.input.at(-1)?.type === 'function_call_output',
+      // One function call per response: parallel calls are simulated on chat and messages only.
+      parallelToolCalls: false,
       wording: openaiWording,
     },
     ctx,
@@ -84,7 +86,7 @@ class ResponseGeneration implements Generation {
     readonly sim: SimRequest,
     readonly completion: Completion,
   ) {
-    this.itemId = `${completion.toolCall === null ? 'msg' : 'fc'}_${uniqueHex()}`;
+    this.itemId = `${completion.toolCalls.length === 0 ? 'msg' : 'fc'}_${uniqueHex()}`;
   }
 
   private get incomplete(): boolean {
@@ -97,7 +99,7 @@ class ResponseGeneration implements Generation {
    */
   private item(text: string | null): string {
     const status = text === null ? 'in_progress' : this.incomplete ? 'incomplete' : 'completed';
-    const call = this.completion.toolCall;
+    const call = this.completion.toolCalls[0] ?? null;
     if (call !== null) return `{"id":"${this.itemId}","type":"function_call","status":"${status}","call_id":"call_${call.id}","name":${JSON.stringify(call.name)},"arguments":"${text ?? ''}"}`;
     const content = text === null ? '[]' : `[${this.part(text)}]`;
     return `{"id":"${this.itemId}","type":"message","status":"${status}","role":"assistant","content":${content}}`;
@@ -140,7 +142,7 @@ class ResponseGeneration implements Generation {
   encoder(): StreamEncoder {
     let seq = 0;
     const ev = (type: string, fields: string): string => `event: ${type}\ndata: {"type":"${type}",${fields},"sequence_number":${seq++}}\n\n`;
-    const call = this.completion.toolCall;
+    const call = this.completion.toolCalls[0] ?? null;
     const at = `"item_id":"${this.itemId}","output_index":0${call === null ? ',"content_index":0' : ''}`;
     // A function call streams its arguments (response.function_call_arguments.*), a message its text.
     const deltaType = call === null ? 'response.output_text.delta' : 'response.function_call_arguments.delta';
