@@ -1,5 +1,5 @@
 import t from 'tap';
-import { sseEvents, violations } from '../helpers/contracts.js';
+import { checkedFetch, sseEvents, violations } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 
 /**
@@ -53,8 +53,8 @@ t.test('OpenAI embeddings, float and base64', async (t) => {
 });
 
 t.test('OpenAI models', async (t) => {
-  conforms(t, 'openai', 'ListModelsResponse', await (await fetch(`${srv.url}/v1/models`)).json(), 'list');
-  conforms(t, 'openai', 'Model', await (await fetch(`${srv.url}/v1/models/gpt-4o`)).json(), 'retrieve');
+  conforms(t, 'openai', 'ListModelsResponse', await (await checkedFetch(`${srv.url}/v1/models`)).json(), 'list');
+  conforms(t, 'openai', 'Model', await (await checkedFetch(`${srv.url}/v1/models/gpt-4o`)).json(), 'retrieve');
 });
 
 t.test('OpenAI responses', async (t) => {
@@ -93,9 +93,9 @@ t.test('Anthropic messages', async (t) => {
 
 t.test('Anthropic count_tokens, models, complete, errors', async (t) => {
   conforms(t, 'anthropic', 'CountMessageTokensResponse', (await post(`${srv.url}/v1/messages/count_tokens`, msg, ANTHROPIC_HEADERS)).json, 'count');
-  const list = await (await fetch(`${srv.url}/v1/models?limit=3`, { headers: ANTHROPIC_HEADERS })).json();
+  const list = await (await checkedFetch(`${srv.url}/v1/models?limit=3`, { headers: ANTHROPIC_HEADERS })).json();
   conforms(t, 'anthropic', 'ListResponse_ModelInfo_', list, 'models page');
-  conforms(t, 'anthropic', 'ModelInfo', await (await fetch(`${srv.url}/v1/models/claude-haiku-4-5`, { headers: ANTHROPIC_HEADERS })).json(), 'model');
+  conforms(t, 'anthropic', 'ModelInfo', await (await checkedFetch(`${srv.url}/v1/models/claude-haiku-4-5`, { headers: ANTHROPIC_HEADERS })).json(), 'model');
   const completion = await post(`${srv.url}/v1/complete`, { model: 'claude-haiku-4-5', prompt: '\n\nHuman: hi\n\nAssistant:', max_tokens_to_sample: 20 }, ANTHROPIC_HEADERS);
   conforms(t, 'anthropic', 'CompletionResponse', completion.json, 'complete');
   const stream = await post(`${srv.url}/v1/complete`, { model: 'claude-haiku-4-5', prompt: '\n\nHuman: hi\n\nAssistant:', max_tokens_to_sample: 20, stream: true }, ANTHROPIC_HEADERS);

@@ -96,11 +96,14 @@ function asSpecErrorType(body: any): any {
   return body;
 }
 
+const OPENAI_PATHS = new Set(['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses']);
+
 type Check = { vendor: 'openai' | 'anthropic'; schema: string; adapt?: (v: any) => any };
 
 /** The schema a response of this route must match (`stream`: per event), or null for routes the vendors do not document. */
 function schemaFor(method: string, path: string, anthropicHeaders: boolean, status: number, stream: boolean): Check | null {
-  const anthropicRoute = path.startsWith('/v1/messages') || path === '/v1/complete' || (path.startsWith('/v1/models') && anthropicHeaders);
+  // As the server routes: Anthropic's own paths, and shared or unknown ones asked with Anthropic headers.
+  const anthropicRoute = path.startsWith('/v1/messages') || path === '/v1/complete' || (anthropicHeaders && !OPENAI_PATHS.has(path));
   if (status >= 400) return anthropicRoute ? { vendor: 'anthropic', schema: 'ErrorResponse', adapt: asSpecErrorType } : { vendor: 'openai', schema: 'ErrorResponse' };
   if (method === 'GET' && path === '/v1/models') return anthropicRoute ? { vendor: 'anthropic', schema: 'ListResponse_ModelInfo_' } : { vendor: 'openai', schema: 'ListModelsResponse' };
   if (method === 'GET' && path.startsWith('/v1/models/')) return anthropicRoute ? { vendor: 'anthropic', schema: 'ModelInfo' } : { vendor: 'openai', schema: 'Model' };
@@ -131,7 +134,8 @@ export const contractViolations: string[] = [];
 /**
  * A fetch for the SDK clients and the tests' own requests that checks every response body, and
  * every event of a stream, against the vendor's schema for its route (in-band error events
- * against ErrorResponse), recording violations in `contractViolations`.
+ * against ErrorResponse), recording violations in `contractViolations`. It reads the whole body
+ * before handing the response on, so tests that time a stream's events use plain fetch.
  */
 export const checkedFetch: typeof fetch = async (input, init) => {
   const res = await fetch(input, init);

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import t from 'tap';
+import { checkedFetch } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 
 const srv = await startServer({ bodyLimitBytes: 4096 });
@@ -66,21 +67,21 @@ for (const [name, body, status, type, message] of anthropicCases) {
 }
 
 t.test('unknown route → 404 in the dialect the headers suggest', async (t) => {
-  const o = await fetch(`${srv.url}/v1/nope`, { headers: OPENAI_HEADERS });
+  const o = await checkedFetch(`${srv.url}/v1/nope`, { headers: OPENAI_HEADERS });
   t.equal(o.status, 404);
   const oj = await o.json();
   isOpenAIError(t, oj);
   t.equal(oj.error.message, 'Invalid URL (GET /v1/nope)');
-  const a = await fetch(`${srv.url}/v1/nope`, { headers: ANTHROPIC_HEADERS });
+  const a = await checkedFetch(`${srv.url}/v1/nope`, { headers: ANTHROPIC_HEADERS });
   t.equal(a.status, 404);
   isAnthropicError(t, await a.json(), 'not_found_error');
 });
 
 t.test('wrong method → 405', async (t) => {
-  const o = await fetch(chat, { headers: OPENAI_HEADERS });
+  const o = await checkedFetch(chat, { headers: OPENAI_HEADERS });
   t.equal(o.status, 405);
   t.equal((await o.json()).error.message, 'Invalid method for URL (GET /v1/chat/completions)');
-  const a = await fetch(messages, { method: 'DELETE', headers: ANTHROPIC_HEADERS });
+  const a = await checkedFetch(messages, { method: 'DELETE', headers: ANTHROPIC_HEADERS });
   t.equal(a.status, 405);
   isAnthropicError(t, await a.json(), 'invalid_request_error');
 });
@@ -208,10 +209,10 @@ t.test('an embeddings input over 8192 tokens → 400 context_length_exceeded', a
 
 t.test('Anthropic models paging parameters are checked', async (t) => {
   for (const q of ['limit=0', 'limit=1001', 'limit=x', 'after_id=nope']) {
-    const res = await fetch(`${srv.url}/v1/models?${q}`, { headers: ANTHROPIC_HEADERS });
+    const res = await checkedFetch(`${srv.url}/v1/models?${q}`, { headers: ANTHROPIC_HEADERS });
     t.equal(res.status, 400, q);
     isAnthropicError(t, await res.json(), 'invalid_request_error');
   }
-  const unknown = await fetch(`${srv.url}/v1/models/gpt-4o`, { headers: ANTHROPIC_HEADERS });
+  const unknown = await checkedFetch(`${srv.url}/v1/models/gpt-4o`, { headers: ANTHROPIC_HEADERS });
   t.equal(unknown.status, 404, 'an OpenAI model is not an Anthropic model');
 });

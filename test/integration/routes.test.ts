@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import t from 'tap';
+import { checkedFetch } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 import { Catalogue } from '../../src/sim/catalogue.js';
 
@@ -9,15 +10,15 @@ t.teardown(() => srv.close());
 
 t.test('health, liveness and readiness probes', async (t) => {
   for (const path of ['/health', '/live', '/health/live']) {
-    const res = await fetch(`${srv.url}${path}`);
+    const res = await checkedFetch(`${srv.url}${path}`);
     t.equal(res.status, 200, path);
     t.same(await res.json(), { status: 'ok' });
   }
-  for (const path of ['/ready', '/health/ready']) t.equal((await fetch(`${srv.url}${path}`)).status, 200, path);
+  for (const path of ['/ready', '/health/ready']) t.equal((await checkedFetch(`${srv.url}${path}`)).status, 200, path);
 });
 
 t.test('GET /v1/models lists the catalogue in OpenAI shape', async (t) => {
-  const res = await fetch(`${srv.url}/v1/models`, { headers: OPENAI_HEADERS });
+  const res = await checkedFetch(`${srv.url}/v1/models`, { headers: OPENAI_HEADERS });
   t.equal(res.status, 200);
   const json = await res.json();
   t.equal(json.object, 'list');
@@ -31,11 +32,11 @@ t.test('GET /v1/models lists the catalogue in OpenAI shape', async (t) => {
 });
 
 t.test('GET /v1/models/{id}: known, alias, unknown', async (t) => {
-  const known = await fetch(`${srv.url}/v1/models/gpt-4o-mini`);
+  const known = await checkedFetch(`${srv.url}/v1/models/gpt-4o-mini`);
   t.same(await known.json(), { id: 'gpt-4o-mini', object: 'model', created: 1721172741, owned_by: 'system' });
-  const alias = await fetch(`${srv.url}/v1/models/gpt-4o-mini-2024-07-18`);
+  const alias = await checkedFetch(`${srv.url}/v1/models/gpt-4o-mini-2024-07-18`);
   t.equal((await alias.json()).id, 'gpt-4o-mini-2024-07-18');
-  const unknown = await fetch(`${srv.url}/v1/models/nope`);
+  const unknown = await checkedFetch(`${srv.url}/v1/models/nope`);
   t.equal(unknown.status, 404);
   t.equal((await unknown.json()).error.code, 'model_not_found');
 });
