@@ -15,12 +15,13 @@ import { generateTokens, naturalLength, PieceText, renderText, splitPieces, Voca
 export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: CpuPool | null): Completion | Promise<Completion> {
   const natural = naturalLength(sim.textSeed, config.response.minTokens, config.response.maxTokens);
   const cap = Math.min(sim.maxTokens ?? Infinity, sim.model.maxOutputTokens);
-  const needGapsFor = !sim.stream && config.timeScale > 0;
-  if (sim.content.kind === 'tool') return planToolCalls(sim, sim.content.calls, cap, needGapsFor);
+  // At time scale 0 every delay is 0: non-stream gaps need not be drawn (streams draw theirs as they go).
+  const needGaps = !sim.stream && config.timeScale > 0;
+  if (sim.content.kind === 'tool') return planToolCalls(sim, sim.content.calls, cap, needGaps);
   if (sim.content.kind !== 'generate') {
     const pieces = new PieceText(splitPieces(authoredText(sim, natural)));
     const cut = pieces.length > cap;
-    return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : 'stop', needGapsFor, NaN);
+    return cutAtStop(sim, cut ? pieces.slice(cap) : pieces, cut ? 'length' : 'stop', needGaps, NaN);
   }
   const thinking = thinkingLength(sim.textSeed, sim.content.thinkingBudget);
   if (thinking > 0) {
@@ -29,13 +30,11 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
     const tokens = new Uint16Array(thinking + answer);
     tokens.set(generateTokens(sim.textSeed ^ THINKING_SEED, thinking));
     tokens.set(generateTokens(sim.textSeed, answer), thinking);
-    return cutAtStop(sim, new VocabularyText(tokens), natural > answer ? 'length' : 'stop', needGapsFor, NaN, thinking);
+    return cutAtStop(sim, new VocabularyText(tokens), natural > answer ? 'length' : 'stop', needGaps, NaN, thinking);
   }
   const count = Math.min(natural, cap);
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
-  // At time scale 0 every delay is 0: the gaps need not be drawn.
-  const needGaps = needGapsFor;
   if (pool !== null && count > config.pool.offloadTokens) {
     const gaps = !needGaps ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
     return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, new VocabularyText(r.tokens), finish, needGaps, r.rawGapSum));

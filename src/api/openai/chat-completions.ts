@@ -7,10 +7,10 @@ import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { validate } from '../validate.js';
-import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
+import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, longest, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
-import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
+import { findModel, OpenAIGeneration, stopList } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 const message = z.looseObject({
@@ -90,9 +90,6 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
 function moreChoices(sim: SimRequest, ctx: RouteContext, n: number): Completion[] {
   return Array.from({ length: n - 1 }, (_, i) => planCompletion({ ...sim, textSeed: hashString(`choice ${i + 1}`, sim.textSeed) }, ctx.config, null) as Completion);
 }
-
-/** The longest choice: its schedule is the response's, as a server decodes all choices together. */
-const longest = (choices: readonly Completion[]): Completion => choices.reduce((a, b) => (b.text.length > a.text.length ? b : a));
 
 class ChatGeneration extends OpenAIGeneration {
   constructor(

@@ -7,7 +7,7 @@ import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
-import { chatUsageJson, finishReason, systemFingerprint, totalTokens } from './encoder.js';
+import { chatUsageJson, finishReason, longest, systemFingerprint, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { legacyLogprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
@@ -92,8 +92,7 @@ class TextCompletion extends OpenAIGeneration {
     /** The integer `logprobs` (alternatives per token), or null. */
     private readonly logprobs: number | null,
   ) {
-    // The stream is timed by the longest choice, as a server decodes them together.
-    super('cmpl-', modelName, sim, choices.reduce((a, b) => (b.completion.text.length > a.completion.text.length ? b : a)).completion, includeUsage);
+    super('cmpl-', modelName, sim, longest(choices.map((c) => c.completion)), includeUsage);
   }
 
   private head(): string {

@@ -116,6 +116,9 @@ export class ChatStreamEncoder implements StreamEncoder {
 
 export const totalTokens = (choices: readonly Completion[]): number => choices.reduce((sum, c) => sum + c.text.length, 0);
 
+/** The longest choice: its schedule is the response's, as a server decodes all choices together. */
+export const longest = (choices: readonly Completion[]): Completion => choices.reduce((a, b) => (b.text.length > a.text.length ? b : a));
+
 /** The seed of a choice's logprobs (choice 0's is the request's, as with n = 1). */
 export const choiceSeed = (sim: SimRequest, index: number): number => sim.textSeed ^ index;
 
