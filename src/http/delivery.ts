@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { SimError } from '../errors.js';
 import type { ModelCells } from '../metrics/metrics.js';
+import { FrameBuffer } from '../sim/frames.js';
 import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
@@ -8,6 +9,9 @@ import type { TokenText } from '../sim/text.js';
 import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
+
+/** Every stream of this process assembles its frames here (flushes never interleave). */
+const frames = new FrameBuffer();
 
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const SSE_HEADERS: readonly (readonly [string, string])[] = [
@@ -202,17 +206,18 @@ class SseStream extends Delivery {
     const now = performance.now();
     const n = tokens.length;
     const { timing } = this.gen.sim;
-    let out = '';
+    const out = frames;
+    out.reset();
     if (!this.opened) {
       this.opened = true;
-      out = this.encoder.open();
+      this.encoder.open(out);
       cells.ttft.observe((now - ex.startedAt) / 1000);
     }
     // Every token due by now, or within the scheduler's horizon.
     const horizon = now + HORIZON_MS;
     const first = this.sent;
     while (this.sent < n && this.due <= horizon) {
-      out += this.encoder.token(tokens.json(this.sent));
+      this.encoder.token(tokens.json(this.sent), out);
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
       this.lastSentAt = now;
@@ -220,13 +225,14 @@ class SseStream extends Delivery {
     }
     cells.tokens.inc(this.sent - first);
     if (this.sent === n) {
-      out += this.encoder.close();
+      this.encoder.close(out);
+      // Sent before complete(): freeing the slot may start a waiting stream, which reuses `frames`.
+      ex.res.end(out.view());
       this.complete(0); // tokens were counted as they went
-      ex.res.end(out);
       ex.finish(200);
       return;
     }
-    if (out !== '' && !ex.res.write(out)) {
+    if (out.length > 0 && !ex.res.write(out.view())) {
       this.blocked = true; // uWS keeps what it could not send; onWritable resumes
       cells.backpressure.inc();
       if (!this.watchingWritable) {

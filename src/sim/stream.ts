@@ -1,17 +1,18 @@
+import type { FrameBuffer } from './frames.js';
 import type { Completion, SimRequest } from './request.js';
 
 /**
  * One encoder per dialect behind this interface (GUIDE example 3). Each instance serves one
- * response and precomputes everything that does not change per token, so `token` costs two
- * concatenations.
+ * response and precomputes, as bytes, everything that does not change per token, so a plain
+ * token's frame is two copies and the token's text.
  */
 export interface StreamEncoder {
-  /** Frames before the first token (role chunk, message_start, ...). */
-  open(): string;
-  /** The frame for one token; `json` is the token's text as a JSON string literal. */
-  token(json: string): string;
-  /** Frames after the last token (finish, usage, terminator). */
-  close(): string;
+  /** Appends the frames before the first token (role chunk, message_start, ...). */
+  open(out: FrameBuffer): void;
+  /** Appends the frame for one token; `json` is the token's text as a JSON string literal. */
+  token(json: string, out: FrameBuffer): void;
+  /** Appends the frames after the last token (finish, usage, terminator). */
+  close(out: FrameBuffer): void;
 }
 
 /** What a generation route hands to the HTTP layer: the plan and both renderings of it. */

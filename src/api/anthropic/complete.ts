@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
+import { utf8 } from '../../sim/frames.js';
 import { uniqueBase62 } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
@@ -61,17 +62,18 @@ class TextComplete implements Generation {
   }
 
   encoder(): StreamEncoder {
-    const prefix = `event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`;
-    const suffix = `,"stop_reason":null,"stop":null,"model":${JSON.stringify(this.modelName)}}\n\n`;
+    const prefix = utf8(`event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`);
+    const suffix = utf8(`,"stop_reason":null,"stop":null,"model":${JSON.stringify(this.modelName)}}\n\n`);
     let first = true;
     return {
-      open: () => '',
-      token: (json) => {
-        if (!first) return prefix + json + suffix;
+      open: () => {},
+      token: (json, out) => {
+        out.bytes(prefix);
+        out.text(first ? `" ${json.slice(1)}` : json);
+        out.bytes(suffix);
         first = false;
-        return `${prefix}" ${json.slice(1)}${suffix}`;
       },
-      close: () => `event: completion\ndata: ${this.object('""', stopJson(this.completion))}\n\n`,
+      close: (out) => out.text(`event: completion\ndata: ${this.object('""', stopJson(this.completion))}\n\n`),
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
 import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
+import { utf8, type FrameBuffer } from '../../sim/frames.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
@@ -55,7 +56,10 @@ const event = (name: string, data: string): string => `event: ${name}\ndata: ${d
 
 const deltaPrefix = (index: number, type: string, field: string): string =>
   `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"${type}","${field}":`;
-const TOKEN_SUFFIX = '}}\n\n';
+/** The plain delta frames around a token's text, as bytes: thinking (block 0), text in block 0 or 1 (after thinking). */
+const THINKING_PREFIX = utf8(deltaPrefix(0, 'thinking_delta', 'thinking'));
+const TEXT_PREFIXES = [utf8(deltaPrefix(0, 'text_delta', 'text')), utf8(deltaPrefix(1, 'text_delta', 'text'))] as const;
+const TOKEN_SUFFIX = utf8('}}\n\n');
 
 /** A thinking block's signature: opaque to clients, deterministic like the thinking it signs. */
 export function thinkingSignature(completion: Completion): string {
@@ -85,9 +89,7 @@ export function thinkingBlockJson(completion: Completion): string {
 export class MessageStreamEncoder implements StreamEncoder {
   /** Tokens encoded so far: the first `completion.thinking` belong to the thinking block. */
   private sent = 0;
-  private readonly answerIndex: number;
-  private readonly answerPrefix: string;
-  private readonly thinkingPrefix = deltaPrefix(0, 'thinking_delta', 'thinking');
+  private readonly answerIndex: 0 | 1;
 
   constructor(
     private readonly id: string,
@@ -96,17 +98,16 @@ export class MessageStreamEncoder implements StreamEncoder {
     private readonly completion: Completion,
   ) {
     this.answerIndex = completion.thinking > 0 ? 1 : 0;
-    this.answerPrefix = deltaPrefix(this.answerIndex, 'text_delta', 'text');
   }
 
-  open(): string {
+  open(out: FrameBuffer): void {
     const { sim, completion } = this;
     const start = messageJson(this.id, this.model, '[]', null, usageJson(sim.promptTokens, Math.min(1, completion.text.length)));
     const first = completion.thinking > 0 ? '{"type":"thinking","thinking":"","signature":""}' : this.answerBlock(0);
-    return (
+    out.text(
       event('message_start', `{"type":"message_start","message":${start}}`) +
-      event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${first}}`) +
-      event('ping', '{"type":"ping"}')
+        event('content_block_start', `{"type":"content_block_start","index":0,"content_block":${first}}`) +
+        event('ping', '{"type":"ping"}'),
     );
   }
 
@@ -125,28 +126,34 @@ export class MessageStreamEncoder implements StreamEncoder {
     );
   }
 
-  token(json: string): string {
+  token(json: string, out: FrameBuffer): void {
     const i = this.sent++;
     const { thinking, toolCalls } = this.completion;
     if (toolCalls.length > 0) {
       // One tool_use block per call, one after the other (parallel calls).
       const k = callAt(this.completion, i);
-      const next = k > 0 && i === callStart(this.completion, k) ? event('content_block_stop', `{"type":"content_block_stop","index":${k - 1}}`) + event('content_block_start', `{"type":"content_block_start","index":${k},"content_block":${this.answerBlock(k)}}`) : '';
-      return next + deltaPrefix(k, 'input_json_delta', 'partial_json') + json + TOKEN_SUFFIX;
+      if (k > 0 && i === callStart(this.completion, k)) {
+        out.text(event('content_block_stop', `{"type":"content_block_stop","index":${k - 1}}`) + event('content_block_start', `{"type":"content_block_start","index":${k},"content_block":${this.answerBlock(k)}}`));
+      }
+      out.text(deltaPrefix(k, 'input_json_delta', 'partial_json'));
+    } else if (i < thinking) {
+      out.bytes(THINKING_PREFIX);
+    } else {
+      if (i === thinking && thinking > 0) out.text(this.switchBlocks());
+      out.bytes(TEXT_PREFIXES[this.answerIndex]);
     }
-    if (i < thinking) return this.thinkingPrefix + json + TOKEN_SUFFIX;
-    return (i === thinking && thinking > 0 ? this.switchBlocks() : '') + this.answerPrefix + json + TOKEN_SUFFIX;
+    out.text(json);
+    out.bytes(TOKEN_SUFFIX);
   }
 
-  close(): string {
+  close(out: FrameBuffer): void {
     const { sim, completion } = this;
     // A thinking block with no answer tokens after it still needs its signature and a (empty) answer block.
-    const pending = completion.thinking > 0 && this.sent <= completion.thinking ? this.switchBlocks() : '';
-    return (
-      pending +
+    if (completion.thinking > 0 && this.sent <= completion.thinking) out.text(this.switchBlocks());
+    out.text(
       event('content_block_stop', `{"type":"content_block_stop","index":${this.answerIndex + Math.max(0, completion.toolCalls.length - 1)}}`) +
-      event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.text.length)}}`) +
-      event('message_stop', '{"type":"message_stop"}')
+        event('message_delta', `{"type":"message_delta","delta":{${stopFields(completion)},"stop_details":null,"container":null},"usage":${deltaUsageJson(sim.promptTokens, completion.text.length)}}`) +
+        event('message_stop', '{"type":"message_stop"}'),
     );
   }
 }

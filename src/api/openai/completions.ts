@@ -127,21 +127,20 @@ class TextCompletion extends OpenAIGeneration {
     const finish = (c: Choice, i: number) => chunk(i, '""', 'null', `"${finishReason(c.completion)}"`);
     let step = 0;
     return {
-      open: () => this.choices.map((c, i) => (c.echo === '' ? '' : chunk(i, JSON.stringify(c.echo), 'null', 'null'))).join(''),
-      token: () => {
+      open: (out) => this.choices.forEach((c, i) => c.echo !== '' && out.text(chunk(i, JSON.stringify(c.echo), 'null', 'null'))),
+      token: (_json, out) => {
         const s = step++;
-        let out = '';
         this.choices.forEach((c, i) => {
           if (s >= c.completion.text.length) return;
-          out += chunk(i, c.completion.text.json(s), this.logprobsOf(c, s, s + 1), 'null');
-          if (s === c.completion.text.length - 1) out += finish(c, i);
+          out.text(chunk(i, c.completion.text.json(s), this.logprobsOf(c, s, s + 1), 'null'));
+          if (s === c.completion.text.length - 1) out.text(finish(c, i));
         });
-        return out;
       },
-      close: () =>
-        this.choices.map((c, i) => (c.completion.text.length === 0 ? finish(c, i) : '')).join('') +
-        (this.includeUsage ? `${head}],"usage":${this.usage()}}\n\n` : '') +
-        'data: [DONE]\n\n',
+      close: (out) => {
+        this.choices.forEach((c, i) => c.completion.text.length === 0 && out.text(finish(c, i)));
+        if (this.includeUsage) out.text(`${head}],"usage":${this.usage()}}\n\n`);
+        out.text('data: [DONE]\n\n');
+      },
     };
   }
 }

@@ -35,6 +35,7 @@ export function toolCallsJson(completion: Completion): string {
   );
   return `[${calls.join(',')}]`;
 }
+import { utf8, type FrameBuffer } from '../../sim/frames.js';
 import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
@@ -71,7 +72,9 @@ export class ChatStreamEncoder implements StreamEncoder {
   private readonly head: string;
   private readonly tail: string;
   private readonly tokenPrefix: string;
-  private readonly tokenSuffix: string;
+  /** The plain token frame around the token's text, as bytes. */
+  private readonly prefixBytes: Buffer;
+  private readonly suffixBytes: Buffer;
   /** Tokens encoded so far (for their logprobs). */
   private sent = 0;
 
@@ -88,29 +91,32 @@ export class ChatStreamEncoder implements StreamEncoder {
     this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
-    this.tokenSuffix = `},"logprobs":null,"finish_reason":null}${this.tail}`;
+    this.prefixBytes = utf8(this.tokenPrefix);
+    this.suffixBytes = utf8(`},"logprobs":null,"finish_reason":null}${this.tail}`);
   }
 
-  open(): string {
-    return `${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`;
+  open(out: FrameBuffer): void {
+    out.text(`${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`);
   }
 
-  token(json: string): string {
+  token(json: string, out: FrameBuffer): void {
     // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
     if (this.completion.toolCalls.length > 0) {
-      return tokenDeltas(this.completion, this.sent++, json)
-        .map((delta) => `${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`)
-        .join('');
+      for (const delta of tokenDeltas(this.completion, this.sent++, json)) out.text(`${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`);
+    } else if (this.topLogprobs === null) {
+      out.bytes(this.prefixBytes);
+      out.text(json);
+      out.bytes(this.suffixBytes);
+    } else {
+      const entry = logprobEntry(this.completion.text, this.sent++, this.sim.textSeed, this.topLogprobs);
+      out.text(`${this.tokenPrefix}${json}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`);
     }
-    if (this.topLogprobs === null) return this.tokenPrefix + json + this.tokenSuffix;
-    const entry = logprobEntry(this.completion.text, this.sent++, this.sim.textSeed, this.topLogprobs);
-    return `${this.tokenPrefix}${json}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`;
   }
 
-  close(): string {
-    let out = `${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`;
-    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n`;
-    return out + 'data: [DONE]\n\n';
+  close(out: FrameBuffer): void {
+    out.text(`${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`);
+    if (this.includeUsage) out.text(`${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n`);
+    out.text('data: [DONE]\n\n');
   }
 }
 
@@ -154,29 +160,26 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     return this.chunk(index, '{}', `"${finishReason(this.choices[index]!)}"`);
   }
 
-  open(): string {
-    return this.choices.map((c, i) => this.chunk(i, firstDelta(c), 'null')).join('');
+  open(out: FrameBuffer): void {
+    this.choices.forEach((c, i) => out.text(this.chunk(i, firstDelta(c), 'null')));
   }
 
   /** One step: the step-th token of every choice that has one (the argument is the longest choice's). */
-  token(): string {
+  token(_json: string, out: FrameBuffer): void {
     const s = this.step++;
-    let out = '';
     this.choices.forEach((c, i) => {
       if (s >= c.text.length) return;
       const logprobs = this.topLogprobs === null || c.toolCalls.length > 0 ? 'null' : `{"content":[${logprobEntry(c.text, s, choiceSeed(this.sim, i), this.topLogprobs)}],"refusal":null}`;
-      for (const delta of tokenDeltas(c, s, c.text.json(s))) out += this.chunk(i, delta, 'null', logprobs);
-      if (s === c.text.length - 1) out += this.finish(i);
+      for (const delta of tokenDeltas(c, s, c.text.json(s))) out.text(this.chunk(i, delta, 'null', logprobs));
+      if (s === c.text.length - 1) out.text(this.finish(i));
     });
-    return out;
   }
 
-  close(): string {
-    let out = '';
+  close(out: FrameBuffer): void {
     this.choices.forEach((c, i) => {
-      if (c.text.length === 0) out += this.finish(i);
+      if (c.text.length === 0) out.text(this.finish(i));
     });
-    if (this.includeUsage) out += `${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, totalTokens(this.choices))}}\n\n`;
-    return out + 'data: [DONE]\n\n';
+    if (this.includeUsage) out.text(`${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, totalTokens(this.choices))}}\n\n`);
+    out.text('data: [DONE]\n\n');
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SimError } from '../../errors.js';
+import { utf8 } from '../../sim/frames.js';
 import { uniqueHex } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
@@ -146,8 +147,9 @@ class ResponseGeneration implements Generation {
     const at = `"item_id":"${this.itemId}","output_index":0${call === null ? ',"content_index":0' : ''}`;
     // A function call streams its arguments (response.function_call_arguments.*), a message its text.
     const deltaType = call === null ? 'response.output_text.delta' : 'response.function_call_arguments.delta';
-    const deltaPrefix = `event: ${deltaType}\ndata: {"type":"${deltaType}",${at},"delta":`;
-    const deltaSuffix = call === null ? ',"logprobs":[]' : '';
+    const deltaPrefix = utf8(`event: ${deltaType}\ndata: {"type":"${deltaType}",${at},"delta":`);
+    // The sequence number follows, the one per-token field.
+    const deltaSuffix = utf8(`${call === null ? ',"logprobs":[]' : ''},"sequence_number":`);
     const head = (): string =>
       ev('response.created', `"response":${this.response(false)}`) +
       ev('response.in_progress', `"response":${this.response(false)}`) +
@@ -156,12 +158,17 @@ class ResponseGeneration implements Generation {
       ev('response.output_item.done', `"output_index":0,"item":${this.item(text)}`) +
       ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`);
     return {
-      open: () => head() + (call === null ? ev('response.content_part.added', `${at},"part":${this.part('')}`) : ''),
-      token: (json) => `${deltaPrefix}${json}${deltaSuffix},"sequence_number":${seq++}}\n\n`,
-      close: () => {
+      open: (out) => out.text(head() + (call === null ? ev('response.content_part.added', `${at},"part":${this.part('')}`) : '')),
+      token: (json, out) => {
+        out.bytes(deltaPrefix);
+        out.text(json);
+        out.bytes(deltaSuffix);
+        out.text(`${seq++}}\n\n`);
+      },
+      close: (out) => {
         const text = this.completion.text.escaped();
-        if (call !== null) return ev('response.function_call_arguments.done', `${at},"name":${JSON.stringify(call.name)},"arguments":"${text}"`) + tail(text);
-        return ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) + ev('response.content_part.done', `${at},"part":${this.part(text)}`) + tail(text);
+        if (call !== null) out.text(ev('response.function_call_arguments.done', `${at},"name":${JSON.stringify(call.name)},"arguments":"${text}"`) + tail(text));
+        else out.text(ev('response.output_text.done', `${at},"text":"${text}","logprobs":[]`) + ev('response.content_part.done', `${at},"part":${this.part(text)}`) + tail(text));
       },
     };
   }
