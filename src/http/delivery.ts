@@ -53,7 +53,8 @@ export function replyAfter(ex: Exchange, reply: JsonReply): void {
 
 class LaterReply implements Timed {
   due = 0;
-  heapIndex = -1;
+  slot = 0;
+  position = -1;
   constructor(
     private readonly ex: Exchange,
     private readonly reply: JsonReply,
@@ -74,7 +75,8 @@ const overloadedMessage = (dialect: string): string =>
 /** What both deliveries share: the slot, the admission, cancellation and the final accounting. */
 abstract class Delivery implements Waiter, Timed {
   due = 0;
-  heapIndex = -1;
+  slot = 0;
+  position = -1;
   /** True while `deliver` runs: admission then happens inside the request's own cork. */
   inline = true;
   protected state: 'waiting' | 'running' | 'done' = 'waiting';

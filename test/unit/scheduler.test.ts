@@ -4,7 +4,8 @@ import { Scheduler, type Timed } from '../../src/sim/scheduler.js';
 
 class Probe implements Timed {
   due = 0;
-  heapIndex = -1;
+  slot = 0;
+  position = -1;
   firedAt = -1;
   constructor(
     readonly name: string,
@@ -56,7 +57,8 @@ t.test('an entry can reschedule itself from fire()', async (t) => {
   const start = performance.now();
   const item: Timed = {
     due: 0,
-    heapIndex: -1,
+    slot: 0,
+    position: -1,
     fire() {
       if (++count < 5) s.add(item, start + count * 5);
     },
@@ -64,4 +66,58 @@ t.test('an entry can reschedule itself from fire()', async (t) => {
   s.add(item, start);
   await new Promise((r) => setTimeout(r, 60));
   t.equal(count, 5);
+});
+
+t.test('deadlines beyond the wheel wait in the overflow and fire on time', async (t) => {
+  const s = new Scheduler(32); // 32 slots of 0.25 ms: an 8 ms wheel
+  const log: string[] = [];
+  const start = performance.now();
+  const probes = [30, 3, 20, 12, 45].map((ms) => {
+    const p = new Probe(String(ms), log);
+    s.add(p, start + ms);
+    return p;
+  });
+  const gone = new Probe('gone', log);
+  s.add(gone, start + 25);
+  t.equal(s.size, 6);
+  s.remove(gone);
+  t.equal(s.size, 5);
+  await new Promise((r) => setTimeout(r, 70));
+  t.same(log, ['3', '12', '20', '30', '45']);
+  for (const p of probes) t.ok(p.firedAt >= p.due - 1 && p.firedAt <= p.due + 15, `${p.name} fired at +${(p.firedAt - p.due).toFixed(2)} ms`);
+  t.equal(s.size, 0);
+});
+
+t.test('an entry removed by another entry firing in the same slot does not fire', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const due = performance.now() + 5;
+  const victims = Array.from({ length: 5 }, (_, i) => new Probe(`v${i}`, log));
+  const killer: Timed = {
+    due: 0,
+    slot: 0,
+    position: -1,
+    fire() {
+      log.push('killer');
+      for (const v of victims.slice(1, 4)) s.remove(v);
+    },
+  };
+  s.add(victims[0]!, due);
+  s.add(killer, due);
+  for (const v of victims.slice(1)) s.add(v, due);
+  await new Promise((r) => setTimeout(r, 20));
+  t.same(log, ['v0', 'killer', 'v4']);
+  t.equal(s.size, 0);
+});
+
+t.test('a long idle stretch and an overdue deadline', async (t) => {
+  const s = new Scheduler(32);
+  const log: string[] = [];
+  s.add(new Probe('first', log), performance.now() + 1);
+  await new Promise((r) => setTimeout(r, 30)); // the wheel empties and its cursor falls behind
+  const late = new Probe('late', log);
+  s.add(late, performance.now() - 5); // already due: served at once
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 2));
+  t.same(log, ['first', 'late']);
 });
