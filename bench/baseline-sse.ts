@@ -73,7 +73,7 @@ uWS
   })
   .get('/stats', (res) => {
     const within2ms = counted === 0 ? 1 : 1 - late / counted;
-    res.writeHeader('content-type', 'application/json').end(JSON.stringify({ tokens, p50Ms: lateness.getValueAtPercentile(50) / 1000, p99Ms: lateness.getValueAtPercentile(99) / 1000, within2ms, open: streams.size }));
+    res.writeHeader('content-type', 'application/json').end(JSON.stringify({ tokens, counted, p50Ms: lateness.getValueAtPercentile(50) / 1000, p99Ms: lateness.getValueAtPercentile(99) / 1000, within2ms, open: streams.size }));
     lateness.reset();
     late = counted = 0;
   })

@@ -3,12 +3,12 @@
  * baselines in the same run, and optionally a gateway in front of the simulator.
  *
  *   --scenario S        all (default) | chat | stream | capacity | memory | churn
- *   --runs N            chat repetitions; medians are reported (default 3)
+ *   --runs N            repetitions of each chat run and capacity step; medians are reported (default 3)
  *   --duration S        seconds per throughput run or capacity step (default 8)
  *   --connections N     concurrent connections for chat (default 100)
  *   --workers N         simulator HTTP workers (default 1: ratios are per core)
  *   --streams N         concurrent streams for the stream scenario (default 1000)
- *   --steps a,b,c       stream counts for the capacity ramp (default 250,500,1000,1500,2000)
+ *   --steps a,b,c       stream counts for the capacity ramp (default 250,375,500,750,1000)
  *   --memory-streams N  open streams for the memory scenario (default 10000)
  *   --churn N           streams opened and aborted in the churn scenario (default 100000)
  *   --target URL        also load this URL in the chat scenario (a gateway in front of the simulator)
@@ -34,7 +34,7 @@ const { values: opt } = parseArgs({
     connections: { type: 'string', default: '100' },
     workers: { type: 'string', default: '1' },
     streams: { type: 'string', default: '1000' },
-    steps: { type: 'string', default: '250,500,1000,1500,2000' },
+    steps: { type: 'string', default: '250,375,500,750,1000' },
     'memory-streams': { type: 'string', default: '10000' },
     churn: { type: 'string', default: '100000' },
     target: { type: 'string' },
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date: new Date().toISOString(), pinned: PIN, workers: Number(opt.workers) };
   if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target });
   if (want('stream')) results.stream = await streamAccuracy(simArgs, Number(opt.streams), duration);
-  if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration);
+  if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

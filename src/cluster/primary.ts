@@ -21,6 +21,15 @@ interface Child {
 }
 
 /**
+ * V8 flags of the HTTP workers. `--single-threaded-gc`: with a worker on every core, V8's GC
+ * helper threads find no idle core; they preempt the event loop instead, and a parallel scavenge
+ * waits for helpers that are not running. Measured (375 streams, one core, 6 paired 24 s runs):
+ * tokens ≤ 2 ms late rose by 0.1–0.5 points in every pair, the worst scavenge pauses fell from
+ * 20 ms to 12 ms, and mark-compacts halved.
+ */
+const WORKER_V8_FLAGS = ['--single-threaded-gc'];
+
+/**
  * The primary: forks one uWebSockets.js HTTP worker per core on one port, replaces workers that
  * die, aggregates their metrics on scrape, and drains them on SIGTERM/SIGINT.
  */
@@ -40,7 +49,7 @@ export class Primary {
   async start(): Promise<void> {
     process.on('SIGTERM', () => this.shutdown('SIGTERM'));
     process.on('SIGINT', () => this.shutdown('SIGINT'));
-    cluster.setupPrimary({ exec: process.argv[1]!, args: [] });
+    cluster.setupPrimary({ exec: process.argv[1]!, args: [], execArgv: [...process.execArgv, ...WORKER_V8_FLAGS] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
