@@ -22,17 +22,15 @@ interface Child {
 
 /**
  * V8 flags of the HTTP workers (node flags given to the primary come after them, so they win).
- * A stream's objects live as long as the stream, so each scavenge copies every stream opened
- * since the previous one: pauses grow with concurrency, not with the token rate, and a pause
- * longer than 2 ms makes every token due during it late. Measured on one core:
- * - `--max-semi-space-size=2` (MB; V8 grows it to 16): scavenges 5× as often, their median pause
- *   at 1,000 open streams falls from 5.2 ms to 1.2 ms (worst 18 → 7 ms); tokens ≤ 2 ms late
- *   +0.4–0.6 points in two paired 24 s runs; non-stream chat throughput unchanged within noise.
- * - `--single-threaded-gc`: with a worker on every core, GC helper threads find no idle core and
- *   only preempt the event loop, and a parallel scavenge waits for helpers that are not running.
- *   At 375 streams: +0.1–0.5 points in each of six paired runs, fewer mark-compacts.
+ * `--single-threaded-gc`: with a worker on every core, GC helper threads find no idle core and
+ * only preempt the event loop, and a parallel scavenge waits for helpers that are not running.
+ * Measured on one core, tokens ≤ 2 ms late: +0.1–0.5 points at 375 streams (six paired runs),
+ * equal at 500, fewer mark-compacts. Tried and left out: `--max-semi-space-size=2` cut the
+ * median scavenge pause at 1,000 open 2 s streams from 5.2 to 1.2 ms (+0.5 points), but at 500
+ * one-second streams every stream object got promoted and mark-compacts of 8–21 ms every ~8 s
+ * cost more (−0.4 to −0.7 points): which wins depends on the workload, so V8's default stays.
  */
-const WORKER_V8_FLAGS = ['--max-semi-space-size=2', '--single-threaded-gc'];
+const WORKER_V8_FLAGS = ['--single-threaded-gc'];
 
 /**
  * The primary: forks one uWebSockets.js HTTP worker per core on one port, replaces workers that
