@@ -16,7 +16,7 @@ export interface Timed {
  * within 2 ms of their deadline, 1 ms kept 97.2 %.
  */
 export const HORIZON_MS = 1;
-/** Width of a wheel slot: deadlines within one slot are served together, in the order they were added. */
+/** Width of a wheel slot: deadlines within one slot are served together, in the order they were added (but a removal moves the slot's last entry into the gap). */
 const SLOT_MS = 0.25;
 /** Slots on the wheel: deadlines up to 16384 × SLOT_MS (4.1 s) ahead sit on it. */
 const WHEEL_SLOTS = 16384;
@@ -44,8 +44,14 @@ const slotOf = (due: number): number => Math.floor(due / SLOT_MS);
 export class Scheduler {
   private readonly slots: number;
   private readonly mask: number;
-  /** Made on first use: most slots of an idle or lightly loaded process never hold anything. */
-  private readonly buckets: (Timed[] | undefined)[];
+  /**
+   * Made on first use: most slots of an idle or lightly loaded process never hold anything. A
+   * bucket's entries are its first `counts[slot]` elements; the array never shrinks (a cleared
+   * array gives up its storage and a refill reallocates it: 6 % of a streaming process's
+   * allocation), and a slot that empties holds `undefined`, never a finished entry.
+   */
+  private readonly buckets: (Timed | undefined)[][];
+  private readonly counts: Int32Array;
   /** One bit per slot: its bucket is not empty. */
   private readonly occupied: Uint32Array;
   /** The earliest slot that may still hold entries; every entry on the wheel is in [cursor, cursor + slots). */
@@ -64,6 +70,7 @@ export class Scheduler {
     this.slots = slots;
     this.mask = slots - 1;
     this.buckets = new Array(slots);
+    this.counts = new Int32Array(slots);
     this.occupied = new Uint32Array(slots / 32);
   }
 
@@ -85,21 +92,27 @@ export class Scheduler {
     if (i < 0) return;
     item.position = -1;
     if (item.slot === OVERFLOW) return this.heapRemove(i);
-    const bucket = this.buckets[item.slot & this.mask]!;
-    const last = bucket.pop()!;
+    const index = item.slot & this.mask;
+    const bucket = this.buckets[index]!;
+    const end = --this.counts[index]!;
+    const last = bucket[end]!;
+    bucket[end] = undefined;
     if (last !== item) {
       bucket[i] = last;
       last.position = i;
     }
     this.onWheel--;
-    if (bucket.length === 0) this.occupied[(item.slot & this.mask) >> 5]! &= ~(1 << (item.slot & 31));
+    if (end === 0) this.occupied[index >> 5]! &= ~(1 << (item.slot & 31));
   }
 
   private place(item: Timed, slot: number): void {
-    const bucket = (this.buckets[slot & this.mask] ??= []);
+    const index = slot & this.mask;
+    const bucket = (this.buckets[index] ??= []);
+    const end = this.counts[index]!;
     item.slot = slot;
-    item.position = bucket.length;
-    bucket.push(item);
+    item.position = end;
+    bucket[end] = item;
+    this.counts[index] = end + 1;
     this.onWheel++;
     this.occupied[(slot & this.mask) >> 5]! |= 1 << (slot & 31);
   }
@@ -126,30 +139,38 @@ export class Scheduler {
   }
 
   /**
-   * Fires a slot's entries in the order they were added. Entries fired are dead in the bucket's
-   * prefix until the pass ends; a removal meanwhile only ever swaps in a live entry from the end.
-   * Returns the clock after the last one fired.
+   * Fires a slot's entries in their order in the bucket. Fired entries leave an empty prefix
+   * until the pass ends; a removal meanwhile only ever swaps in a live entry from the end, and
+   * entries added to this slot meanwhile are fired in the same pass. Returns the clock after the
+   * last one fired.
    */
   private fireSlot(slot: number, now: number, stopAt: number): number {
-    const bucket = this.buckets[slot & this.mask]!;
+    const index = slot & this.mask;
+    const bucket = this.buckets[index]!;
+    const counts = this.counts;
     let i = 0;
-    while (i < bucket.length) {
-      const item = bucket[i++]!;
+    while (i < counts[index]!) {
+      const item = bucket[i]!;
+      bucket[i++] = undefined;
       item.position = -1;
       this.onWheel--;
       item.fire(now);
       now = performance.now();
       if (now > stopAt) break;
     }
-    if (i < bucket.length) {
+    const left = counts[index]! - i;
+    if (left > 0) {
       // Out of budget: the rest stay, moved to the front.
-      bucket.copyWithin(0, i);
-      bucket.length -= i;
-      for (let k = 0; k < bucket.length; k++) bucket[k]!.position = k;
+      for (let k = 0; k < left; k++) {
+        const item = bucket[i + k]!;
+        bucket[i + k] = undefined;
+        bucket[k] = item;
+        item.position = k;
+      }
     } else {
-      bucket.length = 0;
-      this.occupied[(slot & this.mask) >> 5]! &= ~(1 << (slot & 31));
+      this.occupied[index >> 5]! &= ~(1 << (slot & 31));
     }
+    counts[index] = left;
     return now;
   }
 

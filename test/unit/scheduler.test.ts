@@ -121,3 +121,31 @@ t.test('a long idle stretch and an overdue deadline', async (t) => {
   await new Promise((r) => setTimeout(r, 2));
   t.same(log, ['first', 'late']);
 });
+
+t.test('a slot longer than one turn’s budget is finished on the next turn', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const due = performance.now() + 3;
+  const turns = new Set<number>();
+  let turn = 0;
+  const tick = setInterval(() => turn++, 0);
+  const slow = Array.from({ length: 12 }, (_, i) => {
+    const p = new Probe(String(i), log);
+    p.fire = (now: number) => {
+      p.firedAt = now;
+      log.push(p.name);
+      turns.add(turn);
+      const until = performance.now() + 1; // 1 ms of work each: the 4 ms budget runs out
+      while (performance.now() < until);
+    };
+    s.add(p, due);
+    return p;
+  });
+  s.remove(slow[5]!);
+  await new Promise((r) => setTimeout(r, 60));
+  clearInterval(tick);
+  // Insertion order, but a removal moves the slot's last entry into the gap (all are due within 0.25 ms).
+  t.same(log, ['0', '1', '2', '3', '4', '11', '6', '7', '8', '9', '10']);
+  t.ok(turns.size >= 2, `spread over ${turns.size} turns of the event loop`);
+  t.equal(s.size, 0);
+});
