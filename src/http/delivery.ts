@@ -219,7 +219,7 @@ class SseStream extends Delivery {
     const horizon = now + HORIZON_MS;
     const first = this.sent;
     while (this.sent < n && this.due <= horizon) {
-      this.encoder.token(tokens.json(this.sent), out);
+      this.encoder.token(this.sent, out);
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
       this.lastSentAt = now;

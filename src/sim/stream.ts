@@ -9,8 +9,8 @@ import type { Completion, SimRequest } from './request.js';
 export interface StreamEncoder {
   /** Appends the frames before the first token (role chunk, message_start, ...). */
   open(out: FrameBuffer): void;
-  /** Appends the frame for one token; `json` is the token's text as a JSON string literal. */
-  token(json: string, out: FrameBuffer): void;
+  /** Appends the frame(s) for token i of the answer (of every choice, with several). */
+  token(i: number, out: FrameBuffer): void;
   /** Appends the frames after the last token (finish, usage, terminator). */
   close(out: FrameBuffer): void;
 }

@@ -38,6 +38,8 @@ export const TOKEN_TEXT: readonly string[] = [
 
 /** Each token's text as a JSON string literal, quotes included. */
 export const TOKEN_JSON: readonly string[] = TOKEN_TEXT.map((t) => JSON.stringify(t));
+/** The same as UTF-8 bytes, for stream frames (FrameBuffer.bytes). */
+const TOKEN_JSON_BYTES: readonly Uint8Array[] = TOKEN_JSON.map((t) => Buffer.from(t, 'utf8'));
 
 /**
  * `count` tokens of sentence-shaped text, fully determined by `seed`. The first token has no leading
@@ -101,6 +103,8 @@ export interface TokenText {
   readonly length: number;
   /** Token i as a JSON string literal, quotes included. */
   json(i: number): string;
+  /** The same as UTF-8 bytes. */
+  jsonBytes(i: number): Uint8Array;
   /** Token i's plain text. */
   piece(i: number): string;
   /** The text of tokens [0, n) (default: all), JSON-escaped without quotes. */
@@ -118,6 +122,9 @@ export class VocabularyText implements TokenText {
   }
   json(i: number): string {
     return TOKEN_JSON[this.ids[i]!]!;
+  }
+  jsonBytes(i: number): Uint8Array {
+    return TOKEN_JSON_BYTES[this.ids[i]!]!;
   }
   piece(i: number): string {
     return TOKEN_TEXT[this.ids[i]!]!;
@@ -140,6 +147,9 @@ export class PieceText implements TokenText {
   }
   json(i: number): string {
     return JSON.stringify(this.pieces[i]);
+  }
+  jsonBytes(i: number): Uint8Array {
+    return Buffer.from(this.json(i), 'utf8');
   }
   piece(i: number): string {
     return this.pieces[i]!;

@@ -64,14 +64,14 @@ class TextComplete implements Generation {
   encoder(): StreamEncoder {
     const prefix = utf8(`event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`);
     const suffix = utf8(`,"stop_reason":null,"stop":null,"model":${JSON.stringify(this.modelName)}}\n\n`);
-    let first = true;
     return {
       open: () => {},
-      token: (json, out) => {
+      token: (i, out) => {
         out.bytes(prefix);
-        out.text(first ? `" ${json.slice(1)}` : json);
+        // The API's completions start with the space after "Assistant:".
+        if (i === 0) out.text(`" ${this.completion.text.json(0).slice(1)}`);
+        else out.bytes(this.completion.text.jsonBytes(i));
         out.bytes(suffix);
-        first = false;
       },
       close: (out) => out.text(`event: completion\ndata: ${this.object('""', stopJson(this.completion))}\n\n`),
     };

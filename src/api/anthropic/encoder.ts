@@ -126,9 +126,9 @@ export class MessageStreamEncoder implements StreamEncoder {
     );
   }
 
-  token(json: string, out: FrameBuffer): void {
-    const i = this.sent++;
-    const { thinking, toolCalls } = this.completion;
+  token(i: number, out: FrameBuffer): void {
+    this.sent = i + 1;
+    const { text, thinking, toolCalls } = this.completion;
     if (toolCalls.length > 0) {
       // One tool_use block per call, one after the other (parallel calls).
       const k = callAt(this.completion, i);
@@ -142,7 +142,7 @@ export class MessageStreamEncoder implements StreamEncoder {
       if (i === thinking && thinking > 0) out.text(this.switchBlocks());
       out.bytes(TEXT_PREFIXES[this.answerIndex]);
     }
-    out.text(json);
+    out.bytes(text.jsonBytes(i));
     out.bytes(TOKEN_SUFFIX);
   }
 

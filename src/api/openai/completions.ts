@@ -125,11 +125,9 @@ class TextCompletion extends OpenAIGeneration {
     const tail = this.includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     const chunk = (index: number, text: string, logprobs: string, finish: string) => `${head}{"text":${text},"index":${index},"logprobs":${logprobs},"finish_reason":${finish}}${tail}`;
     const finish = (c: Choice, i: number) => chunk(i, '""', 'null', `"${finishReason(c.completion)}"`);
-    let step = 0;
     return {
       open: (out) => this.choices.forEach((c, i) => c.echo !== '' && out.text(chunk(i, JSON.stringify(c.echo), 'null', 'null'))),
-      token: (_json, out) => {
-        const s = step++;
+      token: (s, out) => {
         this.choices.forEach((c, i) => {
           if (s >= c.completion.text.length) return;
           out.text(chunk(i, c.completion.text.json(s), this.logprobsOf(c, s, s + 1), 'null'));

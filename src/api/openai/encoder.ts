@@ -75,9 +75,6 @@ export class ChatStreamEncoder implements StreamEncoder {
   /** The plain token frame around the token's text, as bytes. */
   private readonly prefixBytes: Buffer;
   private readonly suffixBytes: Buffer;
-  /** Tokens encoded so far (for their logprobs). */
-  private sent = 0;
-
   constructor(
     id: string,
     created: number,
@@ -99,17 +96,18 @@ export class ChatStreamEncoder implements StreamEncoder {
     out.text(`${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`);
   }
 
-  token(json: string, out: FrameBuffer): void {
+  token(i: number, out: FrameBuffer): void {
+    const { text, toolCalls } = this.completion;
     // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
-    if (this.completion.toolCalls.length > 0) {
-      for (const delta of tokenDeltas(this.completion, this.sent++, json)) out.text(`${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`);
+    if (toolCalls.length > 0) {
+      for (const delta of tokenDeltas(this.completion, i, text.json(i))) out.text(`${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`);
     } else if (this.topLogprobs === null) {
       out.bytes(this.prefixBytes);
-      out.text(json);
+      out.bytes(text.jsonBytes(i));
       out.bytes(this.suffixBytes);
     } else {
-      const entry = logprobEntry(this.completion.text, this.sent++, this.sim.textSeed, this.topLogprobs);
-      out.text(`${this.tokenPrefix}${json}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`);
+      const entry = logprobEntry(text, i, this.sim.textSeed, this.topLogprobs);
+      out.text(`${this.tokenPrefix}${text.json(i)}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`);
     }
   }
 
@@ -136,7 +134,6 @@ export const choiceSeed = (sim: SimRequest, index: number): number => sim.textSe
 export class MultiChoiceStreamEncoder implements StreamEncoder {
   private readonly head: string;
   private readonly tail: string;
-  private step = 0;
 
   constructor(
     id: string,
@@ -164,9 +161,8 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     this.choices.forEach((c, i) => out.text(this.chunk(i, firstDelta(c), 'null')));
   }
 
-  /** One step: the step-th token of every choice that has one (the argument is the longest choice's). */
-  token(_json: string, out: FrameBuffer): void {
-    const s = this.step++;
+  /** One step: token s of every choice that has one (the stream runs on the longest choice's schedule). */
+  token(s: number, out: FrameBuffer): void {
     this.choices.forEach((c, i) => {
       if (s >= c.text.length) return;
       const logprobs = this.topLogprobs === null || c.toolCalls.length > 0 ? 'null' : `{"content":[${logprobEntry(c.text, s, choiceSeed(this.sim, i), this.topLogprobs)}],"refusal":null}`;

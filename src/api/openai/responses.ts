@@ -159,9 +159,9 @@ class ResponseGeneration implements Generation {
       ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`);
     return {
       open: (out) => out.text(head() + (call === null ? ev('response.content_part.added', `${at},"part":${this.part('')}`) : '')),
-      token: (json, out) => {
+      token: (i, out) => {
         out.bytes(deltaPrefix);
-        out.text(json);
+        out.bytes(this.completion.text.jsonBytes(i));
         out.bytes(deltaSuffix);
         out.text(`${seq++}}\n\n`);
       },
