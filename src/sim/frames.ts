@@ -43,11 +43,6 @@ export class FrameBuffer {
     return (this.views[n] ??= this.buf.subarray(0, n));
   }
 
-  /** The assembled bytes as a string (tests). */
-  toString(): string {
-    return this.buf.toString('utf8', 0, this.length);
-  }
-
   private reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.length + n));

@@ -1,3 +1,4 @@
+import { utf8 } from './frames.js';
 import { Rng } from './rng.js';
 
 /**
@@ -39,7 +40,7 @@ export const TOKEN_TEXT: readonly string[] = [
 /** Each token's text as a JSON string literal, quotes included. */
 export const TOKEN_JSON: readonly string[] = TOKEN_TEXT.map((t) => JSON.stringify(t));
 /** The same as UTF-8 bytes, for stream frames (FrameBuffer.bytes). */
-const TOKEN_JSON_BYTES: readonly Uint8Array[] = TOKEN_JSON.map((t) => Buffer.from(t, 'utf8'));
+const TOKEN_JSON_BYTES: readonly Uint8Array[] = TOKEN_JSON.map(utf8);
 
 /**
  * `count` tokens of sentence-shaped text, fully determined by `seed`. The first token has no leading
@@ -149,7 +150,7 @@ export class PieceText implements TokenText {
     return JSON.stringify(this.pieces[i]);
   }
   jsonBytes(i: number): Uint8Array {
-    return Buffer.from(this.json(i), 'utf8');
+    return utf8(this.json(i));
   }
   piece(i: number): string {
     return this.pieces[i]!;
