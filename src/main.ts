@@ -21,6 +21,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: Error) => {
+  // A problem the user can fix (config, a busy port) is one line and exit 2; anything else is a bug.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`llm-simulator: ${err.stack ?? err.message}\n`);
   process.exit(1);
 });

@@ -1,11 +1,11 @@
-import { countPromptTokens, type Tokenizer } from '../src/sim/tokens.js';
+import { countTexts, type Tokenizer } from '../src/sim/tokens.js';
 
 export interface CountTask {
   tokenizer: Tokenizer;
   texts: string[];
 }
 
-/** piscina task: the token count of a very large prompt, off the event loop. */
-export default function count(task: CountTask): number {
-  return countPromptTokens(task.tokenizer, task.texts);
+/** piscina task: each text's token count, off the event loop (costly prompts and embedding batches). */
+export default function count(task: CountTask): number[] {
+  return countTexts(task.tokenizer, task.texts);
 }

@@ -6,7 +6,7 @@ import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
 import { SimError } from '../errors.js';
 import { hashString } from '../sim/rng.js';
 import { tokenizerOf } from '../sim/catalogue.js';
-import { countPromptTokens, OFFLOAD_PROMPT_CHARS } from '../sim/tokens.js';
+import { countTextsBounded, promptTotal } from '../sim/tokens.js';
 import type { RouteContext } from './context.js';
 import type { ValidationWording } from './validate.js';
 
@@ -82,13 +82,10 @@ function chooseTools(input: GenerationInput): ToolSpec[] {
   return input.parallelToolCalls === false ? [tools[0]!] : tools.slice(0, MAX_PARALLEL_CALLS);
 }
 
-/** A prompt's token count: inline, or in the thread pool for very large prompts. */
+/** A prompt's token count: inline, or in the thread pool for costly prompts (src/sim/tokens.ts). */
 export function promptTokens(ctx: RouteContext, model: Model, texts: readonly string[]): number | Promise<number> {
-  const tokenizer = tokenizerOf(model);
-  let chars = 0;
-  for (const text of texts) chars += text.length;
-  if (ctx.pool !== null && tokenizer !== 'approximate' && chars > OFFLOAD_PROMPT_CHARS) return ctx.pool.countPrompt({ tokenizer, texts: [...texts] });
-  return countPromptTokens(tokenizer, texts);
+  const counts = countTextsBounded(tokenizerOf(model), texts, ctx.pool);
+  return Array.isArray(counts) ? promptTotal(counts) : counts.then(promptTotal);
 }
 
 function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation, promptTokens: number): Generation | Promise<Generation> {

@@ -1,17 +1,37 @@
+import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server } from '../http/app.js';
 import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
-import { METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { ensurePortFree } from './port.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
 export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, collectMetrics });
-  await server.listen(config.host, config.port);
+  try {
+    await server.listen(config.host, config.port);
+  } catch {
+    // A cluster worker leaves the telling to the primary, so start-up fails with one line.
+    if (cluster.isPrimary) process.stderr.write(`${cannotListen(config.host, config.port)}\n`);
+    process.exit(EXIT_CANNOT_LISTEN);
+  }
+  containStrays(logging.log);
   return { server, pool };
+}
+
+/**
+ * The last net under per-exchange containment (Exchange.later / fail, the scheduler's
+ * fireContained): a rejection nobody handled is logged, not a reason to drop every other
+ * client of the process. Signals meant for the process group (a closed terminal's SIGHUP)
+ * are the primary's to act on.
+ */
+function containStrays(log: Logger): void {
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (contained; please report it)'));
+  process.on('SIGHUP', () => {});
 }
 
 /** Drains, flushes logs, stops the thread pool and exits 0. */
@@ -47,7 +67,7 @@ export async function runHttpWorker(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   const { server, pool } = await serve(config, logging, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
-  process.on('message', (msg: ToWorker) => {
+  const onMessage = (msg: ToWorker): void => {
     switch (msg.type) {
       case 'reply':
         return rpc.settle(msg);
@@ -57,6 +77,13 @@ export async function runHttpWorker(): Promise<void> {
         return server.services.capacity.setRemote(msg.counts);
       case 'shutdown':
         void stop(server, pool, log, msg.deadlineMs);
+    }
+  };
+  process.on('message', (msg: ToWorker) => {
+    try {
+      onMessage(msg);
+    } catch (err) {
+      log.error({ err, type: msg?.type }, 'IPC message handler failed');
     }
   });
   reportLoadChanges(server, send);
@@ -72,6 +99,7 @@ export async function runHttpWorker(): Promise<void> {
 export async function runSingleProcess(config: Readonly<Config>): Promise<void> {
   const logging = createLogging(config.logLevel, { role: 'server' }, true);
   const { log } = logging;
+  if (config.port !== 0 && !config.sharePort) await ensurePortFree(config.host, config.port);
   const { server, pool } = await serve(config, logging);
   let stopping = false;
   const onSignal = (signal: string): void => {
@@ -82,6 +110,8 @@ export async function runSingleProcess(config: Readonly<Config>): Promise<void> 
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  process.removeAllListeners('SIGHUP');
+  process.on('SIGHUP', () => log.warn('SIGHUP ignored: configuration reload is not supported yet'));
   log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
   flushLog();
 }

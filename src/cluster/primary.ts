@@ -1,10 +1,10 @@
-import { createServer, type AddressInfo } from 'node:net';
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
 import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
-import { METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { ensurePortFree, freePort } from './port.js';
+import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -43,6 +43,8 @@ export class Primary {
   private shuttingDown = false;
   private crashesInARow = 0;
   private loadTimer: NodeJS.Timeout | null = null;
+  /** While the first workers start, one that cannot listen stops the whole start-up (exit 2). */
+  private starting = false;
 
   constructor(private readonly config: Readonly<Config>) {
     this.log = createLogging(config.logLevel, { role: 'primary' }).log;
@@ -52,10 +54,15 @@ export class Primary {
   async start(): Promise<void> {
     process.on('SIGTERM', () => this.shutdown('SIGTERM'));
     process.on('SIGINT', () => this.shutdown('SIGINT'));
+    // Until live reload exists, a SIGHUP (a closed terminal, a reload habit) must not stop anything.
+    process.on('SIGHUP', () => this.log.warn('SIGHUP ignored: configuration reload is not supported yet'));
     cluster.setupPrimary({ exec: process.argv[1]!, args: [], execArgv: [...WORKER_V8_FLAGS, ...process.execArgv] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
+    else if (!this.config.sharePort) await ensurePortFree(this.config.host, this.port);
+    this.starting = true;
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
+    this.starting = false;
     this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers }, 'llm-simulator listening');
   }
 
@@ -116,6 +123,13 @@ export class Primary {
       if (this.children.size === 0) this.exit();
       return;
     }
+    if (this.starting && code === EXIT_CANNOT_LISTEN) {
+      // The others would fail the same way.
+      for (const other of this.children.values()) other.worker.process.kill('SIGKILL');
+      process.stderr.write(`${cannotListen(this.config.host, this.port)}\n`);
+      flushLog();
+      process.exit(EXIT_CANNOT_LISTEN);
+    }
     const lived = child === undefined ? 0 : Date.now() - child.startedAt;
     this.crashesInARow = lived >= STABLE_AFTER_MS ? 1 : this.crashesInARow + 1;
     const delay = Math.min(this.config.respawnDelayMs * 2 ** (this.crashesInARow - 1), MAX_RESPAWN_DELAY_MS);
@@ -143,19 +157,3 @@ export class Primary {
     process.exit(0);
   }
 }
-
-/**
- * Port 0 means "any free port". The workers must share one port, and Linux does not let
- * SO_REUSEPORT sockets join a port the kernel picked at bind time, so the primary picks it first.
- */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-

@@ -29,19 +29,29 @@ export const configSchema = z
   .object({
     host: z.string().min(1).default('0.0.0.0'),
     port: z.number().int().min(0).max(65535).default(8080),
+    /**
+     * Start even when the port is already served, joining it (SO_REUSEPORT: the kernel then
+     * spreads connections over both). Off: a busy port stops start-up with exit 2.
+     */
+    sharePort: z.boolean().default(false),
     /** HTTP worker processes; 0 serves from the primary process itself (no cluster). */
     workers: z.number().int().min(0).max(256).default(availableParallelism()),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** One pino line per request at `info`. */
     accessLog: z.boolean().default(true),
     /** Multiplies every simulated delay: 0 = no delay (throughput tests), 1 = realistic. */
-    timeScale: z.number().min(0).default(1),
+    timeScale: z.number().min(0).max(1000).default(1),
     /** Largest accepted request body; larger ones get 413. */
     bodyLimitBytes: z.number().int().min(1).default(10 * 1024 * 1024),
+    /**
+     * A stream whose client has read nothing for this long while the server had data to send is
+     * closed (a slow or stuck reader must not hold a slot and its buffers forever).
+     */
+    streamStallTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the workers are stopped. */
-    drainTimeoutMs: z.number().int().min(0).default(30_000),
+    drainTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
     /** First delay before a crashed worker is replaced; doubles per crash in a row, capped at 10 s. */
-    respawnDelayMs: z.number().int().min(0).default(250),
+    respawnDelayMs: z.number().int().min(0).max(10_000).default(250),
     /**
      * Makes timing reproducible: with a seed, the same request gets the same schedule (jitter,
      * stalls) in every worker and run; without one (null), timing randomness is real. It is also

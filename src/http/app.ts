@@ -26,7 +26,7 @@ import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
-import { BodyResult, readBody, readHeaders, writeResponse } from './uws.js';
+import { BodyResult, readBody, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
 type PostHandler = (body: unknown, ctx: RouteContext) => Generation | JsonReply | Promise<Generation | JsonReply>;
@@ -95,14 +95,22 @@ export class Server {
       scheduler: new Scheduler(),
       capacity: new Capacity(),
       timeScale: config.timeScale,
+      stallTimeoutMs: config.streamStallTimeoutMs,
       active: 0,
       open: new Set(),
       onIdle: null,
     };
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
-    for (const path of HEALTH_PATHS) this.app.get(path, (res) => this.health(res, 200, 'ok'));
-    for (const path of READY_PATHS) this.app.get(path, (res) => (this.draining ? this.health(res, 503, 'draining') : this.health(res, 200, 'ready')));
+    // HEAD answers like GET without the body (load balancers' health checks use either).
+    for (const path of HEALTH_PATHS) {
+      this.app.get(path, (res) => this.health(res, 200, 'ok', true));
+      this.app.head(path, (res) => this.health(res, 200, 'ok', false));
+    }
+    for (const path of READY_PATHS) {
+      this.app.get(path, (res) => (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true)));
+      this.app.head(path, (res) => (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false)));
+    }
     this.app.get('/metrics', (res) => this.metrics(res));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req);
@@ -167,12 +175,12 @@ export class Server {
     try {
       if (method === 'POST' && route.post !== undefined) this.post(ex, route.post, headers, req);
       else if (method === 'GET' && route.get !== undefined) {
-        const param = route.path.includes(':') ? decodeURIComponent(req.getParameter(0)) : '';
+        const param = route.path.includes(':') ? decodePathParameter(req.getParameter(0)) : '';
         ex.replyJson(200, route.get({ catalogue: this.catalogue, param, query: req.getQuery() ?? '' }, ex.dialect));
       }
       else ex.replyError(new SimError('method_not_allowed', `Invalid method for URL (${method} ${url})`));
     } catch (err) {
-      this.fail(ex, err);
+      ex.fail(err);
     }
   }
 
@@ -186,15 +194,19 @@ export class Server {
     }
     const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId };
     // onData callbacks run with the socket already corked, like the route handler itself.
-    readBody(ex.res, limit, (result, text) => {
+    readBody(ex.res, limit, declared, (result, text) => {
       if (ex.aborted) return;
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
         const result = handler(parseJson(text), ctx);
-        if (result instanceof Promise) result.then((r) => ex.res.cork(() => this.answer(ex, r)), (err) => ex.res.cork(() => this.fail(ex, err)));
-        else this.answer(ex, result);
+        if (result instanceof Promise) {
+          result.then(
+            (r) => ex.later(() => this.answer(ex, r)),
+            (err: unknown) => ex.later(() => ex.fail(err)),
+          );
+        } else this.answer(ex, result);
       } catch (err) {
-        this.fail(ex, err);
+        ex.fail(err);
       }
     });
   }
@@ -204,15 +216,10 @@ export class Server {
     else replyAfter(ex, result);
   }
 
-  private fail(ex: Exchange, err: unknown): void {
-    if (ex.aborted) return;
-    if (err instanceof SimError) return ex.replyError(err);
-    this.services.log.error({ err, requestId: ex.requestId }, 'unhandled error in route');
-    ex.replyError(new SimError('internal_error', 'The server had an error while processing your request. Sorry about that!'));
-  }
-
-  private health(res: HttpResponse, status: number, state: string): void {
-    writeResponse(res, status, JSON_TYPE, [], `{"status":"${state}"}`);
+  private health(res: HttpResponse, status: number, state: string, withBody: boolean): void {
+    const body = `{"status":"${state}"}`;
+    if (withBody) writeResponse(res, status, JSON_TYPE, [], body);
+    else writeBodiless(res, status, JSON_TYPE, body.length);
   }
 
   private metrics(res: HttpResponse): void {
@@ -227,6 +234,15 @@ export class Server {
         if (!aborted) res.cork(() => writeResponse(res, 500, 'text/plain', [], 'metrics collection failed\n'));
       },
     );
+  }
+}
+
+/** A malformed percent-escape names no model: kept as sent, it is answered with the route's 404. */
+function decodePathParameter(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
   }
 }
 

@@ -20,6 +20,8 @@ const SSE_HEADERS: readonly (readonly [string, string])[] = [
   ['x-accel-buffering', 'no'],
 ];
 
+const HEADERS_NOW = ': ping\n\n';
+
 /**
  * Delivers a planned generation: takes a slot of the model's capacity (waiting for one if need
  * be, or answering "overloaded"), then streams it or sends it whole after the simulated time.
@@ -66,6 +68,9 @@ class LaterReply implements Timed {
   cancel(): void {
     this.ex.services.scheduler.remove(this);
   }
+  fail(err: unknown): void {
+    this.ex.fail(err);
+  }
 }
 
 /** WIRE A8 (OpenAI's 503 text) and B7 (Anthropic's 529 `overloaded_error`). */
@@ -99,7 +104,7 @@ abstract class Delivery implements Waiter, Timed {
     this.updateGauges();
     // A slot freed by another request (or by the primary's sync) is not this response's cork.
     if (this.inline) this.begin();
-    else ex.res.cork(this.beginCorked);
+    else ex.later(this.beginCorked);
   }
 
   cancel(): void {
@@ -131,6 +136,10 @@ abstract class Delivery implements Waiter, Timed {
     const id = this.gen.sim.model.id;
     this.cells.running.value = capacity.running(id);
     this.cells.waiting.value = capacity.waiting(id);
+  }
+
+  fail(err: unknown): void {
+    this.ex.fail(err);
   }
 
   protected abstract begin(): void;
@@ -172,6 +181,9 @@ class SseStream extends Delivery {
   private sent = 0;
   private opened = false;
   private blocked = false;
+  private blockedAt = 0;
+  /** The next token's deadline, kept while `due` holds the stall deadline. */
+  private dueWhenBlocked = 0;
   private watchingWritable = false;
   private lastSentAt = -1;
   private readonly encoder: StreamEncoder;
@@ -193,13 +205,26 @@ class SseStream extends Delivery {
     if (this.due <= performance.now()) {
       this.flush();
     } else {
-      ex.res.write(''); // sends status and headers now, before the first token
+      // uWS ends the header block only with the first non-empty chunk: an SSE comment (WIRE C2,
+      // ignored by both SDKs' decoders) sends status and headers now, as a provider does, so a
+      // gateway's header timeout measures the connection, not the time to first token.
+      ex.res.write(HEADERS_NOW);
       ex.services.scheduler.add(this, this.due);
     }
   }
 
-  fire(): void {
+  fire(now: number): void {
+    // While blocked, the stream's deadline on the wheel is its stall deadline.
+    if (this.blocked) return this.stall(now);
     this.ex.res.cork(this.flushCorked);
+  }
+
+  /** The client has read nothing for stallTimeoutMs: close the connection (the abort frees the slot). */
+  private stall(now: number): void {
+    const { ex } = this;
+    this.cells.stalled.inc();
+    ex.services.log.warn({ requestId: ex.requestId, stalledMs: Math.round(now - this.blockedAt) }, 'stream closed: its client stopped reading');
+    ex.res.close();
   }
 
   private flush(): void {
@@ -235,12 +260,19 @@ class SseStream extends Delivery {
       return;
     }
     if (out.length > 0 && !ex.res.write(out.view())) {
-      this.blocked = true; // uWS keeps what it could not send; onWritable resumes
+      // uWS keeps what it could not send (at most one flush: nothing more is written while
+      // blocked); onWritable resumes, or the stall deadline closes the connection.
+      this.blocked = true;
+      this.blockedAt = now;
+      this.dueWhenBlocked = this.due;
       cells.backpressure.inc();
+      ex.services.scheduler.add(this, now + ex.services.stallTimeoutMs);
       if (!this.watchingWritable) {
         this.watchingWritable = true;
         ex.res.onWritable(() => {
           this.blocked = false;
+          ex.services.scheduler.remove(this);
+          this.due = this.dueWhenBlocked;
           this.flush();
           return true;
         });

@@ -3,7 +3,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { Dialect } from '../api/dialect.js';
 import type { AccessLog, Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { SimError } from '../errors.js';
+import { SimError } from '../errors.js';
 import type { Capacity } from '../sim/capacity.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import { type HeaderList, writeResponse } from './uws.js';
@@ -17,6 +17,8 @@ export interface Services {
   readonly scheduler: Scheduler;
   readonly capacity: Capacity;
   readonly timeScale: number;
+  /** config.streamStallTimeoutMs. */
+  readonly stallTimeoutMs: number;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */
@@ -25,6 +27,9 @@ export interface Services {
 }
 
 export const JSON_TYPE = 'application/json';
+
+/** WIRE A8: OpenAI's own wording of a 500. */
+const INTERNAL_ERROR = new SimError('internal_error', 'The server had an error while processing your request. Sorry about that!');
 
 /**
  * One request and its response, from the handler to the last byte (or the client's abort). The
@@ -75,10 +80,37 @@ export class Exchange {
     this.finish(status);
   }
 
+  /**
+   * Runs `work` for this exchange from outside the request handler (a promise, the pool, IPC):
+   * skipped once the client has gone (uWS forbids touching an aborted response), corked, and
+   * contained: whatever it throws ends this exchange, never the process.
+   */
+  later(work: () => void): void {
+    if (this.aborted || this.finished) return;
+    this.res.cork(() => {
+      try {
+        work();
+      } catch (err) {
+        this.fail(err);
+      }
+    });
+  }
+
   /** Like replyJson, from outside the request handler (a timer, a promise): writes are corked. */
   replyJsonLater(status: number, body: string, close = false): void {
     if (this.aborted || this.finished) return;
     this.res.cork(() => this.replyJson(status, body, close));
+  }
+
+  /**
+   * Ends the exchange with what went wrong: a SimError as its dialect's error, anything else
+   * logged and answered as an internal error (in-band once a stream has begun).
+   */
+  fail(err: unknown): void {
+    if (this.aborted || this.finished) return;
+    if (err instanceof SimError && !this.streaming) return this.replyError(err);
+    if (!(err instanceof SimError)) this.services.log.error({ err, requestId: this.requestId, route: this.route }, 'unhandled error in request');
+    this.cutShort(err instanceof SimError ? err : INTERNAL_ERROR);
   }
 
   /** Ends the exchange now with `err`: in-band when a stream has begun, as an error response otherwise. */

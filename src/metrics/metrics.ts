@@ -134,8 +134,9 @@ export class Metrics {
   private readonly queueTime = new HistogramFamily('llm_queue_time_seconds', 'Time a request waited for a slot.', ['model'], LATENCY_BUCKETS);
   private readonly e2e = new HistogramFamily('llm_e2e_request_latency_seconds', 'Request to last token.', ['model'], LATENCY_BUCKETS);
   private readonly backpressure = new CounterFamily('llm_stream_backpressure_total', 'Times a stream paused because its client read too slowly.', ['model']);
+  private readonly stalled = new CounterFamily('llm_stream_stalled_total', 'Streams closed because their client read nothing for streamStallTimeoutMs.', ['model']);
   private readonly lateness = new HistogramFamily('llm_token_lateness_seconds', 'Send time minus scheduled time, per token (and per non-stream reply).', ['model'], LATENESS_BUCKETS);
-  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure];
+  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled];
 
   private readonly requestCells = new Map<string, RouteCells>();
   private readonly modelCells = new Map<string, ModelCells>();
@@ -165,6 +166,7 @@ export class Metrics {
         e2e: this.e2e.labels(id),
         lateness: this.lateness.labels(id),
         backpressure: this.backpressure.labels(id),
+        stalled: this.stalled.labels(id),
       };
       this.modelCells.set(id, cells);
     }
@@ -197,6 +199,7 @@ export interface ModelCells {
   readonly e2e: HistogramCell;
   readonly lateness: HistogramCell;
   readonly backpressure: Cell;
+  readonly stalled: Cell;
 }
 
 export const METRICS_CONTENT_TYPE = new Registry().contentType;

@@ -7,8 +7,15 @@ import type { Rng } from './rng.js';
  * sampler object once, and sampling costs a few arithmetic operations and one or two draws.
  */
 
-const nonNegative = z.number().min(0);
-const positive = z.number().positive();
+/**
+ * The longest delay anything may ask for: a distribution's parameters in config, a request's
+ * override headers, and every value drawn (heavy tails are cut here), so every deadline stays a
+ * finite number a timer can hold. Ten minutes, the official SDKs' own request timeout.
+ */
+export const MAX_DELAY_MS = 600_000;
+
+const nonNegative = z.number().min(0).max(MAX_DELAY_MS);
+const positive = z.number().positive().max(MAX_DELAY_MS);
 
 const constant = z.object({ type: z.literal('constant'), value: nonNegative }).strict();
 const uniform = z

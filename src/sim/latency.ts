@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import { SimError } from '../errors.js';
-import { compile, constantSampler, type Sampler } from './distributions.js';
+import { compile, constantSampler, MAX_DELAY_MS, type Sampler } from './distributions.js';
 import { BUILT_IN_PROFILES, profileSchema, type Profile } from './profiles.js';
 import { hashString, Rng } from './rng.js';
 
@@ -102,7 +102,7 @@ export class Timing {
   rawGap(): number {
     let gap = this.itl.sample(this.rng);
     if (this.stallProbability > 0 && this.rng.next() < this.stallProbability) gap += this.profile.stall!.sample(this.rng);
-    return gap;
+    return gap < MAX_DELAY_MS ? gap : MAX_DELAY_MS;
   }
 
   /** Fixes the scaled schedule once the sequence starts running. */
@@ -133,8 +133,8 @@ export function sumRawGaps(profile: CompiledProfile, itlOverride: number | null,
 function override(raw: string, header: string): number | null {
   if (raw === '') return null;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0) {
-    throw new SimError('invalid_value', `Header ${header} must be a non-negative number of milliseconds, got "${raw}".`, header);
+  if (!Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS) {
+    throw new SimError('invalid_value', `Header ${header} must be a number of milliseconds from 0 to ${MAX_DELAY_MS}, got "${raw}".`, header);
   }
   return value;
 }
@@ -157,7 +157,7 @@ export function requestTiming(input: TimingInput): Timing {
   const rng = new Rng(input.seed ?? (Math.random() * 0x100000000) | 0);
   const ttftOverride = override(input.ttftHeader, TTFT_HEADER);
   const itlOverride = override(input.itlHeader, ITL_HEADER);
-  const ttft = ttftOverride ?? profile.overhead.sample(rng) + input.promptTokens * profile.spec.prefillPerTokenMs;
+  const ttft = ttftOverride ?? Math.min(profile.overhead.sample(rng) + input.promptTokens * profile.spec.prefillPerTokenMs, MAX_DELAY_MS);
   return new Timing(rng, profile, itlOverride, ttft);
 }
 

@@ -40,7 +40,7 @@ export class CpuPool {
     return this.piscina.run(task);
   }
 
-  countPrompt(task: CountTask): Promise<number> {
+  countTexts(task: CountTask): Promise<number[]> {
     return this.piscina.run(task, { filename: this.countFile });
   }
 

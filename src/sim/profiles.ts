@@ -2,20 +2,20 @@ import { z } from 'zod';
 import { distributionSchema, type DistributionSpec } from './distributions.js';
 
 /** How a slowdown factor grows with utilisation (running ÷ maxConcurrent): a number is the factor at capacity, reached linearly from 1 at idle; or [utilisation, factor] points joined by straight lines. */
-const slowdownSchema = z.union([z.number().min(1), z.array(z.tuple([z.number().min(0), z.number().min(0)])).min(1)]);
+const slowdownSchema = z.union([z.number().min(1).max(1000), z.array(z.tuple([z.number().min(0), z.number().min(0).max(1000)])).min(1)]);
 
 export const profileSchema = z
   .object({
     /** The fixed part of time to first token (scheduling, first decode step), ms. */
     prefillOverheadMs: distributionSchema.default(0),
     /** Prefill time per prompt token, ms: time to first token grows with the prompt. */
-    prefillPerTokenMs: z.number().min(0).default(0),
+    prefillPerTokenMs: z.number().min(0).max(1000).default(0),
     /** Gap between two tokens, ms. */
     itlMs: distributionSchema.default(0),
     /** A pause before a token, with this probability per token. */
     stall: z.object({ probability: z.number().min(0).max(1), durationMs: distributionSchema }).strict().nullable().default(null),
     /** Embeddings: base latency plus a time per input token, ms. */
-    embedding: z.object({ baseMs: distributionSchema.default(0), perTokenMs: z.number().min(0).default(0) }).strict().prefault({}),
+    embedding: z.object({ baseMs: distributionSchema.default(0), perTokenMs: z.number().min(0).max(1000).default(0) }).strict().prefault({}),
     /** Sequences a model runs at once across the whole cluster; null = unlimited. */
     maxConcurrent: z.number().int().min(1).nullable().default(null),
     /** Requests that may wait for a slot across the cluster; past it, requests are refused as overloaded. */

@@ -8,6 +8,22 @@ export interface Timed {
   /** Its index in that slot's bucket (or in the overflow heap), -1 when not scheduled. Owned by the scheduler. */
   position: number;
   fire(now: number): void;
+  /** What `fire` threw: the item ends its own work with an error (the process goes on). */
+  fail(err: unknown): void;
+}
+
+/** Fires an item, containing what it throws to that item. */
+function fireContained(item: Timed, now: number): void {
+  try {
+    item.fire(now);
+  } catch (err) {
+    try {
+      item.fail(err);
+    } catch (failure) {
+      // Its own error handling failed too: nothing is left to tell but stderr.
+      process.stderr.write(`llm-simulator: scheduled work failed twice: ${String((failure as Error)?.stack ?? failure)}\n`);
+    }
+  }
 }
 
 /**
@@ -24,6 +40,9 @@ const WHEEL_SLOTS = 16384;
 const OVERFLOW = -1;
 /** Longest stretch of sending before pending I/O (new requests, aborts) gets a turn. */
 const BATCH_BUDGET_MS = 4;
+
+/** The longest delay Node's setTimeout takes as given. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const slotOf = (due: number): number => Math.floor(due / SLOT_MS);
 
@@ -79,6 +98,8 @@ export class Scheduler {
   }
 
   add(item: Timed, due: number): void {
+    // NaN or Infinity would sit on no slot and re-arm a 1 ms timer forever; bounded delays are the caller's job.
+    if (!Number.isFinite(due)) throw new RangeError(`deadline must be finite, got ${due}`);
     item.due = due;
     if (this.onWheel === 0) this.restartAt(performance.now());
     const slot = Math.max(slotOf(due), this.cursor);
@@ -91,6 +112,11 @@ export class Scheduler {
     const i = item.position;
     if (i < 0) return;
     item.position = -1;
+    this.unplace(item, i);
+    if (this.size === 0 && !this.running) this.disarm(); // an idle process holds no timer
+  }
+
+  private unplace(item: Timed, i: number): void {
     if (item.slot === OVERFLOW) return this.heapRemove(i);
     const index = item.slot & this.mask;
     const bucket = this.buckets[index]!;
@@ -154,7 +180,7 @@ export class Scheduler {
       bucket[i++] = undefined;
       item.position = -1;
       this.onWheel--;
-      item.fire(now);
+      fireContained(item, now);
       now = performance.now();
       if (now > stopAt) break;
     }
@@ -218,15 +244,21 @@ export class Scheduler {
    * runs on the next turn of the event loop (after pending I/O); a later one gets a timer for
    * the whole milliseconds until it is ready, and is served on the wake-up that first finds it ready.
    */
-  private arm(): void {
-    const at = readyAt(this.nextSlot());
+  private disarm(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = this.immediate = null;
+    this.armedFor = Infinity;
+  }
+
+  private arm(): void {
+    const at = readyAt(this.nextSlot());
+    this.disarm();
     this.armedFor = at;
     const wait = at - performance.now();
     if (wait <= 0) this.immediate = setImmediate(this.onWake);
-    else this.timer = setTimeout(this.onWake, Math.floor(wait));
+    // Node turns a delay beyond 2^31 − 1 ms into 1 ms (with a warning): far deadlines wake early and re-arm.
+    else this.timer = setTimeout(this.onWake, Math.min(Math.floor(wait), MAX_TIMER_MS));
   }
 
   private heapPush(item: Timed): void {

@@ -8,6 +8,14 @@ import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
  * token per 3.5 characters, the ratio Anthropic's documentation gives for English text.
  * Chat prompts add 3 tokens per message and 3 for the reply primer, as OpenAI's own counting
  * guide does.
+ *
+ * The cost of counting is bounded (README "Limits"): gpt-tokenizer's merge step is quadratic in
+ * the length of one pre-token (a 32k-character word took 1 s, 128k 23 s), so texts are counted in
+ * segments of at most SEGMENT_CHARS, cut before a space that starts a word where there is one
+ * (exact for ordinary text: a pre-token never spans such a cut) and hard-cut otherwise (a word,
+ * a run of spaces or a CJK sentence longer than that is then counted in pieces: an estimate
+ * within a few tokens). Non-ASCII text costs far more per character than ASCII (varied CJK:
+ * ~3 µs a character, English ~0.03 µs), so work is measured in cost units (see costUnits).
  */
 export type Tokenizer = 'o200k_base' | 'cl100k_base' | 'approximate';
 
@@ -22,27 +30,119 @@ const ENCODERS = { o200k_base: o200k, cl100k_base: cl100k };
 /** Texts longer than this are not cached (they are rarely repeated, and would pin memory). */
 const CACHE_MAX_CHARS = 4096;
 
-export function countTextTokens(tokenizer: Tokenizer, text: string): number {
-  if (text === '') return 0;
-  if (tokenizer === 'approximate') return Math.ceil(text.length / CHARS_PER_CLAUDE_TOKEN);
-  if (text.length > CACHE_MAX_CHARS) return ENCODERS[tokenizer](text);
-  const cache = caches[tokenizer];
-  let n = cache.get(text);
-  if (n === undefined) {
-    if (cache.size >= CACHE_LIMIT) cache.clear();
-    cache.set(text, (n = ENCODERS[tokenizer](text)));
+/** Longest piece handed to the encoder at once; a cut is looked for in its second half. */
+const SEGMENT_CHARS = 512;
+
+/**
+ * Work is measured in cost units: one per UTF-16 unit, 64 more per extra UTF-8 byte, so a CJK
+ * character (3 bytes) weighs 129: measured on this machine, ~0.03 µs a unit either way.
+ */
+const EXTRA_BYTE_UNITS = 64;
+/** Prompts costing more than this (~2 ms) are counted in the thread pool, when there is one. */
+export const INLINE_COST_UNITS = 64_000;
+/**
+ * One request's counting stops being exact after this much work (~0.5 s, in the pool): the rest
+ * of the text is estimated at the tokens per character counted so far. Only bodies of megabytes
+ * of non-ASCII text get there.
+ */
+export const EXACT_COST_UNITS = 16_000_000;
+const SHORT_CHARS = 1024;
+
+const textCost = (text: string): number => text.length + (Buffer.byteLength(text, 'utf8') - text.length) * EXTRA_BYTE_UNITS;
+
+/** What counting these texts may cost; a short prompt is taken at its length (it is cheap either way: at most ~3 ms even for CJK). */
+export function costUnits(texts: readonly string[]): number {
+  let chars = 0;
+  for (const text of texts) chars += text.length;
+  if (chars <= SHORT_CHARS) return chars;
+  let units = 0;
+  for (const text of texts) units += textCost(text);
+  return units;
+}
+
+/** Where a segment starting at `from` ends: before the last word-starting space of the window, else at its end. */
+function segmentEnd(text: string, from: number): number {
+  const end = from + SEGMENT_CHARS;
+  if (end >= text.length) return text.length;
+  const space = text.lastIndexOf(' ', end);
+  return space > from + SEGMENT_CHARS / 2 && text.charCodeAt(space - 1) !== 32 ? space : end;
+}
+
+/** A budget of cost units shared by the texts of one request; past it, counts are estimated. */
+class Budget {
+  units: number;
+  counted = 0;
+  countedChars = 0;
+  constructor(units: number) {
+    this.units = units;
+  }
+}
+
+function encode(tokenizer: Exclude<Tokenizer, 'approximate'>, text: string, budget: Budget): number {
+  let n = 0;
+  for (let from = 0; from < text.length; ) {
+    const to = segmentEnd(text, from);
+    if (budget.units <= 0 && budget.countedChars > 0) {
+      // Out of budget: the rest at the rate counted so far.
+      return n + Math.ceil(((text.length - from) * budget.counted) / budget.countedChars);
+    }
+    const piece = text.slice(from, to);
+    const k = ENCODERS[tokenizer](piece);
+    budget.units -= textCost(piece);
+    budget.counted += k;
+    budget.countedChars += piece.length;
+    n += k;
+    from = to;
   }
   return n;
 }
 
-export function countPromptTokens(tokenizer: Tokenizer, texts: readonly string[]): number {
+function countText(tokenizer: Tokenizer, text: string, budget: Budget): number {
+  if (text === '') return 0;
+  if (tokenizer === 'approximate') return Math.ceil(text.length / CHARS_PER_CLAUDE_TOKEN);
+  if (text.length > CACHE_MAX_CHARS) return encode(tokenizer, text, budget);
+  const cache = caches[tokenizer];
+  let n = cache.get(text);
+  if (n === undefined) {
+    n = encode(tokenizer, text, budget);
+    if (budget.units <= 0) return n; // possibly estimated: not what another request would count
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(text, n);
+  }
+  return n;
+}
+
+/** Each text's token count, exact up to EXACT_COST_UNITS of work for the whole list. */
+export function countTexts(tokenizer: Tokenizer, texts: readonly string[]): number[] {
+  const budget = new Budget(EXACT_COST_UNITS);
+  return texts.map((text) => countText(tokenizer, text, budget));
+}
+
+export function countTextTokens(tokenizer: Tokenizer, text: string): number {
+  return countText(tokenizer, text, new Budget(EXACT_COST_UNITS));
+}
+
+/** The prompt's tokens: its texts as chat messages (see TOKENS_PER_MESSAGE). */
+export function promptTotal(counts: readonly number[]): number {
   let total = TOKENS_PER_REPLY_PRIMER;
-  for (const text of texts) total += TOKENS_PER_MESSAGE + countTextTokens(tokenizer, text);
+  for (const n of counts) total += TOKENS_PER_MESSAGE + n;
   return total;
 }
 
-/** Prompts with more characters than this (~50k tokens) are counted in the thread pool. */
-export const OFFLOAD_PROMPT_CHARS = 200_000;
+export function countPromptTokens(tokenizer: Tokenizer, texts: readonly string[]): number {
+  return promptTotal(countTexts(tokenizer, texts));
+}
+
+/** What counts expensive texts off the event loop (the thread pool). */
+export interface CountPool {
+  countTexts(task: { tokenizer: Tokenizer; texts: string[] }): Promise<number[]>;
+}
+
+/** Each text's count: inline when cheap (or without a pool), in the pool otherwise. */
+export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[], pool: CountPool | null): number[] | Promise<number[]> {
+  if (pool !== null && tokenizer !== 'approximate' && costUnits(texts) > INLINE_COST_UNITS) return pool.countTexts({ tokenizer, texts: [...texts] });
+  return countTexts(tokenizer, texts);
+}
 
 /** The encodings build their tables on first use (~0.1–0.5 s): done at start-up, not in the first request. */
 export function warmTokenizers(): void {

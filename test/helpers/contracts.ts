@@ -62,11 +62,11 @@ export function violations(vendor: 'openai' | 'anthropic', name: string, value: 
   return (validate.errors ?? []).slice(0, 8).map((e) => `${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
 }
 
-/** The JSON payloads of an SSE body, with their event names. */
+/** The JSON payloads of an SSE body, with their event names; comment-only blocks (`: ping`) carry no event, as decoders treat them. */
 export function sseEvents(text: string): { event: string | null; data: string }[] {
   return text
     .split('\n\n')
-    .filter((block) => block.trim() !== '')
+    .filter((block) => block.split('\n').some((l) => l.startsWith('data:') || l.startsWith('event:')))
     .map((block) => {
       const lines = block.split('\n');
       const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? null;

@@ -15,6 +15,9 @@ class Probe implements Timed {
     this.firedAt = now;
     this.log.push(this.name);
   }
+  fail(err: unknown): void {
+    throw err;
+  }
 }
 
 t.test('fires in deadline order, never early by more than a millisecond', async (t) => {
@@ -62,6 +65,9 @@ t.test('an entry can reschedule itself from fire()', async (t) => {
     fire() {
       if (++count < 5) s.add(item, start + count * 5);
     },
+    fail: (err) => {
+      throw err;
+    },
   };
   s.add(item, start);
   await new Promise((r) => setTimeout(r, 60));
@@ -100,6 +106,9 @@ t.test('an entry removed by another entry firing in the same slot does not fire'
     fire() {
       log.push('killer');
       for (const v of victims.slice(1, 4)) s.remove(v);
+    },
+    fail: (err) => {
+      throw err;
     },
   };
   s.add(victims[0]!, due);
@@ -147,5 +156,47 @@ t.test('a slot longer than one turn’s budget is finished on the next turn', as
   // Insertion order, but a removal moves the slot's last entry into the gap (all are due within 0.25 ms).
   t.same(log, ['0', '1', '2', '3', '4', '11', '6', '7', '8', '9', '10']);
   t.ok(turns.size >= 2, `spread over ${turns.size} turns of the event loop`);
+  t.equal(s.size, 0);
+});
+
+t.test('what an item throws stays with that item; the others still fire', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const due = performance.now() + 2;
+  const failures: unknown[] = [];
+  const bad: Timed = {
+    due: 0,
+    slot: 0,
+    position: -1,
+    fire() {
+      throw new RangeError('boom');
+    },
+    fail: (err) => void failures.push(err),
+  };
+  const after = new Probe('after', log);
+  s.add(bad, due);
+  s.add(after, due);
+  const deadline = performance.now() + 2000;
+  while (after.firedAt < 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+  t.same(log, ['after']);
+  t.equal(failures.length, 1);
+  t.match(String(failures[0]), /boom/);
+});
+
+t.test('non-finite deadlines are refused; far ones arm a timer Node accepts', async (t) => {
+  const s = new Scheduler();
+  const p = new Probe('far', []);
+  t.throws(() => s.add(p, NaN), RangeError);
+  t.throws(() => s.add(p, Infinity), RangeError);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w.name);
+  process.on('warning', onWarning);
+  s.add(p, performance.now() + 1e12);
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 5));
+  process.off('warning', onWarning);
+  t.same(warnings, [], 'no TimeoutOverflowWarning');
+  t.equal(s.size, 1);
+  s.remove(p);
   t.equal(s.size, 0);
 });

@@ -1,7 +1,8 @@
 import t from 'tap';
+import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { validateConfig } from '../../src/config/load.js';
 import { CpuPool } from '../../src/sim/pool.js';
-import { countPromptTokens, countTextTokens } from '../../src/sim/tokens.js';
+import { costUnits, countPromptTokens, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS } from '../../src/sim/tokens.js';
 
 t.test('real encodings and the Claude approximation', async (t) => {
   t.equal(countTextTokens('o200k_base', 'Hello, world!'), 4);
@@ -16,5 +17,42 @@ t.test('very large prompts count the same in the thread pool', async (t) => {
   const pool = new CpuPool(validateConfig({}));
   t.teardown(() => pool.destroy());
   const texts = ['system', 'The quick brown fox jumps over the lazy dog. '.repeat(6000)];
-  t.equal(await pool.countPrompt({ tokenizer: 'o200k_base', texts }), countPromptTokens('o200k_base', texts));
+  t.same(await pool.countTexts({ tokenizer: 'o200k_base', texts }), countTexts('o200k_base', texts));
+});
+
+t.test('segmented counting is exact for ordinary text', async (t) => {
+  const words = ['hello', 'world,', 'this', 'is', 'some', 'text.', 'Numbers', '12345', 'and', 'code()', '{x:1}', 'naïve', 'Привет'];
+  const text = Array.from({ length: 20_000 }, (_, i) => words[(i * 7) % words.length]).join(' ');
+  t.equal(countTextTokens('o200k_base', text), o200k(text));
+});
+
+t.test('one long pre-token costs linear time, counted within a few per cent', async (t) => {
+  for (const [what, text] of [
+    ['a 64k-character word', 'ab'.repeat(32_000)],
+    ['64k spaces', ' '.repeat(64_000)],
+    ['64k punctuation', '!'.repeat(64_000)],
+  ] as const) {
+    const started = performance.now();
+    const n = countTextTokens('o200k_base', text);
+    const ms = performance.now() - started;
+    // Unsegmented, a 32k-character word took ~1 s and 64k ~6 s; segmented it is linear (~0.03 µs a character).
+    t.ok(ms < 400, `${what}: ${ms.toFixed(1)} ms`);
+    const exact = o200k(text.slice(0, 4096)) * (text.length / 4096);
+    t.ok(Math.abs(n - exact) / exact < 0.1, `${what}: ${n} tokens, about ${exact}`);
+  }
+});
+
+t.test('cost units weigh non-ASCII text, and the exact budget bounds the work', async (t) => {
+  t.equal(costUnits(['short']), 5);
+  const cjk = Array.from({ length: 2000 }, (_, i) => String.fromCharCode(0x4e00 + ((i * 7919) % 20_000))).join('');
+  t.ok(costUnits([cjk]) > INLINE_COST_UNITS, 'two thousand CJK characters go to the pool');
+  t.ok(costUnits(['x'.repeat(60_000)]) < INLINE_COST_UNITS, 'sixty thousand ASCII characters are counted inline');
+  // Past the budget the rest is estimated at the rate counted so far: a huge CJK text costs bounded time.
+  const huge = cjk.repeat(Math.ceil((EXACT_COST_UNITS * 3) / costUnits([cjk])));
+  const started = performance.now();
+  const [n] = countTexts('o200k_base', [huge]);
+  const ms = performance.now() - started;
+  const rate = countTextTokens('o200k_base', cjk) / cjk.length;
+  t.ok(ms < 3000, `${huge.length} CJK characters counted in ${ms.toFixed(0)} ms`);
+  t.ok(Math.abs(n! / huge.length - rate) / rate < 0.05, 'the estimate follows the counted rate');
 });

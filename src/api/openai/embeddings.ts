@@ -4,7 +4,7 @@ import { embeddingData, type EncodingFormat } from '../../sim/embeddings.js';
 import { PROFILE_HEADER } from '../../sim/latency.js';
 import { hashString, Rng } from '../../sim/rng.js';
 import { tokenizerOf } from '../../sim/catalogue.js';
-import { countTextTokens } from '../../sim/tokens.js';
+import { countTextsBounded } from '../../sim/tokens.js';
 import type { JsonReply, RouteContext } from '../context.js';
 import { validate } from '../validate.js';
 import { openaiWording } from './errors.js';
@@ -45,28 +45,34 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
   // Token-id inputs are embedded by their ids: the same ids give the same vector.
   const inputs: (string | number[])[] = typeof req.input === 'string' || typeof req.input[0] === 'number' ? [req.input as string | number[]] : (req.input as (string | number[])[]);
   const texts = inputs.map((i) => (typeof i === 'string' ? i : i.join(' ')));
-  const tokenizer = tokenizerOf(model);
-  const counts = inputs.map((i) => (typeof i === 'string' ? countTextTokens(tokenizer, i) : i.length));
-  const worst = Math.max(...counts);
-  if (worst > MAX_TOKENS_PER_INPUT) {
-    throw new SimError('context_length_exceeded', `This model's maximum context length is ${MAX_TOKENS_PER_INPUT} tokens, however you requested ${worst} tokens in one input. Please reduce your prompt.`, 'input');
-  }
-  const tokens = counts.reduce((a, b) => a + b, 0);
-  if (tokens > MAX_TOKENS_PER_REQUEST) {
-    throw new SimError('invalid_value', `Requested ${tokens} tokens, max ${MAX_TOKENS_PER_REQUEST} tokens per request`, 'input');
-  }
+  const strings = inputs.filter((i): i is string => typeof i === 'string');
   const profileName = ctx.headers.profile !== '' ? ctx.headers.profile : model.profile;
   const profile = ctx.profiles.get(profileName);
   if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${profileName}".`, PROFILE_HEADER);
-  const seed = ctx.config.seed === null ? (Math.random() * 0x100000000) | 0 : hashString(texts.join('\n'), ctx.config.seed);
-  const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.spec.embedding.perTokenMs;
   const format: EncodingFormat = req.encoding_format ?? 'float';
-  const reply = (data: string): JsonReply => ({
-    status: 200,
-    body: `{"object":"list","data":${data},"model":${JSON.stringify(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
-    delayMs,
-  });
-  const cost = texts.length * dimensions * MICROS_PER_FLOAT[format];
-  if (ctx.pool !== null && cost > OFFLOAD_MICROS) return ctx.pool.embed({ texts, dimensions, format }).then(reply);
-  return reply(embeddingData(texts, dimensions, format));
+  const answer = (stringCounts: readonly number[]): JsonReply | Promise<JsonReply> => {
+    let k = 0;
+    const counts = inputs.map((i) => (typeof i === 'string' ? stringCounts[k++]! : i.length));
+    const worst = Math.max(...counts);
+    if (worst > MAX_TOKENS_PER_INPUT) {
+      throw new SimError('context_length_exceeded', `This model's maximum context length is ${MAX_TOKENS_PER_INPUT} tokens, however you requested ${worst} tokens in one input. Please reduce your prompt.`, 'input');
+    }
+    const tokens = counts.reduce((a, b) => a + b, 0);
+    if (tokens > MAX_TOKENS_PER_REQUEST) {
+      throw new SimError('invalid_value', `Requested ${tokens} tokens, max ${MAX_TOKENS_PER_REQUEST} tokens per request`, 'input');
+    }
+    const seed = ctx.config.seed === null ? (Math.random() * 0x100000000) | 0 : hashString(texts.join('\n'), ctx.config.seed);
+    const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.spec.embedding.perTokenMs;
+    const reply = (data: string): JsonReply => ({
+      status: 200,
+      body: `{"object":"list","data":${data},"model":${JSON.stringify(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
+      delayMs,
+    });
+    const cost = texts.length * dimensions * MICROS_PER_FLOAT[format];
+    if (ctx.pool !== null && cost > OFFLOAD_MICROS) return ctx.pool.embed({ texts, dimensions, format }).then(reply);
+    return reply(embeddingData(texts, dimensions, format));
+  };
+  // Token-id inputs count as their ids; texts are counted inline or in the pool (src/sim/tokens.ts).
+  const counts = countTextsBounded(tokenizerOf(model), strings, ctx.pool);
+  return Array.isArray(counts) ? answer(counts) : counts.then(answer);
 }
