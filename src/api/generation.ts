@@ -21,7 +21,7 @@ export interface GenerationInput {
   /** The last user message: what echo mode answers with. */
   readonly lastUserText: string;
   /** Structured output requested by the caller (JSON), if any. */
-  readonly json?: { readonly schema: unknown };
+  readonly json?: { readonly schema: unknown; readonly param: string };
   /** Tools offered, and how they may be used. */
   readonly tools?: readonly ToolSpec[];
   readonly toolChoice?: ToolChoice;
@@ -33,6 +33,30 @@ export interface GenerationInput {
   readonly thinkingBudget?: number;
   /** The dialect's wording, for the context-window error. */
   readonly wording: ValidationWording;
+  /** Answers one request asks for (chat `n`; legacy prompts × `n`), 1 when absent, and the field that sets it. */
+  readonly choices?: { readonly count: number; readonly param: string };
+  /** Logprob alternatives per token (`top_logprobs`, legacy `logprobs`), 0 when absent. */
+  readonly alternatives?: number;
+}
+
+/**
+ * The most output one request may cause, in tokens × (1 + logprob alternatives) summed over its
+ * answers (~40 MB of JSON at most): past it the request is refused with a 400 naming the field.
+ */
+export const MAX_OUTPUT_UNITS = 1_048_576;
+
+/** Refuses a request whose answers could exceed MAX_OUTPUT_UNITS, before anything is generated. */
+function checkOutputBound(input: GenerationInput, ctx: RouteContext): void {
+  const choices = input.choices?.count ?? 1;
+  if (choices === 1 && (input.alternatives ?? 0) === 0) return;
+  const cap = Math.min(input.maxTokens ?? Infinity, input.model.maxOutputTokens);
+  // Generated answers end at their natural length (at most response.maxTokens) unless capped sooner.
+  const perChoice = input.json === undefined && (input.tools ?? []).length === 0 ? Math.min(cap, ctx.config.response.maxTokens) : cap;
+  const units = choices * perChoice * (1 + (input.alternatives ?? 0));
+  if (units > MAX_OUTPUT_UNITS) {
+    const param = input.choices?.param ?? 'n';
+    throw new SimError('invalid_value', `Invalid value for '${param}': this request could produce ${units} tokens of output (answers × tokens each × (1 + logprob alternatives)); one request may produce at most ${MAX_OUTPUT_UNITS}.`, param);
+  }
 }
 
 /**
@@ -41,6 +65,7 @@ export interface GenerationInput {
  * are decided here once, never per dialect.
  */
 export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
+  checkOutputBound(input, ctx);
   const tokens = promptTokens(ctx, input.model, input.texts);
   return typeof tokens === 'number' ? plan(input, ctx, wrap, tokens) : tokens.then((n) => plan(input, ctx, wrap, n));
 }
@@ -53,7 +78,7 @@ function contentOf(input: GenerationInput, ctx: RouteContext): Content {
   if (mode !== 'generate') throw new SimError('invalid_value', `Header ${MODE_HEADER} must be "generate" or "echo", got "${mode}".`, MODE_HEADER);
   const calls = chooseTools(input);
   if (calls.length > 0) return { kind: 'tool', calls };
-  if (input.json !== undefined) return { kind: 'json', schema: input.json.schema };
+  if (input.json !== undefined) return { kind: 'json', schema: input.json.schema, param: input.json.param };
   return { kind: 'generate', thinkingBudget: input.thinkingBudget ?? 0 };
 }
 

@@ -73,3 +73,16 @@ export function parseJson(text: string): unknown {
     throw new SimError('invalid_json', `The request body is not valid JSON: ${(err as Error).message}`);
   }
 }
+
+/**
+ * JSON text of a caller's value that the response echoes (Responses `tools`, `text.format`,
+ * `metadata`): a value nested too deeply for JSON.stringify's recursion is the caller's 400.
+ */
+export function echoJson(value: unknown, param: string): string {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (err instanceof RangeError) throw new SimError('invalid_value', `Invalid value for '${param}': nested too deeply.`, param);
+    throw err;
+  }
+}

@@ -3,7 +3,8 @@ import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
 import type { Completion, FinishReason, SimRequest, ToolCall, ToolSpec } from './request.js';
 import { uniqueBase62 } from './ids.js';
-import { sampleJson } from './json-schema.js';
+import { sampleJson, SchemaError } from './json-schema.js';
+import { SimError } from '../errors.js';
 import { hashString, Rng } from './rng.js';
 import { generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
 
@@ -81,9 +82,25 @@ function authoredText(sim: SimRequest, natural: number): string {
   if (content.kind === 'echo') return content.text;
   if (content.kind === 'json') {
     if (content.schema === null) return JSON.stringify({ answer: renderText(generateTokens(sim.textSeed, natural)) });
-    return JSON.stringify(sampleJson(content.schema, new Rng(sim.textSeed)));
+    return JSON.stringify(schemaValue(sim, content.schema, content.param, sim.textSeed));
   }
   return '';
+}
+
+/**
+ * Characters of JSON one token stands for at most, for the bound on a structured answer: a value
+ * longer than the model's output limit could hold is refused, not generated (README "Limits").
+ */
+const MAX_CHARS_PER_TOKEN = 8;
+
+/** A value for `schema` (structured output or tool arguments), or the dialect's 400 naming `param`. */
+function schemaValue(sim: SimRequest, schema: unknown, param: string, seed: number): unknown {
+  try {
+    return sampleJson(schema, new Rng(seed), sim.model.maxOutputTokens * MAX_CHARS_PER_TOKEN);
+  } catch (err) {
+    if (!(err instanceof SchemaError)) throw err;
+    throw new SimError('invalid_value', `Invalid schema for '${param}': ${err.message}${err.pointer === '' ? '' : ` (at ${err.pointer})`}.`, param);
+  }
 }
 
 const THINKING_SEED = 0x7417;
@@ -105,7 +122,7 @@ function planToolCalls(sim: SimRequest, calls: readonly ToolSpec[], cap: number,
   const toolCalls: ToolCall[] = [];
   calls.forEach((tool, k) => {
     if (pieces.length >= cap) return;
-    pieces.push(...splitPieces(JSON.stringify(sampleJson(tool.schema, new Rng(k === 0 ? sim.textSeed : hashString(`call ${k}`, sim.textSeed))))));
+    pieces.push(...splitPieces(JSON.stringify(schemaValue(sim, tool.schema, tool.param, k === 0 ? sim.textSeed : hashString(`call ${k}`, sim.textSeed)))));
     toolCalls.push({ id: uniqueBase62(), name: tool.name, end: Math.min(pieces.length, cap) });
   });
   const cut = pieces.length > cap;

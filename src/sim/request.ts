@@ -11,7 +11,7 @@ export type Content =
   /** Generated sentences, after `thinkingBudget` tokens of thinking at most (0: no thinking). */
   | { readonly kind: 'generate'; readonly thinkingBudget: number }
   | { readonly kind: 'echo'; readonly text: string }
-  | { readonly kind: 'json'; readonly schema: unknown }
+  | { readonly kind: 'json'; readonly schema: unknown; readonly param: string }
   /** Calls of the caller's tools (several: parallel calls); arguments validate against each tool's schema. */
   | { readonly kind: 'tool'; readonly calls: readonly ToolSpec[] };
 
@@ -26,6 +26,8 @@ export interface ToolCall {
 export interface ToolSpec {
   readonly name: string;
   readonly schema: unknown;
+  /** Where the schema sits in the request, for a refusal that names it. */
+  readonly param: string;
 }
 
 /** How the caller lets the model use tools (normalised across dialects). */

@@ -66,7 +66,7 @@ export function messages(body: unknown, ctx: RouteContext): Generation | Promise
       stop: req.stop_sequences ?? [],
       lastUserText: lastUserText(req.messages),
       // Server tools (web search and the like) have no input_schema: only custom tools are called.
-      tools: (req.tools ?? []).filter((t) => t.input_schema !== undefined).map((t) => ({ name: t.name, schema: t.input_schema })),
+      tools: (req.tools ?? []).flatMap((t, i) => (t.input_schema === undefined ? [] : [{ name: t.name, schema: t.input_schema, param: `tools[${i}].input_schema` }])),
       toolChoice: toolChoiceOf(req.tool_choice),
       afterToolResult: endsWithToolResult(req.messages),
       parallelToolCalls: req.tool_choice?.disable_parallel_tool_use !== true,

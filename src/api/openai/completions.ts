@@ -62,6 +62,8 @@ export function completions(body: unknown, ctx: RouteContext): Generation | Prom
       stop: stopList(req.stop),
       lastUserText: prompts[prompts.length - 1]!,
       wording: openaiWording,
+      choices: { count: prompts.length * n, param: prompts.length > 1 ? 'prompt' : 'n' },
+      alternatives: req.logprobs ?? 0,
     },
     ctx,
     (sim, first) => {

@@ -6,7 +6,7 @@ import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
-import { validate } from '../validate.js';
+import { echoJson, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
 
@@ -61,11 +61,11 @@ export function responses(body: unknown, ctx: RouteContext): Generation | Promis
       stream: req.stream === true,
       stop: [],
       lastUserText: typeof req.input === 'string' ? req.input : lastUserText(req.input ?? []),
-      json: format === undefined || format.type === 'text' ? undefined : { schema: format.type === 'json_schema' ? (format.schema ?? null) : null },
+      json: format === undefined || format.type === 'text' ? undefined : { schema: format.type === 'json_schema' ? (format.schema ?? null) : null, param: 'text.format.schema' },
       // Function tools only: hosted tools (web search, file search, ...) are not simulated.
-      tools: (req.tools ?? [])
-        .filter((t) => t.type === 'function' && typeof t.name === 'string')
-        .map((t) => ({ name: t.name as string, schema: (t.parameters as object | undefined) ?? { type: 'object', properties: {} } })),
+      tools: (req.tools ?? []).flatMap((t, i) =>
+        t.type === 'function' && typeof t.name === 'string' ? [{ name: t.name, schema: (t.parameters as object | undefined) ?? { type: 'object', properties: {} }, param: `tools[${i}].parameters` }] : [],
+      ),
       toolChoice: req.tool_choice == null ? undefined : typeof req.tool_choice === 'string' ? { type: req.tool_choice } : { type: 'named', name: req.tool_choice.name },
       afterToolResult: Array.isArray(req.input) && req.input.at(-1)?.type === 'function_call_output',
       // One function call per response: parallel calls are simulated on chat and messages only.
@@ -81,6 +81,8 @@ class ResponseGeneration implements Generation {
   private readonly id = `resp_${uniqueHex()}`;
   private readonly itemId: string;
   private readonly createdAt = Math.floor(Date.now() / 1000);
+  /** The request's own values the Response object repeats, serialised once, here, where a failure is still the caller's 400. */
+  private readonly echoed: { readonly format: string; readonly toolChoice: string; readonly tools: string; readonly metadata: string };
 
   constructor(
     private readonly req: ResponsesRequest,
@@ -88,6 +90,12 @@ class ResponseGeneration implements Generation {
     readonly completion: Completion,
   ) {
     this.itemId = `${completion.toolCalls.length === 0 ? 'msg' : 'fc'}_${uniqueHex()}`;
+    this.echoed = {
+      format: echoJson(req.text?.format ?? { type: 'text' }, 'text.format'),
+      toolChoice: echoJson(req.tool_choice ?? 'auto', 'tool_choice'),
+      tools: echoJson(req.tools ?? [], 'tools'),
+      metadata: echoJson(req.metadata ?? {}, 'metadata'),
+    };
   }
 
   private get incomplete(): boolean {
@@ -125,9 +133,9 @@ class ResponseGeneration implements Generation {
       `"incomplete_details":${final && this.incomplete ? '{"reason":"max_output_tokens"}' : 'null'},"instructions":${JSON.stringify(req.instructions ?? null)},` +
       `"max_output_tokens":${req.max_output_tokens ?? null},"model":${JSON.stringify(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
       `"previous_response_id":${JSON.stringify(req.previous_response_id ?? null)},"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":${req.store ?? true},` +
-      `"temperature":${req.temperature ?? 1},"text":{"format":${JSON.stringify(req.text?.format ?? { type: 'text' })}},"tool_choice":${JSON.stringify(req.tool_choice ?? 'auto')},` +
-      `"tools":${JSON.stringify(req.tools ?? [])},"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
-      `${usage}${req.user == null ? '' : `"user":${JSON.stringify(req.user)},`}"metadata":${JSON.stringify(req.metadata ?? {})}}`
+      `"temperature":${req.temperature ?? 1},"text":{"format":${this.echoed.format}},"tool_choice":${this.echoed.toolChoice},` +
+      `"tools":${this.echoed.tools},"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
+      `${usage}${req.user == null ? '' : `"user":${JSON.stringify(req.user)},`}"metadata":${this.echoed.metadata}}`
     );
   }
 
