@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SimError } from '../errors.js';
 
 /** How a dialect words a validation failure; `param` is the dotted path of the offending field. */
@@ -7,7 +7,14 @@ export interface ValidationWording {
   wrongType(param: string, expected: string, got: string): string;
   badValue(param: string, problem: string): string;
   contextTooLong(promptTokens: number, maxTokens: number, limit: number): string;
+  tooMany(param: string, max: number, got: number): string;
 }
+
+/**
+ * Arrays of the body checked for length before the schema runs: zod parses every element first
+ * (~1 µs a message), so a 10 MB body of tiny messages would hold the event loop for half a second.
+ */
+export type ArrayLimits = Readonly<Record<string, number>>;
 
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
   let node = body;
@@ -48,14 +55,20 @@ function innermost(issue: Issue): Issue {
 }
 
 /** Parses `body` with `schema`, or throws a SimError naming the first offending field. */
-export function validate<S extends z.ZodType>(schema: S, body: unknown, wording: ValidationWording): z.infer<S> {
+export function validate<S extends z.ZodType>(schema: S, body: unknown, wording: ValidationWording, limits: ArrayLimits = {}): z.infer<S> {
+  if (body !== null && typeof body === 'object') {
+    for (const key in limits) {
+      const value = (body as Record<string, unknown>)[key];
+      if (Array.isArray(value) && value.length > limits[key]!) throw new SimError('invalid_value', wording.tooMany(key, limits[key]!, value.length), key);
+    }
+  }
   const result = schema.safeParse(body);
   if (result.success) return result.data;
   const issue = innermost(result.error.issues[0]!);
   const value = valueAt(body, issue.path);
   if (issue.path.length === 0) throw new SimError('invalid_type', `The request body must be a JSON object, but got ${typeName(value)} instead.`);
   const param = formatPath(issue.path);
-  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && value === undefined) {
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union' || issue.code === 'custom') && value === undefined) {
     throw new SimError('missing_required_parameter', wording.missing(param), param);
   }
   if (issue.code === 'invalid_type' || (issue.code === 'invalid_union' && value !== undefined && typeof value !== 'object')) {
@@ -85,4 +98,29 @@ export function echoJson(value: unknown, param: string): string {
     if (err instanceof RangeError) throw new SimError('invalid_value', `Invalid value for '${param}': nested too deeply.`, param);
     throw err;
   }
+}
+
+export type TextsOrTokens = string | string[] | number[] | number[][];
+
+const isTokenId = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+/** Whether every element passes, in one loop (no allocation per element). */
+function every(items: unknown[], test: (v: unknown) => boolean): boolean {
+  for (let i = 0; i < items.length; i++) if (!test(items[i])) return false;
+  return true;
+}
+
+/**
+ * A prompt or embeddings input (WIRE A4, A5): a string, strings, token ids, or arrays of token
+ * ids, each array of 1 to `maxItems` items; strings may be empty when `emptyStrings`. Checked in
+ * one pass: zod's union tried every branch over every element and kept an issue per element (a
+ * 2 MB array of ids took 0.5 s).
+ */
+export function textsOrTokens(maxItems: number, emptyStrings: boolean): z.ZodType<TextsOrTokens> {
+  const text = (v: unknown): boolean => typeof v === 'string' && (emptyStrings || v !== '');
+  const ids = (v: unknown): boolean => Array.isArray(v) && v.length > 0 && every(v, isTokenId);
+  return z.custom<TextsOrTokens>(
+    (v) => text(v) || (Array.isArray(v) && v.length > 0 && (every(v, isTokenId) || (v.length <= maxItems && (every(v, text) || every(v, ids))))),
+    { message: `expected ${emptyStrings ? 'a string' : 'a non-empty string'}, an array of token ids, or a batch of 1 to ${maxItems} strings or token-id arrays` },
+  );
 }

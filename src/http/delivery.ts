@@ -23,6 +23,14 @@ const SSE_HEADERS: readonly (readonly [string, string])[] = [
 const HEADERS_NOW = ': ping\n\n';
 
 /**
+ * The most one flush writes. uWS buffers whatever the socket does not take, so without a ceiling
+ * one flush of a long stream at ITL 0 could park megabytes per connection for a client that never
+ * reads; with it a stream holds at most one flush beyond the kernel's buffers, then waits for
+ * onWritable (or its stall deadline).
+ */
+const FLUSH_MAX_BYTES = 64 * 1024;
+
+/**
  * Delivers a planned generation: takes a slot of the model's capacity (waiting for one if need
  * be, or answering "overloaded"), then streams it or sends it whole after the simulated time.
  */
@@ -240,10 +248,10 @@ class SseStream extends Delivery {
       this.encoder.open(out);
       cells.ttft.observe((now - ex.startedAt) / 1000);
     }
-    // Every token due by now, or within the scheduler's horizon.
+    // Every token due by now, or within the scheduler's horizon, up to FLUSH_MAX_BYTES a write.
     const horizon = now + HORIZON_MS;
     const first = this.sent;
-    while (this.sent < n && this.due <= horizon) {
+    while (this.sent < n && this.due <= horizon && out.length < FLUSH_MAX_BYTES) {
       this.encoder.token(this.sent, out);
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);

@@ -25,6 +25,7 @@ export const anthropicWording: ValidationWording = {
   missing: (param) => `${param}: Field required`,
   wrongType: (param, expected) => `${param}: Input should be a valid ${expected}`,
   badValue: (param, problem) => `${param}: ${problem}`,
+  tooMany: (param, max, got) => `${param}: List should have at most ${max} items after validation, not ${got}`,
   contextTooLong: (prompt, max, limit) => `prompt is too long: ${prompt} tokens + ${max} max_tokens > ${limit} maximum`,
 };
 

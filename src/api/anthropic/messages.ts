@@ -36,6 +36,9 @@ const messagesRequest = z.looseObject({
     .optional(),
 });
 
+/** Anthropic's limit on messages per request, and on tools. */
+export const MESSAGE_LIMITS = { messages: 100_000, tools: 128 } as const;
+
 /** The prompt's texts, as /v1/messages and /v1/messages/count_tokens both count them. */
 export function messageTexts(req: { system?: unknown; messages: { content: unknown }[] }): string[] {
   return [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
@@ -52,7 +55,7 @@ function budgetOf(thinking: { type: string; budget_tokens?: number } | undefined
 
 export function messages(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
   requireVersion(ctx);
-  const req = validate(messagesRequest, body, anthropicWording);
+  const req = validate(messagesRequest, body, anthropicWording, MESSAGE_LIMITS);
   const thinkingBudget = budgetOf(req.thinking, req.max_tokens);
   const model = findClaudeModel(ctx, req.model);
   if (model.kind !== 'chat') throw new SimError('invalid_value', `model: ${req.model} does not support the Messages API`, 'model');

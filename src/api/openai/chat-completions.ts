@@ -49,8 +49,11 @@ const chatRequest = z.looseObject({
     .nullish(),
 });
 
+/** OpenAI's own limit ("array too long ... maximum length 2048"). */
+const MAX_MESSAGES = 2048;
+
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
-  const req = validate(chatRequest, body, openaiWording);
+  const req = validate(chatRequest, body, openaiWording, { messages: MAX_MESSAGES, tools: 128 });
   const n = req.n ?? 1;
   if (req.top_logprobs != null && req.logprobs !== true) throw new SimError('invalid_value', "Invalid value for 'top_logprobs': logprobs must be true when top_logprobs is set.", 'top_logprobs');
 

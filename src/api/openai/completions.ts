@@ -6,18 +6,19 @@ import { hashString } from '../../sim/rng.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { simulate } from '../generation.js';
-import { validate } from '../validate.js';
+import { textsOrTokens, validate } from '../validate.js';
 import { chatUsageJson, finishReason, longest, systemFingerprint, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { legacyLogprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
 
-const tokenIds = z.array(z.number().int().min(0)).min(1);
+/** Prompts one request may batch: as many as embeddings inputs (WIRE A5); OpenAI documents no number. */
+const MAX_PROMPTS = 2048;
 
 /** WIRE A4: one prompt or a batch of them, as text or token ids. */
 const completionsRequest = z.looseObject({
   model: z.string().min(1),
-  prompt: z.union([z.string(), z.array(z.string()).min(1), tokenIds, z.array(tokenIds).min(1)]),
+  prompt: textsOrTokens(MAX_PROMPTS, true),
   max_tokens: z.number().int().min(0).nullish(),
   echo: z.boolean().nullish(),
   suffix: z.string().nullish(),

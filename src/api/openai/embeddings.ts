@@ -6,7 +6,7 @@ import { hashString, Rng } from '../../sim/rng.js';
 import { tokenizerOf } from '../../sim/catalogue.js';
 import { countTextsBounded } from '../../sim/tokens.js';
 import type { JsonReply, RouteContext } from '../context.js';
-import { validate } from '../validate.js';
+import { textsOrTokens, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
 
@@ -23,13 +23,10 @@ const MAX_TOKENS_PER_REQUEST = 300_000;
 const OFFLOAD_MICROS = 150;
 const MICROS_PER_FLOAT = { float: 0.2, base64: 0.011 } as const;
 
-const text = z.string().min(1);
-const tokenIds = z.array(z.number().int().min(0)).min(1);
-
 /** WIRE A5. */
 const embeddingsRequest = z.looseObject({
   model: z.string().min(1),
-  input: z.union([text, z.array(text).min(1).max(MAX_INPUTS), tokenIds.max(MAX_TOKENS_PER_INPUT), z.array(tokenIds).min(1).max(MAX_INPUTS)]),
+  input: textsOrTokens(MAX_INPUTS, false),
   encoding_format: z.enum(['float', 'base64']).optional(),
   dimensions: z.number().int().min(1).optional(),
   user: z.string().optional(),

@@ -24,6 +24,7 @@ export const openaiWording: ValidationWording = {
   missing: (param) => `Missing required parameter: '${param}'.`,
   wrongType: (param, expected, got) => `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
   badValue: (param, problem) => `Invalid value for '${param}': ${problem}`,
+  tooMany: (param, max, got) => `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${got} instead.`,
   contextTooLong: (prompt, max, limit) =>
     `This model's maximum context length is ${limit} tokens. However, you requested ${prompt + max} tokens (${prompt} in the messages, ${max} in the completion). Please reduce the length of the messages or completion.`,
 };

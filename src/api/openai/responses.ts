@@ -47,8 +47,11 @@ function inputTexts(req: ResponsesRequest): string[] {
   return texts;
 }
 
+/** As chat's messages: items one request may carry. */
+const MAX_INPUT_ITEMS = 2048;
+
 export function responses(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
-  const req = validate(responsesRequest, body, openaiWording);
+  const req = validate(responsesRequest, body, openaiWording, { input: MAX_INPUT_ITEMS, tools: 128 });
   const format = req.text?.format;
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/responses.`, 'model');
