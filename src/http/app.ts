@@ -62,6 +62,19 @@ const ROUTES: readonly Route[] = [
 
 const HEALTH_PATHS = ['/health', '/live', '/health/live'];
 const READY_PATHS = ['/ready', '/health/ready'];
+const METRICS_PATH = '/metrics';
+
+/** Every method and path the server answers (`:id` marks a parameter): what the README's endpoint table must list. */
+export function routeTable(): { method: string; path: string }[] {
+  return [
+    ...ROUTES.flatMap((r) => [...(r.post ? [{ method: 'POST', path: r.path }] : []), ...(r.get ? [{ method: 'GET', path: r.path }] : [])]),
+    ...[...HEALTH_PATHS, ...READY_PATHS].flatMap((path) => [
+      { method: 'GET', path },
+      { method: 'HEAD', path },
+    ]),
+    { method: 'GET', path: METRICS_PATH },
+  ];
+}
 
 const isGeneration = (result: Generation | JsonReply): result is Generation => 'encoder' in result;
 
@@ -111,7 +124,7 @@ export class Server {
       this.app.get(path, (res) => (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true)));
       this.app.head(path, (res) => (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false)));
     }
-    this.app.get('/metrics', (res) => this.metrics(res));
+    this.app.get(METRICS_PATH, (res) => this.metrics(res));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req);
       const method = req.getMethod().toUpperCase();

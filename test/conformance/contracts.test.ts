@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { checkedFetch, sseEvents, violations } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 
@@ -9,7 +10,7 @@ import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers
 const srv = await startServer({ response: { minTokens: 6, maxTokens: 12 } });
 t.teardown(() => srv.close());
 
-const conforms = (t: Tap.Test, vendor: 'openai' | 'anthropic', schema: string, value: unknown, what: string) => t.same(violations(vendor, schema, value), [], `${what} conforms to ${schema}`);
+const conforms = (t: TapTest, vendor: 'openai' | 'anthropic', schema: string, value: unknown, what: string) => t.same(violations(vendor, schema, value), [], `${what} conforms to ${schema}`);
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }] };
 const msg = { model: 'claude-sonnet-4-5', max_tokens: 50, system: 'Be brief.', messages: [{ role: 'user', content: 'hi' }] };
@@ -103,5 +104,21 @@ t.test('Anthropic count_tokens, models, complete, errors', async (t) => {
   for (const res of [await post(`${srv.url}/v1/messages`, { ...msg, model: 'nope' }, ANTHROPIC_HEADERS), await post(`${srv.url}/v1/messages`, { ...msg, max_tokens: 'x' }, ANTHROPIC_HEADERS)]) {
     conforms(t, 'anthropic', 'ErrorResponse', res.json, `${res.status} error`);
   }
-  t.equal(OPENAI_HEADERS.authorization, 'Bearer sk-test');
+});
+
+t.test('the schema check can fail: bodies the vendors would not send are caught', async (t) => {
+  const good = (await post(`${srv.url}/v1/chat/completions`, { model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 })).json;
+  t.same(violations('openai', 'CreateChatCompletionResponse', good), []);
+  for (const [what, bad] of [
+    ['no choices', { ...good, choices: undefined }],
+    ['a wrong object', { ...good, object: 'chat.completion.chunk' }],
+    ['a numeric id', { ...good, id: 7 }],
+    ['a finish reason the API does not have', { ...good, choices: [{ ...good.choices[0], finish_reason: 'done' }] }],
+  ] as const) {
+    t.not(violations('openai', 'CreateChatCompletionResponse', bad).length, 0, `${what} is a violation`);
+  }
+  const message = (await post(`${srv.url}/v1/messages`, msg, ANTHROPIC_HEADERS)).json;
+  t.same(violations('anthropic', 'Message', message), []);
+  t.not(violations('anthropic', 'Message', { ...message, stop_reason: 'finished' }).length, 0, 'an unknown stop_reason is a violation');
+  t.not(violations('anthropic', 'ErrorResponse', { type: 'error', error: { message: 'x' } }).length, 0, 'an error without a type is a violation');
 });

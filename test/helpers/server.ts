@@ -48,3 +48,13 @@ export async function post(url: string, body: unknown, headers: Record<string, s
 
 /** Splits generated text back into its tokens (` word`, `Word`, `.`, `,`), see src/sim/text.ts. */
 export const splitTokens = (text: string): string[] => text.match(/ ?[A-Za-z]+|[.,]/g) ?? [];
+
+/** Polls `condition` until it holds or `timeoutMs` passes; resolves with whether it held (tests assert on that, never on a sleep). */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5000, everyMs = 5): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return true;
+    if (performance.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { ANTHROPIC, send, startHostile, type Hostile } from '../helpers/hostile.js';
 
 /**
@@ -15,7 +16,7 @@ t.before(async () => {
 });
 t.teardown(() => h.close());
 
-function survived(t: Tap.Test, slowestMs: Map<number, number>, what: string): void {
+function survived(t: TapTest, slowestMs: Map<number, number>, what: string): void {
   t.same(h.deaths(), [], `${what}: no worker died`);
   for (const [pid, ms] of slowestMs) t.ok(ms < PROBE_BOUND_MS, `${what}: worker ${pid}'s other clients answered within ${PROBE_BOUND_MS} ms (slowest ${ms.toFixed(1)} ms)`);
 }

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { checkedFetch } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 
@@ -10,12 +11,12 @@ const messages = `${srv.url}/v1/messages`;
 const okChat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
 const okMsg = { model: 'claude-haiku-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] };
 
-function isOpenAIError(t: Tap.Test, json: any): void {
+function isOpenAIError(t: TapTest, json: any): void {
   t.same(Object.keys(json), ['error']);
   t.same(Object.keys(json.error).sort(), ['code', 'message', 'param', 'type']);
   t.type(json.error.message, 'string');
 }
-function isAnthropicError(t: Tap.Test, json: any, type: string): void {
+function isAnthropicError(t: TapTest, json: any, type: string): void {
   t.equal(json.type, 'error');
   t.equal(json.error.type, type);
   t.type(json.error.message, 'string');

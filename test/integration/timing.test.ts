@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
-import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
+import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer, until } from '../helpers/server.js';
 
 const srv = await startServer({ timeScale: 1 });
 t.teardown(() => srv.close());
@@ -93,7 +93,7 @@ t.test('a client that disconnects mid-stream frees its stream', async (t) => {
   t.equal(srv.server.services.active, 1);
   t.equal(srv.server.services.scheduler.size, 1);
   ac.abort();
-  await new Promise((r) => setTimeout(r, 100));
+  t.ok(await until(() => srv.server.services.active === 0), 'the abort reached the server');
   t.equal(srv.server.services.active, 0, 'no exchange left');
   t.equal(srv.server.services.scheduler.size, 0, 'no timer entry left');
   const metrics = await srv.server.services.metrics.text();

@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
 import { compile, distributionSchema, type DistributionSpec } from '../../src/sim/distributions.js';
 import { Rng } from '../../src/sim/rng.js';
 
@@ -16,7 +17,7 @@ const stddev = (xs: number[]) => {
 };
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 /** |actual − expected| ≤ tol × expected. */
-const near = (t: Tap.Test, actual: number, expected: number, tol: number, what: string) =>
+const near = (t: TapTest, actual: number, expected: number, tol: number, what: string) =>
   t.ok(Math.abs(actual - expected) <= tol * Math.abs(expected), `${what}: ${actual.toFixed(3)} within ${tol * 100}% of ${expected}`);
 
 // Tolerances: with 100k draws the standard error of a mean is ≤ 0.5% of σ; 2% leaves room for

@@ -40,7 +40,20 @@ t.test('the README model table is the catalogue', async (t) => {
 });
 
 t.test('every route and metric is documented', async (t) => {
-  for (const path of ['/v1/chat/completions', '/v1/messages', '/v1/models', '/v1/models/{id}', '/health', '/ready', '/live', '/health/ready', '/health/live', '/metrics']) t.ok(readme.includes(`\`${path}\``), path);
+  const { routeTable } = await import('../../src/http/app.js');
+  const endpointRows = readme.split('\n').filter((line) => /^\| (GET|POST|HEAD|GET, HEAD) \| `/.test(line));
+  for (const { method, path } of routeTable()) {
+    const documented = `\`${path.replace(/:(\w+)/g, '{$1}')}\``;
+    t.ok(
+      endpointRows.some((row) => row.split(' | ')[0]!.slice(2).split(', ').includes(method) && row.split(' | ')[1]!.split(', ').includes(documented)),
+      `README's endpoint table lists ${method} ${documented}`,
+    );
+  }
+  const served = new Set(routeTable().map((r) => `${r.method} \`${r.path.replace(/:(\w+)/g, '{$1}')}\``));
+  for (const row of endpointRows) {
+    const [methods, paths] = row.split(' | ');
+    for (const method of methods!.slice(2).split(', ')) for (const path of paths!.split(', ')) t.ok(served.has(`${method} ${path}`), `the server answers ${method} ${path}, as the README says`);
+  }
   const metrics = await new (await import('../../src/metrics/metrics.js')).Metrics().snapshot();
   for (const m of metrics) t.ok(readme.includes(`| \`${m.name}\` |`), m.name);
 });
