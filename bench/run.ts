@@ -2,7 +2,10 @@
  * `npm run bench [-- options]`: measures the built simulator against bare uWebSockets.js
  * baselines in the same run, and optionally a gateway in front of the simulator.
  *
- *   --scenario S        all (default) | chat | stream | capacity | memory | churn
+ *   --scenario S        all (default) | chat | stream | capacity | memory | churn | burst
+ *   --window MS         burst: the window every stream starts in (default 100); with --streams (default 500 for burst)
+ *   --cold              burst: a fresh server per run, measuring its very first burst
+ *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
  *   --runs N            repetitions of each chat run and capacity step; medians are reported (default 3)
  *   --duration S        seconds per throughput run or capacity step (default 8)
  *   --connections N     concurrent connections for chat (default 100)
@@ -23,7 +26,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PIN, ROOT } from './lib.js';
+import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
+import { instructionsScenario } from './scenarios/instructions.js';
 import { abortChurn, streamAccuracy, streamCapacity, streamMemory } from './scenarios/streams.js';
 
 const { values: opt } = parseArgs({
@@ -41,6 +46,9 @@ const { values: opt } = parseArgs({
     'sim-port': { type: 'string', default: '18080' },
     'sim-flags': { type: 'string', default: '' },
     out: { type: 'string' },
+    window: { type: 'string', default: '100' },
+    cold: { type: 'boolean', default: false },
+    requests: { type: 'string', default: '2000' },
   },
 });
 
@@ -55,6 +63,9 @@ async function main(): Promise<void> {
   if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
+  // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).
+  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests));
+  if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

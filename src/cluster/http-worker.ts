@@ -12,6 +12,10 @@ import { ensurePortFree } from './port.js';
 export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, collectMetrics });
+  if (config.warmUp) {
+    const ms = await server.warm();
+    logging.log.debug({ ms: Math.round(ms) }, 'warmed up');
+  }
   try {
     await server.listen(config.host, config.port);
   } catch {

@@ -37,6 +37,11 @@ export const configSchema = z
     /** HTTP worker processes; 0 serves from the primary process itself (no cluster). */
     workers: z.number().int().min(0).max(256).default(availableParallelism()),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Before it listens, each HTTP worker sends itself ~1,600 requests of every route on a private
+     * loopback port (then forgets them), so the first client finds compiled code and a sized heap.
+     */
+    warmUp: z.boolean().default(true),
     /** One pino line per request at `info`. */
     accessLog: z.boolean().default(true),
     /** Multiplies every simulated delay: 0 = no delay (throughput tests), 1 = realistic. */

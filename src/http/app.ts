@@ -26,6 +26,7 @@ import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
+import { warmUp } from './warmup.js';
 import { BodyResult, readBody, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -132,6 +133,24 @@ export class Server {
       const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
       ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
     });
+  }
+
+  /**
+   * Sends the start-up warm-up traffic (src/http/warmup.ts) through this app on a private
+   * loopback port, then forgets it: no access lines, no metrics. Call before listen().
+   */
+  async warm(): Promise<number> {
+    const { services } = this;
+    const access = services.access;
+    services.access = null;
+    const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
+    try {
+      return await warmUp(uWS.us_socket_local_port(socket));
+    } finally {
+      uWS.us_listen_socket_close(socket);
+      services.access = access;
+      services.metrics.reset();
+    }
   }
 
   listen(host: string, port: number): Promise<number> {

@@ -12,8 +12,8 @@ import { type HeaderList, writeResponse } from './uws.js';
 export interface Services {
   readonly metrics: Metrics;
   readonly log: Logger;
-  /** Null when access logging is off. */
-  readonly access: AccessLog | null;
+  /** Null when access logging is off (and during the start-up warm-up). */
+  access: AccessLog | null;
   readonly scheduler: Scheduler;
   readonly capacity: Capacity;
   readonly timeScale: number;

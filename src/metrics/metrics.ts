@@ -66,6 +66,9 @@ abstract class Family<C extends { labels: Labels }> {
     return cell;
   }
   abstract snapshot(): MetricObjectWithValues<MetricValue<string>>;
+  reset(): void {
+    this.cells.clear();
+  }
 }
 
 class CounterFamily extends Family<Cell> {
@@ -171,6 +174,13 @@ export class Metrics {
       this.modelCells.set(id, cells);
     }
     return cells;
+  }
+
+  /** Forgets every series (after the start-up warm-up, whose traffic is nobody's). Only while nothing is in flight. */
+  reset(): void {
+    for (const f of this.families) f.reset();
+    this.requestCells.clear();
+    this.modelCells.clear();
   }
 
   snapshot(): Promise<MetricsSnapshot> {

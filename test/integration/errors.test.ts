@@ -23,27 +23,28 @@ function isAnthropicError(t: TapTest, json: any, type: string): void {
   t.match(json.request_id, /^req_/);
 }
 
-// [name, body, status, param (OpenAI), message pattern]
-const openaiCases: [string, unknown, number, string | null, RegExp][] = [
-  ['malformed JSON', '{"model":', 400, null, /not valid JSON/],
-  ['not an object', '[1,2]', 400, null, /^The request body must be a JSON object, but got array instead\.$/],
-  ['missing messages', { model: 'gpt-4o-mini' }, 400, 'messages', /^Missing required parameter: 'messages'\.$/],
-  ['missing model', { messages: okChat.messages }, 400, 'model', /Missing required parameter: 'model'/],
-  ['wrong type max_tokens', { ...okChat, max_tokens: 'ten' }, 400, 'max_tokens', /^Invalid type for 'max_tokens': expected number, but got string instead\.$/],
-  ['fractional max_tokens', { ...okChat, max_tokens: 1.5 }, 400, 'max_tokens', /max_tokens/],
-  ['empty messages', { ...okChat, messages: [] }, 400, 'messages', /messages/],
-  ['bad role', { ...okChat, messages: [{ role: 'robot', content: 'x' }] }, 400, 'messages[0].role', /messages\[0\]\.role/],
-  ['temperature out of range', { ...okChat, temperature: 3 }, 400, 'temperature', /temperature/],
-  ['unknown model', { ...okChat, model: 'gpt-nope' }, 404, 'model', /The model `gpt-nope` does not exist/],
-  ['embedding model', { ...okChat, model: 'text-embedding-3-small' }, 400, 'model', /embedding model/],
+// [name, body, status, param, message pattern, code]
+const openaiCases: [string, unknown, number, string | null, RegExp, string | null][] = [
+  ['malformed JSON', '{"model":', 400, null, /not valid JSON/, null],
+  ['not an object', '[1,2]', 400, null, /^The request body must be a JSON object, but got array instead\.$/, 'invalid_type'],
+  ['missing messages', { model: 'gpt-4o-mini' }, 400, 'messages', /^Missing required parameter: 'messages'\.$/, 'missing_required_parameter'],
+  ['missing model', { messages: okChat.messages }, 400, 'model', /Missing required parameter: 'model'/, 'missing_required_parameter'],
+  ['wrong type max_tokens', { ...okChat, max_tokens: 'ten' }, 400, 'max_tokens', /^Invalid type for 'max_tokens': expected number, but got string instead\.$/, 'invalid_type'],
+  ['fractional max_tokens', { ...okChat, max_tokens: 1.5 }, 400, 'max_tokens', /max_tokens/, 'invalid_type'],
+  ['empty messages', { ...okChat, messages: [] }, 400, 'messages', /messages/, 'invalid_value'],
+  ['bad role', { ...okChat, messages: [{ role: 'robot', content: 'x' }] }, 400, 'messages[0].role', /messages\[0\]\.role/, 'invalid_value'],
+  ['temperature out of range', { ...okChat, temperature: 3 }, 400, 'temperature', /temperature/, 'invalid_value'],
+  ['unknown model', { ...okChat, model: 'gpt-nope' }, 404, 'model', /The model `gpt-nope` does not exist/, 'model_not_found'],
+  ['embedding model', { ...okChat, model: 'text-embedding-3-small' }, 400, 'model', /embedding model/, 'invalid_value'],
 ];
-for (const [name, body, status, param, message] of openaiCases) {
+for (const [name, body, status, param, message, code] of openaiCases) {
   t.test(`chat: ${name} → ${status}`, async (t) => {
     const res = await post(chat, body);
     t.equal(res.status, status);
     isOpenAIError(t, res.json);
     t.equal(res.json.error.type, 'invalid_request_error');
     t.equal(res.json.error.param, param);
+    t.equal(res.json.error.code, code);
     t.match(res.json.error.message, message);
     t.match(res.headers.get('x-request-id'), /^req_/);
   });

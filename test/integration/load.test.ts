@@ -18,6 +18,8 @@ const models = [
   { id: 'pre', provider: 'openai', kind: 'chat', displayName: 'pre', created: 1, contextWindow: 100000, maxOutputTokens: 1000, profile: 'prefill' },
   { id: 'cap', provider: 'anthropic', kind: 'chat', displayName: 'cap', created: 1, contextWindow: 100000, maxOutputTokens: 1000, profile: 'small' },
   { id: 'pace', provider: 'openai', kind: 'chat', displayName: 'pace', created: 1, contextWindow: 100000, maxOutputTokens: 100000, profile: 'paced' },
+  // The same, with series of its own in the metrics.
+  { id: 'pace2', provider: 'openai', kind: 'chat', displayName: 'pace2', created: 1, contextWindow: 100000, maxOutputTokens: 100000, profile: 'paced' },
 ];
 const base = { timeScale: 1, profiles, models };
 
@@ -47,7 +49,9 @@ t.test('with a seed, the same request gets the same schedule in another worker',
     await post(`${url}/v1/chat/completions`, body);
     return performance.now() - s;
   };
-  const [ta, tb] = [await took(a.url), await took(b.url)];
+  // Lateness only adds to a schedule: the fastest of three is the closest look at it.
+  const fastest = async (url: string) => Math.min(await took(url), await took(url), await took(url));
+  const [ta, tb] = [await fastest(a.url), await fastest(b.url)];
   t.ok(Math.abs(ta - tb) < 20, `same seed: ${ta.toFixed(1)} ms vs ${tb.toFixed(1)} ms`);
   const sa = await timedStream(a.url, body);
   const sb = await timedStream(b.url, body);
@@ -72,9 +76,12 @@ t.test('time to first token grows with the prompt', async (t) => {
   t.teardown(() => s.close());
   const short = await timedStream(s.url, { model: 'pre', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
   const long = await timedStream(s.url, { model: 'pre', messages: [{ role: 'user', content: ' word'.repeat(400) }], max_tokens: 2 });
-  // 400 prompt tokens more (" word" is one token) = 400 ms more at 1 ms per token.
-  t.ok(short[0]! >= 20 && short[0]! < 20 + 6 + 80, `short prompt: first token at ${short[0]!.toFixed(1)} ms`);
-  t.ok(long[0]! - short[0]! > 380 && long[0]! - short[0]! < 480, `long prompt: ${long[0]!.toFixed(1)} ms`);
+  // 400 prompt tokens more (" word" is one token) = 400 ms more at 1 ms per token. A token is never
+  // early (lower bounds are exact, less the scheduler's 1 ms horizon); lateness is noise, so the
+  // upper bounds allow a loaded machine's scheduling delay.
+  const prompt = (n: number): number => 20 + (n + 3 + 3) * 1; // overhead + (text + message + primer tokens) × 1 ms
+  t.ok(short[0]! >= prompt(1) - 1 && short[0]! < prompt(1) + 200, `short prompt: first token at ${short[0]!.toFixed(1)} ms (scheduled ${prompt(1)})`);
+  t.ok(long[0]! >= prompt(400) - 1 && long[0]! < prompt(400) + 200, `long prompt: first token at ${long[0]!.toFixed(1)} ms (scheduled ${prompt(400)})`);
 });
 
 t.test('a queue forms at capacity and overload is refused the provider way', async (t) => {
@@ -139,10 +146,16 @@ t.test('a slow reader never delays other streams, and gets every token once it r
   const paused = async () => Number((await s.server.services.metrics.text()).match(/llm_stream_backpressure_total\{model="pace"\} (\d+)/)?.[1] ?? 0);
   for (let i = 0; i < 100 && (await paused()) === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.ok((await paused()) >= 1, 'the slow stream paused for backpressure');
-  // Meanwhile a normal stream: 30 tokens 10 ms apart.
-  const times = await timedStream(s.url, { model: 'pace', messages: [{ role: 'user', content: 'hi' }], max_tokens: 30 });
+  // Meanwhile a normal stream: 30 tokens 10 ms apart. Judged by the server's own lateness (what a
+  // blocked event loop would show), not by the client's clock, which a loaded machine stretches.
+  const times = await timedStream(s.url, { model: 'pace2', messages: [{ role: 'user', content: 'hi' }], max_tokens: 30 });
+  t.equal(times.length, 30);
+  const metrics = await s.server.services.metrics.text();
+  const lateness = (le: string): number => Number(metrics.match(new RegExp(`llm_token_lateness_seconds_bucket\\{le="${le}",model="pace2"\\} (\\d+)`))?.[1] ?? NaN);
+  const count = Number(metrics.match(/llm_token_lateness_seconds_count\{model="pace2"\} (\d+)/)?.[1] ?? NaN);
+  t.ok(lateness('0.005') >= 0.9 * count, `the other stream keeps its pace: ${lateness('0.005')} of ${count} tokens within 5 ms of their deadline`);
   const gaps = times.slice(1).map((v, i) => v - times[i]!).sort((a, b) => a - b);
-  t.ok(gaps[Math.floor(gaps.length * 0.9)]! < 16, `the other stream keeps its pace: p90 gap ${gaps[Math.floor(gaps.length * 0.9)]!.toFixed(2)} ms`);
+  t.ok(gaps[Math.floor(gaps.length / 2)]! < 20, `median gap at the client ${gaps[Math.floor(gaps.length / 2)]!.toFixed(2)} ms (10 scheduled)`);
   let received = '';
   socket.on('data', (d) => (received += d.toString('latin1')));
   socket.resume();

@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { has, ROOT } from '../lib.js';
+
+/**
+ * `--scenario instructions`: instructions per request and per streamed token, counted by
+ * valgrind's callgrind (Debian package `valgrind`), which repeat run to run whatever else the
+ * machine does, unlike wall-clock figures here. Each kind of work runs N and 2N times in fresh
+ * processes of the simulator (single process, `--workers 0`) and of the bare uWebSockets.js
+ * servers; the difference over N is the cost of one more, start-up and JIT warm-up cancelled.
+ * Slow (each process starts in ~15 s under valgrind): run it to decide an optimisation, not in CI.
+ */
+
+interface Kind {
+  readonly name: string;
+  readonly path: string;
+  readonly body: object;
+  readonly headers?: Record<string, string>;
+  /** The bare server that does the least this kind of work needs. */
+  readonly bare: 'uws' | 'sse';
+  /** Streamed tokens per request: per-token figures divide by the token difference of two kinds. */
+  readonly tokens: number;
+}
+
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Count my instructions.' }] };
+const KINDS: readonly Kind[] = [
+  { name: 'non-stream chat', path: '/v1/chat/completions', body: { ...chat, max_tokens: 16 }, bare: 'uws', tokens: 0 },
+  { name: 'stream of 1 token', path: '/v1/chat/completions', body: { ...chat, max_tokens: 1, stream: true }, bare: 'sse', tokens: 1 },
+  { name: 'stream of 101 tokens', path: '/v1/chat/completions', body: { ...chat, max_tokens: 101, stream: true }, bare: 'sse', tokens: 101 },
+  { name: 'non-stream messages', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 16, messages: chat.messages }, headers: { 'anthropic-version': '2023-06-01' }, bare: 'uws', tokens: 0 },
+  { name: 'embeddings (base64)', path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: 'Count my instructions.', encoding_format: 'base64' }, bare: 'uws', tokens: 0 },
+];
+
+/** Starts `args` under callgrind, sends `n` requests of `kind` (4 keep-alive connections), stops it; resolves with its instruction total. */
+async function countRun(args: string[], kind: Kind, n: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'llmsim-callgrind-'));
+  const proc = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = buf.match(/"port":(\d+)/);
+      if (m) resolve(Number(m[1]));
+    });
+    proc.on('exit', (code) => reject(new Error(`${args[0]} exited with ${code} under valgrind`)));
+  });
+  proc.stdout!.resume();
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const headers = { 'content-type': 'application/json', 'x-sim-ttft-ms': '0', 'x-sim-itl-ms': '0', ...kind.headers };
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, method: 'POST', path: kind.path, agent, headers }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${kind.name}: ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(kind.body));
+    });
+  for (let sent = 0; sent < n; sent += 4) await Promise.all(Array.from({ length: Math.min(4, n - sent) }, one));
+  agent.destroy();
+  proc.kill('SIGTERM');
+  await new Promise((r) => proc.once('exit', r));
+  // callgrind writes "summary: <Ir>" (or "totals:") into its output file.
+  const file = readdirSync(dir).find((f) => f.startsWith('out.'));
+  const text = file === undefined ? '' : readFileSync(join(dir, file), 'utf8');
+  const m = text.match(/^(?:summary|totals): (\d+)/m);
+  if (m === null) throw new Error(`no callgrind totals for ${kind.name}`);
+  return Number(m[1]);
+}
+
+export async function instructionsScenario(n: number): Promise<unknown> {
+  if (!has('valgrind')) throw new Error('the instructions scenario needs valgrind (apt-get install valgrind)');
+  const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', '0', '--workers', '0', '--time-scale', '0', '--warm-up', 'false', '--log-level', 'warn', '--response.min-tokens', '200', '--response.max-tokens', '200'];
+  // The bare SSE server streams as many tokens a request as its command line says.
+  const bareArgs = (kind: Kind): string[] => (kind.bare === 'uws' ? [join(ROOT, 'dist/bench/baseline-uws.js'), '0', '600'] : [join(ROOT, 'dist/bench/baseline-sse.js'), '0', String(kind.tokens)]);
+  const perRequest = async (args: string[], kind: Kind): Promise<number> => ((await countRun(args, kind, 2 * n)) - (await countRun(args, kind, n))) / n;
+  const rows: { name: string; sim: number; bare: number }[] = [];
+  for (const kind of KINDS) {
+    const sim = await perRequest(simArgs, kind);
+    const bare = await perRequest(bareArgs(kind), kind);
+    rows.push({ name: kind.name, sim, bare });
+    console.log(`${kind.name}: simulator ${Math.round(sim)} instructions, bare ${Math.round(bare)} (${(sim / bare).toFixed(2)}×)`);
+  }
+  const one = rows.find((r) => r.name === 'stream of 1 token')!;
+  const many = rows.find((r) => r.name === 'stream of 101 tokens')!;
+  const token = { name: 'one streamed token', sim: (many.sim - one.sim) / 100, bare: (many.bare - one.bare) / 100 };
+  rows.push(token);
+  console.log(`\ninstructions, N = ${n} and ${2 * n} requests (callgrind; per request, per token for the last row)`);
+  console.log('| work | simulator | bare uWS | ratio |\n| --- | --- | --- | --- |');
+  for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.sim)} | ${Math.round(r.bare)} | ${(r.sim / r.bare).toFixed(2)} |`);
+  return { n, rows };
+}
