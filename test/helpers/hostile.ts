@@ -15,6 +15,8 @@ export interface Hostile {
   during<T>(bad: () => Promise<T>): Promise<{ result: T; slowestMs: Map<number, number> }>;
   /** Worker deaths the primary logged so far. */
   deaths(): Record<string, any>[];
+  /** Failures the workers contained only at the last net (an unhandled rejection) or as a 500: each a containment bug. */
+  strays(): Record<string, any>[];
   close(): Promise<void>;
 }
 
@@ -110,6 +112,7 @@ export async function startHostile(args: string[] = []): Promise<Hostile> {
       }
     },
     deaths: () => c.lines.filter((l) => l.msg === 'http worker died; replacing it'),
+    strays: () => c.lines.filter((l) => /^unhandled (rejection|error)/.test(String(l.msg))),
     async close() {
       for (const p of probes) p.close();
       c.proc.kill('SIGKILL');

@@ -195,5 +195,6 @@ for (const endpoint of endpoints) {
     t.ok((statuses.get(200) ?? 0) > 0, 'some bodies were valid');
     t.ok([...statuses.keys()].some((s) => s >= 400 && s < 500), 'some were refused');
     t.same(h.deaths(), [], 'no worker died');
+    t.same(h.strays(), [], 'nothing reached the last net or became a 500');
   });
 }

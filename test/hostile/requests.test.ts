@@ -18,6 +18,7 @@ t.teardown(() => h.close());
 
 function survived(t: TapTest, slowestMs: Map<number, number>, what: string): void {
   t.same(h.deaths(), [], `${what}: no worker died`);
+  t.same(h.strays(), [], `${what}: nothing reached the last net or became a 500`);
   for (const [pid, ms] of slowestMs) t.ok(ms < PROBE_BOUND_MS, `${what}: worker ${pid}'s other clients answered within ${PROBE_BOUND_MS} ms (slowest ${ms.toFixed(1)} ms)`);
 }
 
