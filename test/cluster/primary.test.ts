@@ -110,3 +110,14 @@ t.test('invalid config: exit 2 and one line naming the option, before any fork',
   t.equal(r.stdout, '', 'nothing started');
   t.match(r.stderr, /^config: timeScale: [^\n]+\n$/);
 });
+
+t.test('the start-up warm-up leaves no trace: no access lines, no metrics, and the catalogue intact', async (t) => {
+  const c = await startCluster(['--workers', '2', '--log-level', 'debug']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const warmed = c.lines.filter((l) => l.msg === 'warmed up');
+  t.equal(warmed.length, 2, 'both workers warmed up before the primary said listening');
+  t.notOk(c.lines.some((l) => l.requestId !== undefined), 'no access line from the warm-up');
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  t.notMatch(metrics, /^http_requests_total\{/m, 'no request counted');
+  t.notMatch(metrics, /^llm_tokens_generated_total\{/m, 'no token counted');
+});
