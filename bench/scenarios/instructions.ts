@@ -35,7 +35,7 @@ const KINDS: readonly Kind[] = [
 ];
 
 /** Starts `args` under callgrind, sends `n` requests of `kind` (4 keep-alive connections), stops it; resolves with its instruction total. */
-async function countRun(args: string[], kind: Kind, n: number): Promise<number> {
+export async function countRun(args: string[], kind: Kind, n: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-callgrind-'));
   const proc = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
