@@ -73,7 +73,7 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
 
 export async function instructionsScenario(n: number): Promise<unknown> {
   if (!has('valgrind')) throw new Error('the instructions scenario needs valgrind (apt-get install valgrind)');
-  const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', '0', '--workers', '0', '--time-scale', '0', '--warm-up', 'false', '--log-level', 'warn', '--response.min-tokens', '200', '--response.max-tokens', '200'];
+  const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', '0', '--workers', '0', '--time-scale', '0', '--access-log', 'false', '--response.min-tokens', '200', '--response.max-tokens', '200'];
   // The bare SSE server streams as many tokens a request as its command line says.
   const bareArgs = (kind: Kind): string[] => (kind.bare === 'uws' ? [join(ROOT, 'dist/bench/baseline-uws.js'), '0', '600'] : [join(ROOT, 'dist/bench/baseline-sse.js'), '0', String(kind.tokens)]);
   const perRequest = async (args: string[], kind: Kind): Promise<number> => ((await countRun(args, kind, 2 * n)) - (await countRun(args, kind, n))) / n;
