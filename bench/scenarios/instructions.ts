@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -37,7 +37,10 @@ const KINDS: readonly Kind[] = [
 /** Starts `args` under callgrind, sends `n` requests of `kind` (4 keep-alive connections), stops it; resolves with its instruction total. */
 export async function countRun(args: string[], kind: Kind, n: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-callgrind-'));
-  const proc = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // V8 compiles and collects on helper threads whose timing under valgrind varies run to run:
+  // --single-threaded keeps that work on the main thread, so the counts repeat.
+  // Collection is switched on (callgrind_control) only around the requests: start-up and warm-up are not counted.
+  const proc = spawn('valgrind', ['--tool=callgrind', '--collect-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -59,7 +62,10 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
       req.on('error', reject);
       req.end(JSON.stringify(kind.body));
     });
+  await one(); // the connection pool and the route's first-request costs, uncounted
+  spawnSync('callgrind_control', ['-i', 'on', String(proc.pid)]);
   for (let sent = 0; sent < n; sent += 4) await Promise.all(Array.from({ length: Math.min(4, n - sent) }, one));
+  spawnSync('callgrind_control', ['-i', 'off', String(proc.pid)]);
   agent.destroy();
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));

@@ -4,9 +4,10 @@ import { performance } from 'node:perf_hooks';
 /**
  * Start-up traffic, so the first real request finds every route's hot path compiled, the
  * tokenizer tables and frame buffers built and the heap sized: a cold simulator met with a burst
- * of 500 streams answered their first tokens 34–60 ms later than a bare server at p50 (issue
- * #9). The server sends this traffic to itself on a private loopback port before it listens on
- * the shared one, so no client ever meets a cold worker; its metrics are then reset.
+ * of 500 streams answered their first tokens 13 ms later than a bare server at p50 and 28 ms at
+ * p99; warmed, −0.3 and +1.0 ms (bench/scenarios/burst.ts, --cold). The server sends this
+ * traffic to itself on a private loopback port before it listens on the shared one, so no client
+ * ever meets a cold worker; its metrics are then reset.
  */
 
 /** Requests per variant: enough for V8 to optimise the functions every request runs (measured in bench/scenarios/burst.ts). */
