@@ -39,8 +39,8 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-callgrind-'));
   // V8 compiles and collects on helper threads whose timing under valgrind varies run to run:
   // --single-threaded keeps that work on the main thread, so the counts repeat.
-  // Collection is switched on (callgrind_control) only around the requests: start-up and warm-up are not counted.
-  const proc = spawn('valgrind', ['--tool=callgrind', '--collect-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Instrumentation is switched on (callgrind_control -i) only around the requests: start-up and warm-up are not counted.
+  const proc = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {
@@ -69,10 +69,10 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
   agent.destroy();
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
-  // callgrind writes "summary: <Ir>" (or "totals:") into its output file.
+  // callgrind writes "totals: <Ir>" into its output file ("summary" is 0 when instrumentation started off).
   const file = readdirSync(dir).find((f) => f.startsWith('out.'));
   const text = file === undefined ? '' : readFileSync(join(dir, file), 'utf8');
-  const m = text.match(/^(?:summary|totals): (\d+)/m);
+  const m = text.match(/^totals: (\d+)/m) ?? text.match(/^summary: (\d+)/m);
   if (m === null) throw new Error(`no callgrind totals for ${kind.name}`);
   return Number(m[1]);
 }
