@@ -16,6 +16,9 @@ export interface ValidationWording {
  */
 export type ArrayLimits = Readonly<Record<string, number>>;
 
+/** Tools one request may offer, in both dialects (OpenAI's documented limit). */
+export const MAX_TOOLS = 128;
+
 function valueAt(body: unknown, path: readonly PropertyKey[]): unknown {
   let node = body;
   for (const key of path) {

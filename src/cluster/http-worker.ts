@@ -30,12 +30,10 @@ export async function serve(config: Readonly<Config>, logging: Logging, collectM
 /**
  * The last net under per-exchange containment (Exchange.later / fail, the scheduler's
  * fireContained): a rejection nobody handled is logged, not a reason to drop every other
- * client of the process. Signals meant for the process group (a closed terminal's SIGHUP)
- * are the primary's to act on.
+ * client of the process.
  */
 function containStrays(log: Logger): void {
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection (contained; please report it)'));
-  process.on('SIGHUP', () => {});
 }
 
 /** Drains, flushes logs, stops the thread pool and exits 0. */
@@ -70,6 +68,7 @@ export async function runHttpWorker(): Promise<void> {
   // Signals reach the whole process group (Ctrl-C); the primary decides when workers stop.
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
+  process.on('SIGHUP', () => {});
   const { server, pool } = await serve(config, logging, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
   const onMessage = (msg: ToWorker): void => {
     switch (msg.type) {
@@ -114,7 +113,6 @@ export async function runSingleProcess(config: Readonly<Config>): Promise<void> 
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  process.removeAllListeners('SIGHUP');
   process.on('SIGHUP', () => log.warn('SIGHUP ignored: configuration reload is not supported yet'));
   log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
   flushLog();

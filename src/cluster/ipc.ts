@@ -85,7 +85,7 @@ export const METRICS_DEADLINE_MS = 2_000;
 /** The environment variable through which the primary hands its validated config to each worker. */
 export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
 
-/** A worker's exit code when it cannot listen on the configured address (it writes why to stderr first). */
+/** A worker's exit code when it cannot listen on the configured address (the primary then says why, in one line, and exits with it). */
 export const EXIT_CANNOT_LISTEN = 2;
 
 /** uWS says only "false": the address is taken by a program without SO_REUSEPORT, or is not local. */

@@ -71,7 +71,7 @@ class LaterReply implements Timed {
   ) {}
   fire(): void {
     this.ex.delivery = null;
-    this.ex.replyJsonLater(this.reply.status, this.reply.body);
+    this.ex.later(() => this.ex.replyJson(this.reply.status, this.reply.body));
   }
   cancel(): void {
     this.ex.services.scheduler.remove(this);

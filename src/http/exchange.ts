@@ -96,12 +96,6 @@ export class Exchange {
     });
   }
 
-  /** Like replyJson, from outside the request handler (a timer, a promise): writes are corked. */
-  replyJsonLater(status: number, body: string, close = false): void {
-    if (this.aborted || this.finished) return;
-    this.res.cork(() => this.replyJson(status, body, close));
-  }
-
   /**
    * Ends the exchange with what went wrong: a SimError as its dialect's error, anything else
    * logged and answered as an internal error (in-band once a stream has begun).

@@ -460,7 +460,7 @@ function fromPattern(pattern: string, rng: Rng, at: string): string {
  * Whether `value` validates against `schema`: the check every sampled value passes before it is
  * used, for the keywords listed above (`settle` refuses the others).
  */
-export function conforms(schema: unknown, value: unknown, root: unknown, depth: number): boolean {
+function conforms(schema: unknown, value: unknown, root: unknown, depth: number): boolean {
   if (depth > MAX_DEPTH * 2) return false;
   if (typeof schema === 'boolean') return schema;
   if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return false;

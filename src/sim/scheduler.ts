@@ -239,11 +239,6 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Node timers are millisecond-grained and fire ~1.1 ms after a 1 ms request: a slot ready now
-   * runs on the next turn of the event loop (after pending I/O); a later one gets a timer for
-   * the whole milliseconds until it is ready, and is served on the wake-up that first finds it ready.
-   */
   private disarm(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.immediate !== null) clearImmediate(this.immediate);
@@ -251,6 +246,11 @@ export class Scheduler {
     this.armedFor = Infinity;
   }
 
+  /**
+   * Node timers are millisecond-grained and fire ~1.1 ms after a 1 ms request: a slot ready now
+   * runs on the next turn of the event loop (after pending I/O); a later one gets a timer for
+   * the whole milliseconds until it is ready, and is served on the wake-up that first finds it ready.
+   */
   private arm(): void {
     const at = readyAt(this.nextSlot());
     this.disarm();

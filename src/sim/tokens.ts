@@ -129,10 +129,6 @@ export function promptTotal(counts: readonly number[]): number {
   return total;
 }
 
-export function countPromptTokens(tokenizer: Tokenizer, texts: readonly string[]): number {
-  return promptTotal(countTexts(tokenizer, texts));
-}
-
 /** What counts expensive texts off the event loop (the thread pool). */
 export interface CountPool {
   countTexts(task: { tokenizer: Tokenizer; texts: string[] }): Promise<number[]>;

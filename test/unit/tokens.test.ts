@@ -2,14 +2,14 @@ import t from 'tap';
 import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { validateConfig } from '../../src/config/load.js';
 import { CpuPool } from '../../src/sim/pool.js';
-import { costUnits, countPromptTokens, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS } from '../../src/sim/tokens.js';
+import { costUnits, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS, promptTotal } from '../../src/sim/tokens.js';
 
 t.test('real encodings and the Claude approximation', async (t) => {
   t.equal(countTextTokens('o200k_base', 'Hello, world!'), 4);
   t.equal(countTextTokens('cl100k_base', 'Hello, world!'), 4);
   t.equal(countTextTokens('approximate', 'x'.repeat(35)), 10);
   t.equal(countTextTokens('o200k_base', ''), 0);
-  t.equal(countPromptTokens('o200k_base', ['You are terse.', 'Hello, world!']), 3 + (3 + 4) + (3 + 4));
+  t.equal(promptTotal(countTexts('o200k_base', ['You are terse.', 'Hello, world!'])), 3 + (3 + 4) + (3 + 4));
   t.equal(countTextTokens('o200k_base', 'Hello, world!'), 4, 'cached answer is the same');
 });
 

@@ -5,7 +5,7 @@ import type { Completion, SimRequest, ToolChoice } from '../../sim/request.js';
 import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
-import { validate } from '../validate.js';
+import { MAX_TOOLS, validate } from '../validate.js';
 import { contentBlocksJson, MessageStreamEncoder, messageJson, thinkingBlockJson, usageJson } from './encoder.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
@@ -36,8 +36,8 @@ const messagesRequest = z.looseObject({
     .optional(),
 });
 
-/** Anthropic's limit on messages per request, and on tools. */
-export const MESSAGE_LIMITS = { messages: 100_000, tools: 128 } as const;
+/** Anthropic's limit on messages per request, and the tools limit both dialects share. */
+export const MESSAGE_LIMITS = { messages: 100_000, tools: MAX_TOOLS } as const;
 
 /** The prompt's texts, as /v1/messages and /v1/messages/count_tokens both count them. */
 export function messageTexts(req: { system?: unknown; messages: { content: unknown }[] }): string[] {

@@ -6,7 +6,7 @@ import { hashString } from '../../sim/rng.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
-import { validate } from '../validate.js';
+import { MAX_TOOLS, validate } from '../validate.js';
 import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, longest, MultiChoiceStreamEncoder, systemFingerprint, toolCallsJson, totalTokens } from './encoder.js';
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
@@ -53,7 +53,7 @@ const chatRequest = z.looseObject({
 const MAX_MESSAGES = 2048;
 
 export function chatCompletions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
-  const req = validate(chatRequest, body, openaiWording, { messages: MAX_MESSAGES, tools: 128 });
+  const req = validate(chatRequest, body, openaiWording, { messages: MAX_MESSAGES, tools: MAX_TOOLS });
   const n = req.n ?? 1;
   if (req.top_logprobs != null && req.logprobs !== true) throw new SimError('invalid_value', "Invalid value for 'top_logprobs': logprobs must be true when top_logprobs is set.", 'top_logprobs');
 

@@ -6,7 +6,7 @@ import type { Completion, SimRequest } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
-import { echoJson, validate } from '../validate.js';
+import { echoJson, MAX_TOOLS, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
 
@@ -51,7 +51,7 @@ function inputTexts(req: ResponsesRequest): string[] {
 const MAX_INPUT_ITEMS = 2048;
 
 export function responses(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
-  const req = validate(responsesRequest, body, openaiWording, { input: MAX_INPUT_ITEMS, tools: 128 });
+  const req = validate(responsesRequest, body, openaiWording, { input: MAX_INPUT_ITEMS, tools: MAX_TOOLS });
   const format = req.text?.format;
   const model = findModel(ctx, req.model);
   if (model.kind === 'embedding') throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/responses.`, 'model');
