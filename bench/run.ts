@@ -6,6 +6,7 @@
  *   --window MS         burst: the window every stream starts in (default 100); with --streams (default 500 for burst)
  *   --cold              burst: a fresh server per run, measuring its very first burst
  *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
+ *   --kinds a,b         instructions: only the kinds whose names contain one of these (e.g. chat,token)
  *   --runs N            repetitions of each chat run and capacity step; medians are reported (default 3)
  *   --duration S        seconds per throughput run or capacity step (default 8)
  *   --connections N     concurrent connections for chat (default 100)
@@ -49,6 +50,7 @@ const { values: opt } = parseArgs({
     window: { type: 'string', default: '100' },
     cold: { type: 'boolean', default: false },
     requests: { type: 'string', default: '2000' },
+    kinds: { type: 'string', default: '' },
   },
 });
 
@@ -64,7 +66,7 @@ async function main(): Promise<void> {
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).
-  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests));
+  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean));
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(out), { recursive: true });
