@@ -27,7 +27,7 @@ import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
 import { warmUp } from './warmup.js';
-import { BodyResult, readBody, readHeaders, writeBodiless, writeResponse } from './uws.js';
+import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
 type PostHandler = (body: unknown, ctx: RouteContext) => Generation | JsonReply | Promise<Generation | JsonReply>;
@@ -128,7 +128,7 @@ export class Server {
     this.app.get(METRICS_PATH, (res) => this.metrics(res));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req);
-      const method = req.getMethod().toUpperCase();
+      const method = methodOf(req);
       const url = req.getUrl();
       const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
       ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
@@ -201,7 +201,7 @@ export class Server {
 
   private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {
     const headers = readHeaders(req);
-    const method = req.getMethod().toUpperCase();
+    const method = methodOf(req);
     const url = req.getUrl();
     const ex = this.exchange(res, route.dialect(headers), method, route.path, url, headers);
     try {

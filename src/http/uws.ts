@@ -28,6 +28,26 @@ export const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${
 
 const noop = (): void => {};
 
+/**
+ * The request's method in upper case. uWS hands out a new lower-case string per call; the common
+ * verbs map to constants, so what keys the metrics is a string with its hash already computed.
+ */
+export function methodOf(req: HttpRequest): string {
+  const raw = req.getMethod();
+  switch (raw) {
+    case 'post':
+      return 'POST';
+    case 'get':
+      return 'GET';
+    case 'head':
+      return 'HEAD';
+    case 'options':
+      return 'OPTIONS';
+    default:
+      return raw.toUpperCase();
+  }
+}
+
 export type HeaderList = readonly (readonly [string, string])[];
 
 export function readHeaders(req: HttpRequest): RequestHeaders {

@@ -141,13 +141,15 @@ export class Metrics {
   private readonly lateness = new HistogramFamily('llm_token_lateness_seconds', 'Send time minus scheduled time, per token (and per non-stream reply).', ['model'], LATENESS_BUCKETS);
   private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled];
 
-  private readonly requestCells = new Map<string, RouteCells>();
+  /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
+  private readonly requestCells = new Map<string, Map<string, RouteCells>>();
   private readonly modelCells = new Map<string, ModelCells>();
 
   request(method: string, path: string, status: number, seconds: number): void {
-    const key = method + path;
-    let route = this.requestCells.get(key);
-    if (route === undefined) this.requestCells.set(key, (route = { duration: this.duration.labels(method, path), byStatus: new Map() }));
+    let byPath = this.requestCells.get(method);
+    if (byPath === undefined) this.requestCells.set(method, (byPath = new Map()));
+    let route = byPath.get(path);
+    if (route === undefined) byPath.set(path, (route = { duration: this.duration.labels(method, path), byStatus: new Map() }));
     let counter = route.byStatus.get(status);
     if (counter === undefined) route.byStatus.set(status, (counter = this.requests.labels(method, path, String(status))));
     counter.inc();

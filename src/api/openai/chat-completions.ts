@@ -13,13 +13,15 @@ import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, stopList } from './shared.js';
 
 const contentPart = z.looseObject({ type: z.string() });
-const message = z.looseObject({
+// Stripping objects (z.object) where only their known fields are read: zod copies a loose
+// object's unknown keys one by one (the request schema parsed in 0.65 µs loose, 0.34 µs strict).
+const message = z.object({
   role: z.enum(['developer', 'system', 'user', 'assistant', 'tool', 'function']),
   content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
 });
 
 /** WIRE A1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
-const chatRequest = z.looseObject({
+const chatRequest = z.object({
   model: z.string().min(1),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(1).nullish(),
@@ -93,6 +95,7 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
  * are short enough.
  */
 function moreChoices(sim: SimRequest, ctx: RouteContext, n: number): Completion[] {
+  if (n === 1) return [];
   return Array.from({ length: n - 1 }, (_, i) => planCompletion({ ...sim, textSeed: hashString(`choice ${i + 1}`, sim.textSeed) }, ctx.config, null) as Completion);
 }
 
