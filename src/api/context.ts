@@ -13,6 +13,8 @@ export interface RequestHeaders {
   readonly itlMs: string;
   readonly profile: string;
   readonly mode: string;
+  /** `x-sim-fault`: a fault forced for this request (src/faults/admission.ts). */
+  readonly fault: string;
 }
 
 /** What a route handler may use: no uWS, no response object. */

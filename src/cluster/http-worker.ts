@@ -1,17 +1,17 @@
 import cluster from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
-import { Server } from '../http/app.js';
+import { Server, type ServerOptions } from '../http/app.js';
 import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
-import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { ensurePortFree } from './port.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, logging: Logging, collectMetrics?: ConstructorParameters<typeof Server>[0]['collectMetrics']): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
-  const server = new Server({ config, logging, pool, collectMetrics });
+  const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
     const ms = await server.warm();
     logging.log.debug({ ms: Math.round(ms) }, 'warmed up');
@@ -69,7 +69,12 @@ export async function runHttpWorker(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   process.on('SIGHUP', () => {});
-  const { server, pool } = await serve(config, logging, () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2));
+  const { server, pool } = await serve(config, logging, {
+    collectMetrics: () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2),
+    ledger: { add: (key, by) => rpc.request({ type: 'ledger.add', key, by }, LEDGER_DEADLINE_MS) },
+    epochMs: Number(process.env[WORKER_EPOCH_ENV]),
+    worker: cluster.worker!.id,
+  });
   const onMessage = (msg: ToWorker): void => {
     switch (msg.type) {
       case 'reply':

@@ -26,9 +26,11 @@ export type ToPrimary =
   | { type: 'metrics.cluster'; id: number }
   /** This worker's running and waiting sequences per model, sent when they change (throttled). */
   | { type: 'load.report'; counts: LoadCounts }
+  /** Request: add `by` to the cluster ledger's counter `key` (src/cluster/ledger.ts). Reply data: its new value. */
+  | { type: 'ledger.add'; id: number; key: string; by: number }
   | Reply;
 
-export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string };
+export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number };
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;
 
@@ -39,7 +41,7 @@ export class Rpc<Out extends { type: string }> {
 
   constructor(private readonly send: (msg: Out | Reply) => void) {}
 
-  request<M extends Requests<Out>>(msg: Omit<M, 'id'>, deadlineMs: number): Promise<ReplyData[M['type']]> {
+  request<T extends Requests<Out>['type']>(msg: { type: T } & Omit<Extract<Out, { type: T }>, 'id'>, deadlineMs: number): Promise<ReplyData[T]> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -84,6 +86,12 @@ export const METRICS_DEADLINE_MS = 2_000;
 
 /** The environment variable through which the primary hands its validated config to each worker. */
 export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
+
+/** The primary's start (Unix ms), from which every worker times fault windows: one clock for the cluster. */
+export const WORKER_EPOCH_ENV = 'LLMSIM_EPOCH_MS';
+
+/** How long a worker waits for the primary's ledger before answering the request unfaulted. */
+export const LEDGER_DEADLINE_MS = 1_000;
 
 /** A worker's exit code when it cannot listen on the configured address (the primary then says why, in one line, and exits with it). */
 export const EXIT_CANNOT_LISTEN = 2;

@@ -4,7 +4,8 @@ import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
 import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
 import { ensurePortFree, freePort } from './port.js';
-import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { LocalLedger } from './ledger.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -45,6 +46,10 @@ export class Primary {
   private loadTimer: NodeJS.Timeout | null = null;
   /** While the first workers start, one that cannot listen stops the whole start-up (exit 2). */
   private starting = false;
+  /** The cluster ledger's counts (fault rules' sequences), shared by every worker and its replacements. */
+  private readonly ledger = new LocalLedger();
+  /** Fault windows run from here for every worker, replacements included. */
+  private readonly epochMs = Date.now();
 
   constructor(private readonly config: Readonly<Config>) {
     this.log = createLogging(config.logLevel, { role: 'primary' }).log;
@@ -67,7 +72,7 @@ export class Primary {
   }
 
   private fork(): Promise<number> {
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }) });
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }), [WORKER_EPOCH_ENV]: String(this.epochMs) });
     const child: Child = { worker, rpc: new Rpc<ToWorker>((msg) => worker.send(msg)), startedAt: Date.now(), load: {} };
     this.children.set(worker.id, child);
     return new Promise((resolve, reject) => {
@@ -82,6 +87,8 @@ export class Primary {
           case 'load.report':
             child.load = msg.counts;
             return this.scheduleLoadBroadcast();
+          case 'ledger.add':
+            return child.rpc.answer(msg.id, Promise.resolve(this.ledger.add(msg.key, msg.by)));
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));

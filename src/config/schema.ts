@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
+import { faultsSchema } from '../faults/rules.js';
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
@@ -86,6 +87,15 @@ export const configSchema = z
     profiles: z.record(z.string().min(1), profileSchema).default({}),
     /** Extra or replacement catalogue entries (same id replaces a built-in model). */
     models: z.array(modelSchema).default([]),
+    /** Fault rules and the chaos engine's settings (README "Faults"); a bare list is the rules. */
+    faults: faultsSchema,
+    control: z
+      .object({
+        /** Honour the per-request `x-sim-*` headers; false ignores them all (a deployment many teams share). */
+        headers: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .refine((c) => c.response.minTokens <= c.response.maxTokens, {

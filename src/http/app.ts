@@ -27,6 +27,10 @@ import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
 import { warmUp } from './warmup.js';
+import { Admission, parseFaultHeader, type AdmissionInput } from '../faults/admission.js';
+import type { FaultRoute } from '../faults/rules.js';
+import { LocalLedger, type Ledger } from '../cluster/ledger.js';
+import { injectFault } from './faults.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -35,6 +39,8 @@ type GetHandler = (ctx: GetContext, dialect: Dialect) => string;
 
 interface Route {
   readonly path: string;
+  /** POST routes: the name fault rules match on (`match.route`). */
+  readonly name?: FaultRoute;
   /** The dialect of the route's answers (and errors), which may depend on the request's headers. */
   readonly dialect: (headers: RequestHeaders) => Dialect;
   readonly post?: PostHandler;
@@ -50,13 +56,13 @@ const ANTHROPIC = (): Dialect => anthropic;
 const BY_HEADERS = (headers: RequestHeaders): Dialect => (headers.anthropicVersion !== '' || headers.xApiKey !== '' ? anthropic : openai);
 
 const ROUTES: readonly Route[] = [
-  { path: '/v1/chat/completions', dialect: OPENAI, post: chatCompletions },
-  { path: '/v1/completions', dialect: OPENAI, post: completions },
-  { path: '/v1/embeddings', dialect: OPENAI, post: embeddings },
-  { path: '/v1/responses', dialect: OPENAI, post: responses },
-  { path: '/v1/complete', dialect: ANTHROPIC, post: complete },
-  { path: '/v1/messages', dialect: ANTHROPIC, post: messages },
-  { path: '/v1/messages/count_tokens', dialect: ANTHROPIC, post: countTokens },
+  { path: '/v1/chat/completions', name: 'chat.completions', dialect: OPENAI, post: chatCompletions },
+  { path: '/v1/completions', name: 'completions', dialect: OPENAI, post: completions },
+  { path: '/v1/embeddings', name: 'embeddings', dialect: OPENAI, post: embeddings },
+  { path: '/v1/responses', name: 'responses', dialect: OPENAI, post: responses },
+  { path: '/v1/complete', name: 'complete', dialect: ANTHROPIC, post: complete },
+  { path: '/v1/messages', name: 'messages', dialect: ANTHROPIC, post: messages },
+  { path: '/v1/messages/count_tokens', name: 'messages.count_tokens', dialect: ANTHROPIC, post: countTokens },
   { path: '/v1/models', dialect: BY_HEADERS, get: (ctx, d) => (d === anthropic ? anthropicModels.listModels(ctx) : openaiModels.listModels(ctx)) },
   { path: '/v1/models/:id', dialect: BY_HEADERS, get: (ctx, d) => (d === anthropic ? anthropicModels.retrieveModel(ctx) : openaiModels.retrieveModel(ctx)) },
 ];
@@ -85,6 +91,12 @@ export interface ServerOptions {
   readonly pool: CpuPool | null;
   /** The Prometheus text for GET /metrics; defaults to this process's own registry. */
   readonly collectMetrics?: (local: Metrics) => Promise<string>;
+  /** The counters fault rules count with; defaults to this process's own (no cluster). */
+  readonly ledger?: Ledger;
+  /** When fault windows start (Unix ms): the primary's start in a cluster; defaults to now. */
+  readonly epochMs?: number;
+  /** This worker's number (1…), mixed into seeded fault draws; 0 without a cluster. */
+  readonly worker?: number;
 }
 
 /** One uWebSockets.js app serving every route; a cluster runs one per HTTP worker on a shared port. */
@@ -94,11 +106,14 @@ export class Server {
   readonly services: Services;
   port = 0;
   draining = false;
+  /** config.control.headers: whether the x-sim-* request headers are read at all. */
+  private readonly simHeaders: boolean;
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
 
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
+    this.simHeaders = config.control.headers;
     this.catalogue = new Catalogue(config.models);
     warmTokenizers();
     this.profiles = new Profiles(config);
@@ -108,6 +123,14 @@ export class Server {
       access: config.accessLog ? options.logging.access : null,
       scheduler: new Scheduler(),
       capacity: new Capacity(),
+      admission: new Admission(config.faults.rules, {
+        seed: config.seed,
+        worker: options.worker ?? 0,
+        ledger: options.ledger ?? new LocalLedger(),
+        epochMs: options.epochMs ?? Date.now(),
+        journalSize: config.faults.journalSize,
+      }),
+      announceFaults: config.faults.announce,
       timeScale: config.timeScale,
       stallTimeoutMs: config.streamStallTimeoutMs,
       active: 0,
@@ -127,7 +150,7 @@ export class Server {
     }
     this.app.get(METRICS_PATH, (res) => this.metrics(res));
     this.app.any('/*', (res, req) => {
-      const headers = readHeaders(req);
+      const headers = readHeaders(req, this.simHeaders);
       const method = methodOf(req);
       const url = req.getUrl();
       const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
@@ -200,12 +223,12 @@ export class Server {
   }
 
   private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {
-    const headers = readHeaders(req);
+    const headers = readHeaders(req, this.simHeaders);
     const method = methodOf(req);
     const url = req.getUrl();
     const ex = this.exchange(res, route.dialect(headers), method, route.path, url, headers);
     try {
-      if (method === 'POST' && route.post !== undefined) this.post(ex, route.post, headers, req);
+      if (method === 'POST' && route.post !== undefined) this.post(ex, route, route.post, headers, req);
       else if (method === 'GET' && route.get !== undefined) {
         const param = route.path.includes(':') ? decodePathParameter(req.getParameter(0)) : '';
         ex.replyJson(200, route.get({ catalogue: this.catalogue, param, query: req.getQuery() ?? '' }, ex.dialect));
@@ -216,7 +239,7 @@ export class Server {
     }
   }
 
-  private post(ex: Exchange, handler: PostHandler, headers: RequestHeaders, req: HttpRequest): void {
+  private post(ex: Exchange, route: Route, handler: PostHandler, headers: RequestHeaders, req: HttpRequest): void {
     const limit = this.options.config.bodyLimitBytes;
     const declared = Number(req.getHeader('content-length'));
     if (declared > limit) {
@@ -225,22 +248,45 @@ export class Server {
       return;
     }
     const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId };
+    const { admission } = this.services;
+    // Only the headers some rule matches on are read (none without rules).
+    const ruleHeaders = admission.headerNames.length === 0 ? null : new Map(admission.headerNames.map((name) => [name, req.getHeader(name)]));
     // onData callbacks run with the socket already corked, like the route handler itself.
     readBody(ex.res, limit, declared, (result, text) => {
       if (ex.aborted) return;
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
-        const result = handler(parseJson(text), ctx);
-        if (result instanceof Promise) {
-          result.then(
-            (r) => ex.later(() => this.answer(ex, r)),
-            (err: unknown) => ex.later(() => ex.fail(err)),
-          );
-        } else this.answer(ex, result);
+        const body = parseJson(text);
+        const answer = (): void => this.run(ex, handler, body, ctx);
+        // The admission stage: off (no rules, no x-sim-fault) it is this one check.
+        if (!admission.hasRules && headers.fault === '') return answer();
+        const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue);
+        const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
+        if (decision === null) return answer();
+        if (!(decision instanceof Promise)) return injectFault(ex, decision, input, answer);
+        decision.then(
+          (d) => ex.later(() => (d === null ? answer() : injectFault(ex, d, input, answer))),
+          (err: unknown) => {
+            // The ledger did not answer (the primary is gone or stalled): the request goes unfaulted.
+            this.services.log.warn({ err, requestId: ex.requestId }, 'fault rule could not count this request; answered without a fault');
+            ex.later(answer);
+          },
+        );
       } catch (err) {
         ex.fail(err);
       }
     });
+  }
+
+  /** Validates, plans and delivers an admitted request. */
+  private run(ex: Exchange, handler: PostHandler, body: unknown, ctx: RouteContext): void {
+    const result = handler(body, ctx);
+    if (result instanceof Promise) {
+      result.then(
+        (r) => ex.later(() => this.answer(ex, r)),
+        (err: unknown) => ex.later(() => ex.fail(err)),
+      );
+    } else this.answer(ex, result);
   }
 
   private answer(ex: Exchange, result: Generation | JsonReply): void {
@@ -267,6 +313,24 @@ export class Server {
       },
     );
   }
+}
+
+/**
+ * What admission decides on, read from the parsed body without validating it (a body the route
+ * would refuse may still be faulted, as a provider's edge refuses before it parses).
+ */
+function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body: unknown, headers: Map<string, string> | null, catalogue: Catalogue): AdmissionInput {
+  const fields = body !== null && typeof body === 'object' ? (body as { model?: unknown; stream?: unknown }) : {};
+  const model = typeof fields.model === 'string' ? fields.model : '';
+  return {
+    route,
+    dialect,
+    model,
+    // Metrics label: the catalogue's id, never an arbitrary client string.
+    modelId: catalogue.find(model)?.id ?? 'unknown',
+    stream: fields.stream === true,
+    header: (name) => headers?.get(name) ?? '',
+  };
 }
 
 /** A malformed percent-escape names no model: kept as sent, it is answered with the route's 404. */

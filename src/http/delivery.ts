@@ -9,6 +9,8 @@ import type { TokenText } from '../sim/text.js';
 import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
+import { faultToken } from '../faults/catalogue.js';
+import { closeAfterWriting, closeWithoutResponse, errorEventFrame, Later, ThrottledBody } from './faults.js';
 
 /** Every stream of this process assembles its frames here (flushes never interleave). */
 const frames = new FrameBuffer();
@@ -54,31 +56,12 @@ export function deliver(ex: Exchange, gen: Generation): void {
 
 /** A JSON reply sent after its simulated work (embeddings and the like), on the shared scheduler. */
 export function replyAfter(ex: Exchange, reply: JsonReply): void {
-  const delay = reply.delayMs * ex.services.timeScale;
+  let delay = reply.delayMs * ex.services.timeScale;
+  // A stream fault on a JSON route acts on its one deadline (README "Faults": non-stream mapping).
+  if (ex.fault?.type === 'slow') delay *= ex.fault.factor!;
+  if (ex.fault?.type === 'stall') delay += ex.fault.ms!;
   if (delay <= 0) return ex.replyJson(reply.status, reply.body);
-  const later = new LaterReply(ex, reply);
-  ex.delivery = later;
-  ex.services.scheduler.add(later, ex.startedAt + delay);
-}
-
-class LaterReply implements Timed {
-  due = 0;
-  slot = 0;
-  position = -1;
-  constructor(
-    private readonly ex: Exchange,
-    private readonly reply: JsonReply,
-  ) {}
-  fire(): void {
-    this.ex.delivery = null;
-    this.ex.later(() => this.ex.replyJson(this.reply.status, this.reply.body));
-  }
-  cancel(): void {
-    this.ex.services.scheduler.remove(this);
-  }
-  fail(err: unknown): void {
-    this.ex.fail(err);
-  }
+  new Later(ex, () => ex.replyJson(reply.status, reply.body)).start(ex.startedAt + delay);
 }
 
 /** WIRE A8 (OpenAI's 503 text) and B7 (Anthropic's 529 `overloaded_error`). */
@@ -160,7 +143,15 @@ class DelayedReply extends Delivery {
     const { ex, gen } = this;
     const { timing } = gen.sim;
     const n = gen.completion.text.length;
-    this.due = this.admittedAt + timing.ttftMs + (n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0);
+    let generating = n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0;
+    const { fault } = ex;
+    if (fault?.type === 'slow') {
+      // Gaps after the fault's token are `factor` times longer: the share of the wait they make up.
+      const from = faultToken(fault, n) / Math.max(1, n);
+      generating *= from + (1 - from) * fault.factor!;
+    }
+    if (fault?.type === 'stall') generating += fault.ms!;
+    this.due = this.admittedAt + timing.ttftMs + generating;
     if (this.due <= performance.now()) this.send(performance.now());
     else ex.services.scheduler.add(this, this.due);
   }
@@ -194,6 +185,8 @@ class SseStream extends Delivery {
   private dueWhenBlocked = 0;
   private watchingWritable = false;
   private lastSentAt = -1;
+  /** The token index a stream fault fires at (README "Faults"), -1 for none. */
+  private faultAt = -1;
   private readonly encoder: StreamEncoder;
   private readonly tokens: TokenText;
   private readonly flushCorked = (): void => this.flush();
@@ -202,13 +195,20 @@ class SseStream extends Delivery {
     super(ex, gen, cells);
     this.encoder = gen.encoder();
     this.tokens = gen.completion.text;
+    const { fault } = ex;
+    if (fault !== null) this.faultAt = fault.type === 'no_terminator' ? this.tokens.length : faultToken(fault, this.tokens.length);
   }
 
   protected begin(): void {
     const { ex } = this;
-    writeHead(ex.res, 200, SSE_TYPE, ex.headers);
+    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? WRONG_TYPE : SSE_TYPE, ex.headers);
     for (const [k, v] of SSE_HEADERS) ex.res.writeHeader(k, v);
     ex.streaming = true;
+    if (ex.fault?.type === 'empty_body') {
+      ex.res.end();
+      this.complete(0);
+      return ex.finish(200);
+    }
     this.due = this.admittedAt + this.gen.sim.timing.ttftMs;
     if (this.due <= performance.now()) {
       this.flush();
@@ -244,6 +244,7 @@ class SseStream extends Delivery {
     const out = frames;
     out.reset();
     if (!this.opened) {
+      if (ex.fault !== null && this.faultAtStart()) return;
       this.opened = true;
       this.encoder.open(out);
       cells.ttft.observe((now - ex.startedAt) / 1000);
@@ -251,7 +252,7 @@ class SseStream extends Delivery {
     // Every token due by now, or within the scheduler's horizon, up to FLUSH_MAX_BYTES a write.
     const horizon = now + HORIZON_MS;
     const first = this.sent;
-    while (this.sent < n && this.due <= horizon && out.length < FLUSH_MAX_BYTES) {
+    while (this.sent < n && this.sent !== this.faultAt && this.due <= horizon && out.length < FLUSH_MAX_BYTES) {
       this.encoder.token(this.sent, out);
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
@@ -259,6 +260,7 @@ class SseStream extends Delivery {
       if (++this.sent < n) this.due += timing.rawGap() * timing.gapScale;
     }
     cells.tokens.inc(this.sent - first);
+    if (this.sent === this.faultAt && this.faultMidStream(out)) return;
     if (this.sent === n) {
       this.encoder.close(out);
       // Sent before complete(): freeing the slot may start a waiting stream, which reuses `frames`.
@@ -289,4 +291,72 @@ class SseStream extends Delivery {
     }
     ex.services.scheduler.add(this, this.due);
   }
+
+  /** The faults that act when the first token is due: `close` and `throttle`. True when the stream is over. */
+  private faultAtStart(): boolean {
+    const { ex } = this;
+    if (ex.fault!.type === 'close') {
+      this.complete(0);
+      closeWithoutResponse(ex);
+      return true;
+    }
+    if (ex.fault!.type !== 'throttle') return false;
+    // The whole stream, every event at once, then sent at the fault's byte rate.
+    const out = new FrameBuffer();
+    this.encoder.open(out);
+    for (let i = 0; i < this.tokens.length; i++) this.encoder.token(i, out);
+    this.encoder.close(out);
+    this.cells.tokens.inc(this.tokens.length);
+    this.complete(0);
+    new ThrottledBody(ex, out.view().slice(), ex.fault!.bytesPerSecond!, 200).start();
+    return true;
+  }
+
+  /**
+   * The stream fault whose token has come (the tokens before it are in `out`). True when it
+   * ended the stream; otherwise the stream goes on (stall, slow, malformed_chunk).
+   */
+  private faultMidStream(out: FrameBuffer): boolean {
+    const { ex, gen } = this;
+    const fault = ex.fault!;
+    this.faultAt = -1;
+    switch (fault.type) {
+      case 'cut':
+        ex.res.write(out.view());
+        this.complete(0);
+        closeAfterWriting(ex, 200);
+        return true;
+      case 'error_event':
+        out.text(errorEventFrame(ex, fault, gen.sim.model.id));
+        ex.res.end(out.view());
+        this.complete(0);
+        ex.finish(200);
+        return true;
+      case 'no_terminator':
+        ex.res.end(out.view());
+        this.complete(0);
+        ex.finish(200);
+        return true;
+      case 'stall':
+        this.due += fault.ms!;
+        return false;
+      case 'slow':
+        gen.sim.timing.gapScale *= fault.factor!;
+        return false;
+      case 'malformed_chunk': {
+        // The next token's event with its JSON cut short; that token is then sent as usual.
+        if (this.sent === this.tokens.length) return false;
+        const broken = new FrameBuffer();
+        this.encoder.token(this.sent, broken);
+        const text = Buffer.from(broken.view()).toString('utf8');
+        out.text(`${text.slice(0, Math.floor(text.length / 2)).replace(/\n+$/, '')}\n\n`);
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
 }
+
+/** `wrong_content_type`: a stream under a type no SSE client expects. */
+const WRONG_TYPE = 'text/html; charset=utf-8';

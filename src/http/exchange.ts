@@ -6,7 +6,10 @@ import type { Metrics } from '../metrics/metrics.js';
 import { SimError } from '../errors.js';
 import type { Capacity } from '../sim/capacity.js';
 import type { Scheduler } from '../sim/scheduler.js';
-import { type HeaderList, writeResponse } from './uws.js';
+import type { Admission } from '../faults/admission.js';
+import type { FaultSpec } from '../faults/catalogue.js';
+import { writeFaulted } from './faults.js';
+import { writeResponse } from './uws.js';
 
 /** Per-process services every exchange reports to. */
 export interface Services {
@@ -16,6 +19,10 @@ export interface Services {
   access: AccessLog | null;
   readonly scheduler: Scheduler;
   readonly capacity: Capacity;
+  /** The fault decision of every POST request (src/faults/admission.ts). */
+  readonly admission: Admission;
+  /** config.faults.announce: faulted responses carry x-sim-fault-injected. */
+  readonly announceFaults: boolean;
   readonly timeScale: number;
   /** config.streamStallTimeoutMs. */
   readonly stallTimeoutMs: number;
@@ -43,8 +50,13 @@ export class Exchange {
   streaming = false;
   /** Set while a delivery (stream or delayed reply) is under way, so an abort can cancel it. */
   delivery: { cancel(): void } | null = null;
-  /** Response headers of this exchange's dialect, the request id first. */
-  readonly headers: HeaderList;
+  /** Response headers of this exchange's dialect, the request id first (a fault may add its own). */
+  readonly headers: (readonly [string, string])[];
+  /**
+   * A fault admission gave this exchange that acts on its answer (a stream fault, or one that
+   * mangles the body), for the delivery to carry out; null for nearly every request.
+   */
+  fault: FaultSpec | null = null;
   readonly startedAt = performance.now();
 
   constructor(
@@ -76,6 +88,7 @@ export class Exchange {
 
   replyJson(status: number, body: string, close = false): void {
     if (this.aborted || this.finished) return;
+    if (this.fault !== null && status < 400) return writeFaulted(this, status, body);
     writeResponse(this.res, status, JSON_TYPE, this.headers, body, close);
     this.finish(status);
   }

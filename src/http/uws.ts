@@ -50,16 +50,19 @@ export function methodOf(req: HttpRequest): string {
 
 export type HeaderList = readonly (readonly [string, string])[];
 
-export function readHeaders(req: HttpRequest): RequestHeaders {
+/** The request headers the routes read; the `x-sim-*` ones only when `simHeaders` (config.control.headers). */
+export function readHeaders(req: HttpRequest, simHeaders: boolean): RequestHeaders {
+  // One object literal of one shape either way (no spreads on the hot path).
   return {
     authorization: req.getHeader('authorization'),
     xApiKey: req.getHeader('x-api-key'),
     anthropicVersion: req.getHeader('anthropic-version'),
     requestId: req.getHeader('x-request-id'),
-    ttftMs: req.getHeader('x-sim-ttft-ms'),
-    itlMs: req.getHeader('x-sim-itl-ms'),
-    profile: req.getHeader('x-sim-profile'),
-    mode: req.getHeader('x-sim-mode'),
+    ttftMs: simHeaders ? req.getHeader('x-sim-ttft-ms') : '',
+    itlMs: simHeaders ? req.getHeader('x-sim-itl-ms') : '',
+    profile: simHeaders ? req.getHeader('x-sim-profile') : '',
+    mode: simHeaders ? req.getHeader('x-sim-mode') : '',
+    fault: simHeaders ? req.getHeader('x-sim-fault') : '',
   };
 }
 

@@ -139,7 +139,9 @@ export class Metrics {
   private readonly backpressure = new CounterFamily('llm_stream_backpressure_total', 'Times a stream paused because its client read too slowly.', ['model']);
   private readonly stalled = new CounterFamily('llm_stream_stalled_total', 'Streams closed because their client read nothing for streamStallTimeoutMs.', ['model']);
   private readonly lateness = new HistogramFamily('llm_token_lateness_seconds', 'Send time minus scheduled time, per token (and per non-stream reply).', ['model'], LATENESS_BUCKETS);
-  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled];
+  private readonly faults = new CounterFamily('llm_faults_injected_total', 'Faults the chaos engine injected, by fault type, deciding rule (or header), model as sent and route.', ['fault', 'rule', 'model', 'route']);
+  private readonly errorsInjected = new CounterFamily('llm_errors_injected_total', 'Faults injected, by type (the seed simulator\'s name for the same count).', ['error_type']);
+  private readonly families: Family<{ labels: Labels }>[] = [this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
@@ -154,6 +156,12 @@ export class Metrics {
     if (counter === undefined) route.byStatus.set(status, (counter = this.requests.labels(method, path, String(status))));
     counter.inc();
     route.duration.observe(seconds);
+  }
+
+  /** Faults are rare next to requests: their series are looked up by label, not cached. */
+  faultInjected(fault: string, rule: string, model: string, route: string): void {
+    this.faults.labels(fault, rule, model, route).inc();
+    this.errorsInjected.labels(fault).inc();
   }
 
   model(id: string): ModelCells {

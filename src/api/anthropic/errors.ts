@@ -11,14 +11,26 @@ const WIRE: Record<ErrorCode, string> = {
   invalid_value: 'invalid_request_error',
   missing_api_version: 'invalid_request_error',
   context_length_exceeded: 'invalid_request_error',
+  invalid_api_key: 'authentication_error',
+  permission_denied: 'permission_error',
   model_not_found: 'not_found_error',
   route_not_found: 'not_found_error',
   method_not_allowed: 'invalid_request_error',
   body_too_large: 'request_too_large',
+  rate_limit_requests: 'rate_limit_error',
+  rate_limit_tokens: 'rate_limit_error',
+  // The credit-balance refusal is a 400 invalid_request_error (status below).
+  quota_exceeded: 'invalid_request_error',
+  bad_gateway: 'api_error',
+  service_unavailable: 'api_error',
+  gateway_timeout: 'timeout_error',
   internal_error: 'api_error',
   model_overloaded: 'overloaded_error',
   shutting_down: 'overloaded_error',
 };
+
+/** Where Anthropic's status differs from ERROR_STATUS: its own 529 for overload, a 400 for an exhausted credit balance. */
+const ANTHROPIC_STATUS: Partial<Record<ErrorCode, number>> = { model_overloaded: 529, quota_exceeded: 400 };
 
 /** The API's own wording: `<field path>: <problem>`. */
 export const anthropicWording: ValidationWording = {
@@ -32,7 +44,7 @@ export const anthropicWording: ValidationWording = {
 export const anthropic: Dialect = {
   name: 'anthropic',
   requestIdHeader: 'request-id',
-  status: (err: SimError) => (err.code === 'model_overloaded' ? 529 : err.status),
+  status: (err: SimError) => ANTHROPIC_STATUS[err.code] ?? err.status,
   newRequestId: () => `req_011C${uniqueBase62()}`,
   errorBody(err: SimError, requestId: string): string {
     return JSON.stringify({ type: 'error', error: { type: WIRE[err.code], message: err.message }, request_id: requestId });

@@ -1,0 +1,204 @@
+import { SimError } from '../errors.js';
+import type { Ledger } from '../cluster/ledger.js';
+import { hashString, Rng } from '../sim/rng.js';
+import { faultSpecSchema, type FaultSpec } from './catalogue.js';
+import { globRegExp, type FaultRoute, type Rule, type Trigger } from './rules.js';
+
+export const FAULT_HEADER = 'x-sim-fault';
+export const INJECTED_HEADER = 'x-sim-fault-injected';
+
+/** What admission looks at: read from the request before it is validated, tokenized or planned. */
+export interface AdmissionInput {
+  readonly route: FaultRoute;
+  readonly dialect: 'openai' | 'anthropic';
+  /** The body's `model` as sent ('' when absent): what `match.model` globs. */
+  readonly model: string;
+  /** The catalogue id of that model, or `unknown`: the metrics label (bounded, unlike what clients send). */
+  readonly modelId: string;
+  readonly stream: boolean;
+  /** A request header by lower-case name ('' when absent); only the names `Admission.headerNames` lists are available. */
+  header(name: string): string;
+}
+
+/** A request's fate: the fault it gets, and who decided it (a rule's name, or `header`). */
+export interface Decision {
+  readonly fault: FaultSpec;
+  readonly source: string;
+}
+
+/** One journal line: a decision, when and for which request. */
+export interface JournalEntry {
+  readonly time: number;
+  readonly requestId: string;
+  readonly source: string;
+  readonly fault: string;
+  readonly route: string;
+  readonly model: string;
+}
+
+/** The newest decisions of this process, in a fixed ring (the admin API reads them). */
+export class Journal {
+  private readonly entries: (JournalEntry | undefined)[];
+  private next = 0;
+  private total = 0;
+
+  constructor(readonly size: number) {
+    this.entries = new Array(size);
+  }
+
+  record(entry: JournalEntry): void {
+    if (this.size === 0) return;
+    this.entries[this.next] = entry;
+    this.next = (this.next + 1) % this.size;
+    this.total++;
+  }
+
+  /** Oldest first. */
+  read(): JournalEntry[] {
+    const n = Math.min(this.total, this.size);
+    const out: JournalEntry[] = [];
+    for (let i = 0; i < n; i++) out.push(this.entries[(this.next - n + i + this.size) % this.size]!);
+    return out;
+  }
+}
+
+/**
+ * `x-sim-fault: <type>[;key=value…]`, keys in kebab or camel case (`retry-after=3`,
+ * `bytesPerSecond=100`), numbers as numbers; checked by the same schema as the config's rules.
+ */
+export function parseFaultHeader(raw: string): FaultSpec {
+  const [type, ...params] = raw.split(';').map((p) => p.trim());
+  const spec: Record<string, unknown> = { type };
+  for (const param of params) {
+    if (param === '') continue;
+    const eq = param.indexOf('=');
+    if (eq <= 0) throw new SimError('invalid_value', `Header ${FAULT_HEADER}: "${param}" is not key=value.`, FAULT_HEADER);
+    const key = param.slice(0, eq).trim().replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const value = param.slice(eq + 1).trim();
+    spec[key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+  }
+  const parsed = faultSpecSchema.safeParse(spec);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const at = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+  throw new SimError('invalid_value', `Header ${FAULT_HEADER}: ${at}${issue.message} (got "${raw}").`, FAULT_HEADER);
+}
+
+/** A rule ready to match: its matchers compiled, its trigger's local state. */
+class CompiledRule {
+  readonly source: string;
+  private readonly routes: readonly FaultRoute[] | null;
+  private readonly model: RegExp | null;
+  private readonly headers: readonly (readonly [string, string])[];
+  private readonly trigger: Trigger | undefined;
+  private readonly key: string;
+  private readonly rng: Rng;
+  /** `first` spent, or `after` passed: the answer cannot change any more, so the ledger is not asked. */
+  private settled: boolean | null = null;
+
+  constructor(
+    private readonly rule: Rule,
+    index: number,
+    seed: number | null,
+    worker: number,
+    private readonly ledger: Ledger,
+    private readonly epochMs: number,
+  ) {
+    this.source = rule.name ?? `rule${index + 1}`;
+    const { route, model, header } = rule.match;
+    this.routes = route === undefined ? null : Array.isArray(route) ? route : [route];
+    this.model = model === undefined ? null : globRegExp(model);
+    this.headers = Object.entries(header ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
+    this.trigger = rule.when;
+    this.key = `fault:${index}:${this.source}`;
+    // Seeded: the same config seed gives each worker the same draws, run after run.
+    this.rng = new Rng(seed === null ? (Math.random() * 0x100000000) | 0 : hashString(this.key, (seed ^ worker) >>> 0));
+  }
+
+  get fault(): FaultSpec {
+    return this.rule.fault;
+  }
+
+  headerNames(): string[] {
+    return this.headers.map(([k]) => k);
+  }
+
+  matches(input: AdmissionInput): boolean {
+    const m = this.rule.match;
+    if (this.routes !== null && !this.routes.includes(input.route)) return false;
+    if (m.dialect !== undefined && m.dialect !== input.dialect) return false;
+    if (m.stream !== undefined && m.stream !== input.stream) return false;
+    if (this.model !== null && !this.model.test(input.model)) return false;
+    for (const [name, value] of this.headers) if (input.header(name) !== value) return false;
+    return true;
+  }
+
+  /** Whether this matching request gets the fault: at once, or after the ledger counted it. */
+  fires(now: number): boolean | Promise<boolean> {
+    const w = this.trigger;
+    if (w === undefined) return true;
+    if (w.probability !== undefined) return this.rng.next() < w.probability;
+    const elapsed = now - this.epochMs;
+    if (w.window !== undefined) return elapsed >= w.window.from && (w.window.until === undefined || elapsed < w.window.until);
+    if (w.periodic !== undefined) return elapsed >= 0 && elapsed % w.periodic.every < w.periodic.for;
+    if (this.settled !== null) return this.settled;
+    const counted = this.ledger.add(this.key, 1);
+    return typeof counted === 'number' ? this.byCount(counted) : counted.then((n) => this.byCount(n));
+  }
+
+  /** The count-based triggers, for the `n`th matching request of the cluster (from 1). */
+  private byCount(n: number): boolean {
+    const w = this.trigger!;
+    if (w.first !== undefined) {
+      if (n >= w.first) this.settled = false; // for the requests after this one
+      return n <= w.first;
+    }
+    if (w.after !== undefined) {
+      if (n > w.after) this.settled = true;
+      return n > w.after;
+    }
+    if (w.every !== undefined) return n % w.every === 0;
+    return w.pattern![(n - 1) % w.pattern!.length] === 'x';
+  }
+}
+
+/**
+ * The admission stage's fault decision, one per process. Dialect-neutral: it says which fault,
+ * the dialects render it (src/http/faults.ts). Off (no rules, no header) it costs the caller one
+ * check; with rules, a request's fate is decided from its route, model, stream flag and headers
+ * before it is validated, tokenized or planned.
+ */
+export class Admission {
+  private readonly rules: CompiledRule[];
+  /** The request headers any rule matches on, read by the route handler only when there are some. */
+  readonly headerNames: readonly string[];
+  readonly journal: Journal;
+
+  constructor(rules: readonly Rule[], options: { seed: number | null; worker: number; ledger: Ledger; epochMs: number; journalSize: number }) {
+    this.rules = rules.map((r, i) => new CompiledRule(r, i, options.seed, options.worker, options.ledger, options.epochMs));
+    this.headerNames = [...new Set(this.rules.flatMap((r) => r.headerNames()))];
+    this.journal = new Journal(options.journalSize);
+  }
+
+  get hasRules(): boolean {
+    return this.rules.length > 0;
+  }
+
+  /** The first rule that fires decides; the header `x-sim-fault` (already parsed) overrides every rule. */
+  decide(input: AdmissionInput, forced: FaultSpec | null): Decision | null | Promise<Decision | null> {
+    if (forced !== null) return { fault: forced, source: 'header' };
+    return this.from(0, input, Date.now());
+  }
+
+  private from(start: number, input: AdmissionInput, now: number): Decision | null | Promise<Decision | null> {
+    for (let i = start; i < this.rules.length; i++) {
+      const rule = this.rules[i]!;
+      if (!rule.matches(input)) continue;
+      const fires = rule.fires(now);
+      if (fires === true) return { fault: rule.fault, source: rule.source };
+      // The rules after this one wait for its count: the first that fires wins, in order.
+      if (fires !== false) return fires.then((yes) => (yes ? { fault: rule.fault, source: rule.source } : this.from(i + 1, input, now)));
+    }
+    return null;
+  }
+}
