@@ -165,13 +165,17 @@ export class Server {
   async warm(): Promise<number> {
     const { services } = this;
     const access = services.access;
+    const admission = services.admission;
     services.access = null;
+    // Warm-up traffic is never faulted (nor counted by the rules' ledger).
+    services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
     try {
       return await warmUp(uWS.us_socket_local_port(socket));
     } finally {
       uWS.us_listen_socket_close(socket);
       services.access = access;
+      services.admission = admission;
       services.metrics.reset();
     }
   }

@@ -19,8 +19,8 @@ export interface Services {
   access: AccessLog | null;
   readonly scheduler: Scheduler;
   readonly capacity: Capacity;
-  /** The fault decision of every POST request (src/faults/admission.ts). */
-  readonly admission: Admission;
+  /** The fault decision of every POST request (src/faults/admission.ts); none during the warm-up. */
+  admission: Admission;
   /** config.faults.announce: faulted responses carry x-sim-fault-injected. */
   readonly announceFaults: boolean;
   readonly timeScale: number;
