@@ -6,6 +6,7 @@ import { validateConfig } from '../../src/config/load.js';
 import { ERROR_STATUS, SimError, type ErrorCode } from '../../src/errors.js';
 import { Catalogue } from '../../src/sim/catalogue.js';
 import { modelRows } from '../../scripts/model-table.js';
+import { faultRows } from '../../scripts/fault-table.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
@@ -33,6 +34,11 @@ t.test('every config key is in the README table with its default', async (t) => 
     if (key === 'workers') t.match(row, /number of CPUs/);
     else t.ok(row!.includes(`| \`${JSON.stringify(value).replace(/^"|"$/g, '')}\` |`), `README gives ${key}'s default ${JSON.stringify(value)}`);
   }
+});
+
+t.test('the README fault table is the fault catalogue, row for row', async (t) => {
+  const documented = readme.split('\n').filter((line) => /^\| `[a-z_]+` \| (error|transport|stream) \|/.test(line));
+  t.same(documented, faultRows());
 });
 
 t.test('the README model table is the catalogue', async (t) => {
