@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
 import { faultsSchema } from '../faults/rules.js';
+import { PRESETS, scenarioSchema } from '../faults/scenarios.js';
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
@@ -89,6 +90,10 @@ export const configSchema = z
     models: z.array(modelSchema).default([]),
     /** Fault rules and the chaos engine's settings (README "Faults"); a bare list is the rules. */
     faults: faultsSchema,
+    /** Named timelines of fault phases (README "Scenarios"), added to or replacing the presets. */
+    scenarios: z.record(z.string().regex(/^[\w.-]{1,64}$/), scenarioSchema).default({}),
+    /** The scenario active from start-up, by name (also `--scenario NAME`); null for none. */
+    scenario: z.string().nullable().default(null),
     control: z
       .object({
         /** Honour the per-request `x-sim-*` headers; false ignores them all (a deployment many teams share). */
@@ -103,6 +108,9 @@ export const configSchema = z
     path: ['response', 'minTokens'],
   })
   .superRefine((c, ctx) => {
+    if (c.scenario !== null && !(c.scenario in c.scenarios) && !(c.scenario in PRESETS)) {
+      ctx.addIssue({ code: 'custom', message: `unknown scenario "${c.scenario}" (presets: ${Object.keys(PRESETS).join(', ')})`, path: ['scenario'] });
+    }
     c.models.forEach((m, i) => {
       if (!(m.profile in BUILT_IN_PROFILES) && !(m.profile in c.profiles)) {
         ctx.addIssue({ code: 'custom', message: `unknown profile "${m.profile}" (built-in: ${Object.keys(BUILT_IN_PROFILES).join(', ')})`, path: ['models', i, 'profile'] });

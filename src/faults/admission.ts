@@ -3,6 +3,7 @@ import type { Ledger } from '../cluster/ledger.js';
 import { hashString, Rng } from '../sim/rng.js';
 import { faultSpecSchema, type FaultSpec } from './catalogue.js';
 import { globRegExp, type FaultRoute, type Rule, type Trigger } from './rules.js';
+import type { Scenario } from './scenarios.js';
 
 export const FAULT_HEADER = 'x-sim-fault';
 export const INJECTED_HEADER = 'x-sim-fault-injected';
@@ -103,6 +104,8 @@ class CompiledRule {
     worker: number,
     private readonly ledger: Ledger,
     private readonly epochMs: number,
+    /** Ledger keys of the config's rules and of each scenario phase's rules stay apart. */
+    keyPrefix = 'fault:',
   ) {
     this.source = rule.name ?? `rule${index + 1}`;
     const { route, model, header } = rule.match;
@@ -110,7 +113,7 @@ class CompiledRule {
     this.model = model === undefined ? null : globRegExp(model);
     this.headers = Object.entries(header ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
     this.trigger = rule.when;
-    this.key = `fault:${index}:${this.source}`;
+    this.key = `${keyPrefix}${index}:${this.source}`;
     // Seeded: the same config seed gives each worker the same draws, run after run.
     this.rng = new Rng(seed === null ? (Math.random() * 0x100000000) | 0 : hashString(this.key, (seed ^ worker) >>> 0));
   }
@@ -162,43 +165,117 @@ class CompiledRule {
   }
 }
 
+/** A scenario as it runs: each phase's start and end (ms from activation) and its compiled rules. */
+interface ActiveScenario {
+  readonly name: string;
+  readonly startMs: number;
+  readonly loop: boolean;
+  readonly totalMs: number;
+  readonly phases: readonly { readonly fromMs: number; readonly untilMs: number; readonly rules: CompiledRule[]; readonly latencyFactor: number }[];
+}
+
+interface AdmissionOptions {
+  readonly seed: number | null;
+  readonly worker: number;
+  readonly ledger: Ledger;
+  readonly epochMs: number;
+  readonly journalSize: number;
+}
+
 /**
  * The admission stage's fault decision, one per process. Dialect-neutral: it says which fault,
- * the dialects render it (src/http/faults.ts). Off (no rules, no header) it costs the caller one
- * check; with rules, a request's fate is decided from its route, model, stream flag and headers
- * before it is validated, tokenized or planned.
+ * the dialects render it (src/http/faults.ts). Off (no rules, no scenario, no header) it costs
+ * the caller one check; with rules, a request's fate is decided from its route, model, stream
+ * flag and headers before it is validated, tokenized or planned.
  */
 export class Admission {
   private readonly rules: CompiledRule[];
+  private scenario: ActiveScenario | null = null;
   /** The request headers any rule matches on, read by the route handler only when there are some. */
-  readonly headerNames: readonly string[];
+  headerNames: readonly string[];
   readonly journal: Journal;
 
-  constructor(rules: readonly Rule[], options: { seed: number | null; worker: number; ledger: Ledger; epochMs: number; journalSize: number }) {
-    this.rules = rules.map((r, i) => new CompiledRule(r, i, options.seed, options.worker, options.ledger, options.epochMs));
-    this.headerNames = [...new Set(this.rules.flatMap((r) => r.headerNames()))];
+  constructor(
+    private readonly config: readonly Rule[],
+    private readonly options: AdmissionOptions,
+  ) {
+    this.rules = config.map((r, i) => new CompiledRule(r, i, options.seed, options.worker, options.ledger, options.epochMs));
+    this.headerNames = this.collectHeaderNames();
     this.journal = new Journal(options.journalSize);
   }
 
   get hasRules(): boolean {
-    return this.rules.length > 0;
+    return this.rules.length > 0 || this.scenario !== null;
   }
 
-  /** The first rule that fires decides; the header `x-sim-fault` (already parsed) overrides every rule. */
+  /**
+   * Makes `scenario` the running one from `startMs` (Unix ms; every worker is given the same),
+   * or stops any with null. The one way a scenario starts: at start-up from the config, and
+   * later from the control plane.
+   */
+  activate(name: string, scenario: Scenario | null, startMs: number): void {
+    if (scenario === null) {
+      this.scenario = null;
+      this.headerNames = this.collectHeaderNames();
+      return;
+    }
+    const { seed, worker, ledger } = this.options;
+    let at = 0;
+    const phases = scenario.phases.map((phase, k) => {
+      const rules = phase.faults.map((r, i) => new CompiledRule(r, i, seed, worker, ledger, startMs, `scenario:${name}:${startMs}:${k}:`));
+      const fromMs = at;
+      at += phase.for;
+      return { fromMs, untilMs: at, rules, latencyFactor: phase.latency?.factor ?? 1 };
+    });
+    this.scenario = { name, startMs, loop: scenario.loop, totalMs: at, phases };
+    this.headerNames = this.collectHeaderNames();
+  }
+
+  /** The running scenario's name and start (Unix ms), for the admin API; null without one. */
+  running(): { readonly name: string; readonly startMs: number } | null {
+    return this.scenario === null ? null : { name: this.scenario.name, startMs: this.scenario.startMs };
+  }
+
+  /** The phase running at `now` (Unix ms), if a scenario is. */
+  private phaseAt(now: number): ActiveScenario['phases'][number] | null {
+    const s = this.scenario;
+    if (s === null) return null;
+    let elapsed = now - s.startMs;
+    if (elapsed < 0) return null;
+    if (elapsed >= s.totalMs) {
+      if (!s.loop) return null;
+      elapsed %= s.totalMs;
+    }
+    for (const phase of s.phases) if (elapsed < phase.untilMs) return phase;
+    return null;
+  }
+
+  /** What the running phase multiplies TTFT and inter-token gaps by: 1 without a scenario. */
+  latencyFactor(): number {
+    return this.scenario === null ? 1 : (this.phaseAt(Date.now())?.latencyFactor ?? 1);
+  }
+
+  /** The first rule that fires decides: the config's rules, then the running phase's; `x-sim-fault` (already parsed) overrides them all. */
   decide(input: AdmissionInput, forced: FaultSpec | null): Decision | null | Promise<Decision | null> {
     if (forced !== null) return { fault: forced, source: 'header' };
-    return this.from(0, input, Date.now());
+    const now = Date.now();
+    return this.from(this.rules, 0, input, now, this.phaseAt(now)?.rules ?? null);
   }
 
-  private from(start: number, input: AdmissionInput, now: number): Decision | null | Promise<Decision | null> {
-    for (let i = start; i < this.rules.length; i++) {
-      const rule = this.rules[i]!;
+  private from(rules: readonly CompiledRule[], start: number, input: AdmissionInput, now: number, next: readonly CompiledRule[] | null): Decision | null | Promise<Decision | null> {
+    for (let i = start; i < rules.length; i++) {
+      const rule = rules[i]!;
       if (!rule.matches(input)) continue;
       const fires = rule.fires(now);
       if (fires === true) return { fault: rule.fault, source: rule.source };
       // The rules after this one wait for its count: the first that fires wins, in order.
-      if (fires !== false) return fires.then((yes) => (yes ? { fault: rule.fault, source: rule.source } : this.from(i + 1, input, now)));
+      if (fires !== false) return fires.then((yes) => (yes ? { fault: rule.fault, source: rule.source } : this.from(rules, i + 1, input, now, next)));
     }
-    return null;
+    return next === null ? null : this.from(next, 0, input, now, null);
+  }
+
+  private collectHeaderNames(): string[] {
+    const phaseRules = this.scenario?.phases.flatMap((p) => p.rules) ?? [];
+    return [...new Set([...this.rules, ...phaseRules].flatMap((r) => r.headerNames()))];
   }
 }

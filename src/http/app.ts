@@ -29,6 +29,7 @@ import { Exchange, JSON_TYPE, type Services } from './exchange.js';
 import { warmUp } from './warmup.js';
 import { Admission, parseFaultHeader, type AdmissionInput } from '../faults/admission.js';
 import type { FaultRoute } from '../faults/rules.js';
+import { findScenario } from '../faults/scenarios.js';
 import { LocalLedger, type Ledger } from '../cluster/ledger.js';
 import { injectFault } from './faults.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
@@ -137,6 +138,7 @@ export class Server {
       open: new Set(),
       onIdle: null,
     };
+    if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, options.epochMs ?? Date.now());
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).

@@ -90,7 +90,9 @@ abstract class Delivery implements Waiter, Timed {
     const { profile } = gen.sim.timing;
     this.state = 'running';
     this.admittedAt = performance.now();
-    gen.sim.timing.admit(profile.ttftFactor(utilisation), profile.itlFactor(utilisation), ex.services.timeScale);
+    // A scenario phase may scale latency (1 without one).
+    const phase = ex.services.admission.latencyFactor();
+    gen.sim.timing.admit(profile.ttftFactor(utilisation) * phase, profile.itlFactor(utilisation) * phase, ex.services.timeScale);
     this.cells.queueTime.observe((this.admittedAt - ex.startedAt) / 1000);
     this.updateGauges();
     // A slot freed by another request (or by the primary's sync) is not this response's cork.

@@ -41,6 +41,13 @@ t.test('the README fault table is the fault catalogue, row for row', async (t) =
   t.same(documented, faultRows());
 });
 
+t.test('the README preset table is the presets', async (t) => {
+  const { PRESETS } = await import('../../src/faults/scenarios.js');
+  const section = readme.slice(readme.indexOf('| preset | what it does |'));
+  const documented = section.split('\n').slice(2).filter((l) => l.startsWith('| `')).map((l) => l.slice(3, l.indexOf('`', 3)));
+  t.same(documented, Object.keys(PRESETS));
+});
+
 t.test('the README model table is the catalogue', async (t) => {
   for (const row of modelRows(new Catalogue().models)) t.ok(readme.includes(row), row);
 });
