@@ -263,9 +263,9 @@ export class Server {
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
         const body = parseJson(text);
-        const answer = (): void => this.run(ex, handler, body, ctx);
         // The admission stage: off (no rules, no x-sim-fault) it is this one check.
-        if (!admission.hasRules && headers.fault === '') return answer();
+        if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
+        const answer = (): void => this.run(ex, handler, body, ctx);
         const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue);
         const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
         if (decision === null) return answer();

@@ -269,3 +269,24 @@ t.test('faults.announce false hides the header, and a fault on a raw socket neve
   await new Promise((resolve) => socket.once('close', resolve));
   t.equal((await post(`${s.url}${CHAT}`, chat)).status, 200);
 });
+
+t.test('probability 0.1 over 10,000 requests stays within binomial bounds', async (t) => {
+  const s = await startServer({ faults: [{ name: 'tenth', match: { route: 'embeddings' }, when: { probability: 0.1 }, fault: { type: 'overloaded' } }] });
+  t.teardown(() => s.close());
+  const total = 10_000;
+  let sent = 0;
+  let faulted = 0;
+  const body = JSON.stringify({ model: 'text-embedding-3-small', input: 'x', dimensions: 8 });
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (sent < total) {
+        sent++;
+        const res = await fetch(`${s.url}/v1/embeddings`, { method: 'POST', headers: OPENAI_HEADERS, body });
+        await res.arrayBuffer();
+        if (res.status === 503) faulted++;
+      }
+    }),
+  );
+  // Binomial(10,000, 0.1): mean 1,000, sd 30. ±5 sd (850–1,150) fails a correct engine about once in 1.7 million runs.
+  t.ok(faulted >= 850 && faulted <= 1150, `${faulted} of ${total} faulted (bound 850–1,150)`);
+});
