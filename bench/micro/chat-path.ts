@@ -16,7 +16,7 @@ import type { Generation } from '../../src/sim/stream.js';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
 const config = validateConfig({ timeScale: 0 });
 const headers = { authorization: 'Bearer bench', xApiKey: '', anthropicVersion: '', requestId: '', ttftMs: '', itlMs: '', profile: '', mode: '', fault: '' };
-const ctx: RouteContext = { config, catalogue: new Catalogue(config.models), profiles: new Profiles(config), pool: null, headers, requestId: 'req' };
+const ctx: RouteContext = { config, catalogue: new Catalogue(config.models), profiles: new Profiles(config), pool: null, headers, requestId: 'req', scripted: null };
 const N = 200_000;
 
 function phase(name: string, run: () => void): { phase: string; 'ns/request': number } {

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Catalogue } from '../sim/catalogue.js';
 import type { Profiles } from '../sim/latency.js';
 import type { CpuPool } from '../sim/pool.js';
+import type { ReplySpec } from '../faults/rules.js';
 
 /** The request headers the routes read, copied out of uWS before any asynchronous step. Absent is ''. */
 export interface RequestHeaders {
@@ -26,6 +27,8 @@ export interface RouteContext {
   readonly headers: RequestHeaders;
   /** The id this response carries in its dialect's request-id header. */
   readonly requestId: string;
+  /** A rule's scripted reply for this request (src/faults/rules.ts), or null: generate as usual. */
+  readonly scripted: ReplySpec | null;
 }
 
 /** The route answered with a complete JSON body, to be sent after `delayMs` of simulated work. */

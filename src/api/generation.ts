@@ -75,6 +75,11 @@ export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: 
 export const MODE_HEADER = 'x-sim-mode';
 
 function contentOf(input: GenerationInput, ctx: RouteContext): Content {
+  const { scripted } = ctx;
+  if (scripted !== null) {
+    if (scripted.toolCall !== undefined) return { kind: 'tool', calls: [{ name: scripted.toolCall.name, schema: null, param: 'reply.toolCall', arguments: JSON.stringify(scripted.toolCall.arguments) }] };
+    return { kind: 'echo', text: scripted.text ?? JSON.stringify(scripted.json) };
+  }
   const mode = ctx.headers.mode !== '' ? ctx.headers.mode : ctx.config.response.mode;
   if (mode === 'echo') return { kind: 'echo', text: input.lastUserText };
   if (mode !== 'generate') throw new SimError('invalid_value', `Header ${MODE_HEADER} must be "generate" or "echo", got "${mode}".`, MODE_HEADER);
@@ -147,6 +152,20 @@ export function textOf(content: unknown): string {
     if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') text += (part as { text: string }).text;
   }
   return text;
+}
+
+/**
+ * The last user message of any generation route's raw body (chat and Anthropic `messages`,
+ * Responses `input`, legacy `prompt`), for `match.prompt`: read before validation, so anything
+ * unexpected is ''.
+ */
+export function lastPrompt(body: unknown): string {
+  if (body === null || typeof body !== 'object') return '';
+  const { messages, input, prompt } = body as { messages?: unknown; input?: unknown; prompt?: unknown };
+  const list = Array.isArray(messages) ? messages : Array.isArray(input) ? input : null;
+  if (list !== null) return lastUserText(list.filter((m): m is { role?: unknown; content?: unknown } => m !== null && typeof m === 'object'));
+  if (typeof input === 'string') return input;
+  return typeof prompt === 'string' ? prompt : '';
 }
 
 /** The text of the last message from the user (echo mode's answer). */

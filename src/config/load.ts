@@ -133,5 +133,32 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Rea
   delete flags.config;
   delete fromEnv.config;
   const fromFile = file === undefined ? {} : readFile(String(file));
-  return validateConfig(merge(merge(fromFile, fromEnv), flags));
+  return validateConfig(withFixtureRules(merge(merge(fromFile, fromEnv), flags)));
+}
+
+/**
+ * `faults.file`: more rules from a fixture file, appended to `faults.rules` before validation
+ * (so its rules are checked like the others, their paths counting on from the config's own).
+ * YAML or JSON holding a list (or `{rules: [...]}`), or JSONL with one rule a line.
+ */
+function withFixtureRules(tree: Tree): Tree {
+  const faults = Array.isArray(tree.faults) ? { rules: tree.faults } : (tree.faults as Tree | undefined);
+  const path = faults?.file;
+  if (typeof path !== 'string') return tree;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config: faults.file: cannot read ${path}: ${(err as Error).message}`);
+  }
+  let rules: unknown;
+  try {
+    rules = path.endsWith('.jsonl') ? text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line)) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config: faults.file: ${path} does not parse: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (rules !== null && typeof rules === 'object' && !Array.isArray(rules)) rules = (rules as Tree).rules;
+  if (!Array.isArray(rules)) throw new ConfigError(`config: faults.file: ${path} must hold a list of rules`);
+  const own = Array.isArray(faults!.rules) ? faults!.rules : [];
+  return { ...tree, faults: { ...faults, rules: [...own, ...rules] } };
 }

@@ -2,7 +2,7 @@ import { SimError } from '../errors.js';
 import type { Ledger } from '../cluster/ledger.js';
 import { hashString, Rng } from '../sim/rng.js';
 import { faultSpecSchema, type FaultSpec } from './catalogue.js';
-import { globRegExp, type FaultRoute, type Rule, type Trigger } from './rules.js';
+import { GENERATION_ROUTES, globRegExp, type FaultRoute, type ReplySpec, type Rule, type Trigger } from './rules.js';
 import type { Scenario } from './scenarios.js';
 
 export const FAULT_HEADER = 'x-sim-fault';
@@ -19,13 +19,12 @@ export interface AdmissionInput {
   readonly stream: boolean;
   /** A request header by lower-case name ('' when absent); only the names `Admission.headerNames` lists are available. */
   header(name: string): string;
+  /** The last user message's text, read from the body when a rule asks (`match.prompt`). */
+  prompt(): string;
 }
 
-/** A request's fate: the fault it gets, and who decided it (a rule's name, or `header`). */
-export interface Decision {
-  readonly fault: FaultSpec;
-  readonly source: string;
-}
+/** A request's fate: a fault or a scripted reply, and who decided it (a rule's name, or `header`). */
+export type Decision = { readonly fault: FaultSpec; readonly reply?: undefined; readonly source: string } | { readonly fault?: undefined; readonly reply: ReplySpec; readonly source: string };
 
 /** One journal line: a decision, when and for which request. */
 export interface JournalEntry {
@@ -90,6 +89,8 @@ class CompiledRule {
   readonly source: string;
   private readonly routes: readonly FaultRoute[] | null;
   private readonly model: RegExp | null;
+  private readonly prompt: RegExp | null;
+  readonly decision: Decision;
   private readonly headers: readonly (readonly [string, string])[];
   private readonly trigger: Trigger | undefined;
   private readonly key: string;
@@ -111,15 +112,13 @@ class CompiledRule {
     const { route, model, header } = rule.match;
     this.routes = route === undefined ? null : Array.isArray(route) ? route : [route];
     this.model = model === undefined ? null : globRegExp(model);
+    this.prompt = rule.match.prompt === undefined ? null : new RegExp(rule.match.prompt);
+    this.decision = rule.fault !== undefined ? { fault: rule.fault, source: this.source } : { reply: rule.reply!, source: this.source };
     this.headers = Object.entries(header ?? {}).map(([k, v]) => [k.toLowerCase(), v] as const);
     this.trigger = rule.when;
     this.key = `${keyPrefix}${index}:${this.source}`;
     // Seeded: the same config seed gives each worker the same draws, run after run.
     this.rng = new Rng(seed === null ? (Math.random() * 0x100000000) | 0 : hashString(this.key, (seed ^ worker) >>> 0));
-  }
-
-  get fault(): FaultSpec {
-    return this.rule.fault;
   }
 
   headerNames(): string[] {
@@ -133,6 +132,8 @@ class CompiledRule {
     if (m.stream !== undefined && m.stream !== input.stream) return false;
     if (this.model !== null && !this.model.test(input.model)) return false;
     for (const [name, value] of this.headers) if (input.header(name) !== value) return false;
+    if ((this.prompt !== null || this.rule.reply !== undefined) && !GENERATION_ROUTES.has(input.route)) return false;
+    if (this.prompt !== null && !this.prompt.test(input.prompt())) return false;
     return true;
   }
 
@@ -267,9 +268,9 @@ export class Admission {
       const rule = rules[i]!;
       if (!rule.matches(input)) continue;
       const fires = rule.fires(now);
-      if (fires === true) return { fault: rule.fault, source: rule.source };
+      if (fires === true) return rule.decision;
       // The rules after this one wait for its count: the first that fires wins, in order.
-      if (fires !== false) return fires.then((yes) => (yes ? { fault: rule.fault, source: rule.source } : this.from(rules, i + 1, input, now, next)));
+      if (fires !== false) return fires.then((yes) => (yes ? rule.decision : this.from(rules, i + 1, input, now, next)));
     }
     return next === null ? null : this.from(next, 0, input, now, null);
   }

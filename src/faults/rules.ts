@@ -4,6 +4,8 @@ import { duration, faultSpecSchema } from './catalogue.js';
 /** The POST routes a rule can match, by name (each Route in src/http/app.ts carries one). */
 export const FAULT_ROUTES = ['chat.completions', 'completions', 'embeddings', 'responses', 'complete', 'messages', 'messages.count_tokens'] as const;
 export type FaultRoute = (typeof FAULT_ROUTES)[number];
+/** The routes that generate an answer: the only ones a scripted reply (or `match.prompt`) applies to. */
+export const GENERATION_ROUTES: ReadonlySet<FaultRoute> = new Set(['chat.completions', 'completions', 'responses', 'complete', 'messages']);
 
 const oneOrMany = <T extends z.ZodType>(item: T) => z.union([item, z.array(item).min(1)]);
 
@@ -16,8 +18,36 @@ export const matchSchema = z
     stream: z.boolean().optional(),
     /** Request headers that must have exactly these values (names are case-insensitive). */
     header: z.record(z.string().min(1), z.string()).optional(),
+    /** A regular expression the last user message must match (generation routes only). */
+    prompt: z
+      .string()
+      .refine((source) => {
+        try {
+          new RegExp(source);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'not a valid regular expression')
+      .optional(),
   })
   .strict();
+
+/**
+ * A scripted answer instead of a generated one: text, a call of a named tool with given
+ * arguments, or a JSON value (as the message's text). Streamed token by token on the usual
+ * schedule, in either dialect, with its real usage.
+ */
+export const replySchema = z
+  .object({
+    text: z.string().optional(),
+    toolCall: z.object({ name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/), arguments: z.record(z.string(), z.unknown()).default({}) }).strict().optional(),
+    json: z.unknown().optional(),
+  })
+  .strict()
+  .refine((r) => [r.text, r.toolCall, r.json].filter((v) => v !== undefined).length === 1, 'give exactly one of text, toolCall or json');
+
+export type ReplySpec = z.infer<typeof replySchema>;
 
 /**
  * When a matching request gets the fault: always (no `when`), or exactly one trigger. Counts
@@ -49,9 +79,12 @@ export const ruleSchema = z
     name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
     match: matchSchema.prefault({}),
     when: triggerSchema.optional(),
-    fault: faultSpecSchema,
+    /** What the rule does: inject a fault, or answer with a scripted reply. */
+    fault: faultSpecSchema.optional(),
+    reply: replySchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((r) => (r.fault === undefined) !== (r.reply === undefined), 'give fault or reply (one of them)');
 
 export type Rule = z.infer<typeof ruleSchema>;
 export type Trigger = z.infer<typeof triggerSchema>;
@@ -67,6 +100,8 @@ export const faultsSchema = z.preprocess(
       announce: z.boolean().default(true),
       /** Decisions each worker keeps for the journal (the newest; 0 keeps none). */
       journalSize: z.number().int().min(0).max(100_000).default(1000),
+      /** A fixture file of more rules (YAML or JSON list, or JSONL: a rule a line), appended to `rules` at start-up. */
+      file: z.string().min(1).nullable().default(null),
     })
     .strict()
     .prefault({}),

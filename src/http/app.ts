@@ -27,11 +27,12 @@ import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
 import { warmUp } from './warmup.js';
-import { Admission, parseFaultHeader, type AdmissionInput } from '../faults/admission.js';
+import { Admission, parseFaultHeader, type AdmissionInput, type Decision } from '../faults/admission.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { findScenario } from '../faults/scenarios.js';
 import { LocalLedger, type Ledger } from '../cluster/ledger.js';
-import { injectFault } from './faults.js';
+import { injectFault, journal } from './faults.js';
+import { lastPrompt } from '../api/generation.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -253,7 +254,7 @@ export class Server {
       ex.replyError(tooLarge(limit), true);
       return;
     }
-    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId };
+    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, scripted: null };
     const { admission } = this.services;
     // Only the headers some rule matches on are read (none without rules).
     const ruleHeaders = admission.headerNames.length === 0 ? null : new Map(admission.headerNames.map((name) => [name, req.getHeader(name)]));
@@ -265,23 +266,31 @@ export class Server {
         const body = parseJson(text);
         // The admission stage: off (no rules, no x-sim-fault) it is this one check.
         if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
-        const answer = (): void => this.run(ex, handler, body, ctx);
         const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue);
         const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
-        if (decision === null) return answer();
-        if (!(decision instanceof Promise)) return injectFault(ex, decision, input, answer);
+        if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
         decision.then(
-          (d) => ex.later(() => (d === null ? answer() : injectFault(ex, d, input, answer))),
+          (d) => ex.later(() => this.admitted(ex, d, input, handler, body, ctx)),
           (err: unknown) => {
             // The ledger did not answer (the primary is gone or stalled): the request goes unfaulted.
             this.services.log.warn({ err, requestId: ex.requestId }, 'fault rule could not count this request; answered without a fault');
-            ex.later(answer);
+            ex.later(() => this.run(ex, handler, body, ctx));
           },
         );
       } catch (err) {
         ex.fail(err);
       }
     });
+  }
+
+  /** Carries out admission's decision: none, a scripted reply (planned as usual, with its content), or a fault. */
+  private admitted(ex: Exchange, decision: Decision | null, input: AdmissionInput, handler: PostHandler, body: unknown, ctx: RouteContext): void {
+    if (decision === null) return this.run(ex, handler, body, ctx);
+    if (decision.reply !== undefined) {
+      journal(ex, decision.source, 'reply', input);
+      return this.run(ex, handler, body, { ...ctx, scripted: decision.reply });
+    }
+    injectFault(ex, decision.fault, decision.source, input, () => this.run(ex, handler, body, ctx));
   }
 
   /** Validates, plans and delivers an admitted request. */
@@ -336,6 +345,7 @@ function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body
     modelId: catalogue.find(model)?.id ?? 'unknown',
     stream: fields.stream === true,
     header: (name) => headers?.get(name) ?? '',
+    prompt: () => lastPrompt(body),
   };
 }
 

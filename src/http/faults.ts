@@ -1,4 +1,4 @@
-import { INJECTED_HEADER, type AdmissionInput, type Decision } from '../faults/admission.js';
+import { INJECTED_HEADER, type AdmissionInput } from '../faults/admission.js';
 import { isErrorFault, type ErrorFault, type FaultSpec } from '../faults/catalogue.js';
 import { BAD_GATEWAY_HTML, faultError } from '../faults/render.js';
 import type { Timed } from '../sim/scheduler.js';
@@ -45,12 +45,12 @@ export class Later implements Timed {
  * Carries out an admission decision. `answer` goes on to validate, plan and deliver the request;
  * it runs at once, after a `delay`, or never (an error, reset, hang).
  */
-export function injectFault(ex: Exchange, decision: Decision, input: AdmissionInput, answer: () => void): void {
-  const fault = normalise(decision.fault, input.stream);
+export function injectFault(ex: Exchange, spec: FaultSpec, source: string, input: AdmissionInput, answer: () => void): void {
+  const fault = normalise(spec, input.stream);
   const { services } = ex;
-  services.metrics.faultInjected(decision.fault.type, decision.source, input.modelId, input.route);
-  services.admission.journal.record({ time: Date.now(), requestId: ex.requestId, source: decision.source, fault: decision.fault.type, route: input.route, model: input.model });
-  if (services.announceFaults) ex.headers.push([INJECTED_HEADER, `${decision.source}/${decision.fault.type}`]);
+  services.metrics.faultInjected(spec.type, source, input.modelId, input.route);
+  journal(ex, source, spec.type, input);
+  if (services.announceFaults) ex.headers.push([INJECTED_HEADER, `${source}/${spec.type}`]);
   if (isErrorFault(fault.type)) return replyFaultError(ex, fault.type, fault, input);
   switch (fault.type) {
     case 'reset':
@@ -65,6 +65,11 @@ export function injectFault(ex: Exchange, decision: Decision, input: AdmissionIn
       ex.fault = fault;
       return answer();
   }
+}
+
+/** Records a decision (a fault's type, or `reply`) in this worker's journal. */
+export function journal(ex: Exchange, source: string, what: string, input: AdmissionInput): void {
+  ex.services.admission.journal.record({ time: Date.now(), requestId: ex.requestId, source, fault: what, route: input.route, model: input.model });
 }
 
 /** A stream fault on a non-stream request becomes the transport fault that means the same (README "Faults"). */

@@ -122,7 +122,8 @@ function planToolCalls(sim: SimRequest, calls: readonly ToolSpec[], cap: number,
   const toolCalls: ToolCall[] = [];
   calls.forEach((tool, k) => {
     if (pieces.length >= cap) return;
-    pieces.push(...splitPieces(JSON.stringify(schemaValue(sim, tool.schema, tool.param, k === 0 ? sim.textSeed : hashString(`call ${k}`, sim.textSeed)))));
+    const args = tool.arguments ?? JSON.stringify(schemaValue(sim, tool.schema, tool.param, k === 0 ? sim.textSeed : hashString(`call ${k}`, sim.textSeed)));
+    pieces.push(...splitPieces(args));
     toolCalls.push({ id: uniqueBase62(), name: tool.name, end: Math.min(pieces.length, cap) });
   });
   const cut = pieces.length > cap;

@@ -28,6 +28,8 @@ export interface ToolSpec {
   readonly schema: unknown;
   /** Where the schema sits in the request, for a refusal that names it. */
   readonly param: string;
+  /** Arguments given in advance (a scripted reply's tool call), as JSON: used instead of sampling the schema. */
+  readonly arguments?: string;
 }
 
 /** How the caller lets the model use tools (normalised across dialects). */
