@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { validateConfig } from '../../src/config/load.js';
 import { Catalogue } from '../../src/sim/catalogue.js';
 import { Profiles } from '../../src/sim/latency.js';
+import { Capacity } from '../../src/sim/capacity.js';
 import { parseJson } from '../../src/api/validate.js';
 import { chatCompletions } from '../../src/api/openai/chat-completions.js';
 import type { RouteContext } from '../../src/api/context.js';
@@ -16,7 +17,7 @@ import type { Generation } from '../../src/sim/stream.js';
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
 const config = validateConfig({ timeScale: 0 });
 const headers = { authorization: 'Bearer bench', xApiKey: '', anthropicVersion: '', requestId: '', ttftMs: '', itlMs: '', profile: '', mode: '', fault: '' };
-const ctx: RouteContext = { config, catalogue: new Catalogue(config.models), profiles: new Profiles(config), pool: null, headers, requestId: 'req', scripted: null };
+const ctx: RouteContext = { config, catalogue: new Catalogue(config.models), profiles: new Profiles(config), pool: null, headers, requestId: 'req', capacity: new Capacity(), scripted: null };
 const N = 200_000;
 
 function phase(name: string, run: () => void): { phase: string; 'ns/request': number } {

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Catalogue } from '../sim/catalogue.js';
 import type { Profiles } from '../sim/latency.js';
 import type { CpuPool } from '../sim/pool.js';
+import type { Capacity } from '../sim/capacity.js';
 import type { ReplySpec } from '../faults/rules.js';
 
 /** The request headers the routes read, copied out of uWS before any asynchronous step. Absent is ''. */
@@ -27,6 +28,8 @@ export interface RouteContext {
   readonly headers: RequestHeaders;
   /** The id this response carries in its dialect's request-id header. */
   readonly requestId: string;
+  /** The models' slots: a request whose model's queue is full is refused before it is tokenized. */
+  readonly capacity: Capacity;
   /** A rule's scripted reply for this request (src/faults/rules.ts), or null: generate as usual. */
   readonly scripted: ReplySpec | null;
 }

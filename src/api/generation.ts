@@ -2,7 +2,8 @@ import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
 import type { Completion, Content, SimRequest, ToolChoice, ToolSpec } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
-import { PROFILE_HEADER, requestTiming, scheduleSeed } from '../sim/latency.js';
+import { PROFILE_HEADER, requestTiming, scheduleSeed, type CompiledProfile } from '../sim/latency.js';
+import { overloadedError } from '../faults/render.js';
 import { SimError } from '../errors.js';
 import { hashString } from '../sim/rng.js';
 import { tokenizerOf } from '../sim/catalogue.js';
@@ -68,8 +69,19 @@ function checkOutputBound(input: GenerationInput, ctx: RouteContext): void {
  */
 export function simulate(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation): Generation | Promise<Generation> {
   checkOutputBound(input, ctx);
+  const profile = profileOf(input.model, ctx);
+  // The overload refusal belongs to admission: before any token is counted or planned.
+  if (ctx.capacity.refuses(input.model.id, profile)) throw overloadedError(input.wording.dialect);
   const tokens = promptTokens(ctx, input.model, input.texts);
-  return typeof tokens === 'number' ? plan(input, ctx, wrap, tokens) : tokens.then((n) => plan(input, ctx, wrap, n));
+  return typeof tokens === 'number' ? plan(input, ctx, wrap, tokens, profile) : tokens.then((n) => plan(input, ctx, wrap, n, profile));
+}
+
+/** The request's latency profile: `x-sim-profile`, else the model's. */
+function profileOf(model: Model, ctx: RouteContext): CompiledProfile {
+  const name = ctx.headers.profile !== '' ? ctx.headers.profile : model.profile;
+  const profile = ctx.profiles.get(name);
+  if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${name}".`, PROFILE_HEADER);
+  return profile;
 }
 
 export const MODE_HEADER = 'x-sim-mode';
@@ -120,12 +132,9 @@ export function promptTokens(ctx: RouteContext, model: Model, texts: readonly st
   return Array.isArray(counts) ? promptTotal(counts) : counts.then(promptTotal);
 }
 
-function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation, promptTokens: number): Generation | Promise<Generation> {
+function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation, promptTokens: number, profile: CompiledProfile): Generation | Promise<Generation> {
   const { model } = input;
   const { config, headers } = ctx;
-  const profileName = headers.profile !== '' ? headers.profile : model.profile;
-  const profile = ctx.profiles.get(profileName);
-  if (profile === undefined) throw new SimError('invalid_value', `Header ${PROFILE_HEADER}: unknown profile "${profileName}".`, PROFILE_HEADER);
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
   if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow) {

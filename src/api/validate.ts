@@ -3,6 +3,8 @@ import { SimError } from '../errors.js';
 
 /** How a dialect words a validation failure; `param` is the dotted path of the offending field. */
 export interface ValidationWording {
+  /** The dialect whose wording this is (refusals outside validation, such as overload, are worded by src/faults/render.ts). */
+  readonly dialect: 'openai' | 'anthropic';
   missing(param: string): string;
   wrongType(param: string, expected: string, got: string): string;
   badValue(param: string, problem: string): string;

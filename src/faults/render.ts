@@ -57,6 +57,9 @@ const MESSAGES: Record<ErrorFault, Record<DialectName, Words>> = {
 };
 
 
+/** A model's queue is full (the capacity limit, or the `overloaded` fault): the dialect's own overload error. */
+export const overloadedError = (dialect: DialectName): SimError => new SimError('model_overloaded', MESSAGES.overloaded[dialect]('', undefined));
+
 /** The page a provider's CDN answers a 502 with: HTML, whatever the client asked for. */
 export const BAD_GATEWAY_HTML = '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n';
 

@@ -254,7 +254,7 @@ export class Server {
       ex.replyError(tooLarge(limit), true);
       return;
     }
-    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, scripted: null };
+    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, capacity: this.services.capacity, scripted: null };
     const { admission } = this.services;
     // Only the headers some rule matches on are read (none without rules).
     const ruleHeaders = admission.headerNames.length === 0 ? null : new Map(admission.headerNames.map((name) => [name, req.getHeader(name)]));

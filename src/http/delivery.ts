@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { SimError } from '../errors.js';
 import type { ModelCells } from '../metrics/metrics.js';
 import { FrameBuffer } from '../sim/frames.js';
 import type { Waiter } from '../sim/capacity.js';
@@ -10,6 +9,7 @@ import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
 import { faultToken } from '../faults/catalogue.js';
+import { overloadedError } from '../faults/render.js';
 import { closeAfterWriting, closeWithoutResponse, errorEventFrame, Later, ThrottledBody } from './faults.js';
 
 /** Every stream of this process assembles its frames here (flushes never interleave). */
@@ -49,7 +49,9 @@ export function deliver(ex: Exchange, gen: Generation): void {
   if (admission === 'refused') {
     ex.delivery = null;
     cells.active.dec();
-    ex.replyError(new SimError('model_overloaded', overloadedMessage(ex.dialect.name)));
+    // Admission refused this before planning when the queue was already full (src/api/generation.ts);
+    // this is the rare case of a queue that filled while the request was planned in the pool.
+    ex.replyError(overloadedError(ex.dialect.name));
   }
   delivery.updateGauges();
 }
@@ -63,10 +65,6 @@ export function replyAfter(ex: Exchange, reply: JsonReply): void {
   if (delay <= 0) return ex.replyJson(reply.status, reply.body);
   new Later(ex, () => ex.replyJson(reply.status, reply.body)).start(ex.startedAt + delay);
 }
-
-/** WIRE A8 (OpenAI's 503 text) and B7 (Anthropic's 529 `overloaded_error`). */
-const overloadedMessage = (dialect: string): string =>
-  dialect === 'anthropic' ? 'Overloaded' : 'That model is currently overloaded with other requests. You can retry your request, or contact us through our help center at help.openai.com if the error persists.';
 
 /** What both deliveries share: the slot, the admission, cancellation and the final accounting. */
 abstract class Delivery implements Waiter, Timed {

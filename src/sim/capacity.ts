@@ -18,7 +18,7 @@ class ModelLoad {
   constructor(readonly profile: CompiledProfile) {}
 }
 
-export type Admission = 'running' | 'queued' | 'refused';
+export type SlotOutcome = 'running' | 'queued' | 'refused';
 
 /**
  * Each model's virtual capacity: at most `maxConcurrent` sequences run across the cluster, up to
@@ -41,7 +41,17 @@ export class Capacity {
     return load;
   }
 
-  acquire(modelId: string, profile: CompiledProfile, waiter: Waiter): Admission {
+  /** Whether `acquire` would refuse now: every slot taken and the queue full. Asked before a request is tokenized or planned. */
+  refuses(modelId: string, profile: CompiledProfile): boolean {
+    const max = profile.spec.maxConcurrent;
+    if (max === null) return false;
+    const load = this.loads.get(modelId);
+    if (load === undefined) return false;
+    const free = load.running + load.remoteRunning < max && load.queue.length === 0;
+    return !free && load.queue.length + load.remoteWaiting >= profile.spec.queueLimit;
+  }
+
+  acquire(modelId: string, profile: CompiledProfile, waiter: Waiter): SlotOutcome {
     const load = this.load(modelId, profile);
     const max = profile.spec.maxConcurrent;
     if (max === null) {

@@ -98,8 +98,12 @@ t.test('a queue forms at capacity and overload is refused the provider way', asy
   const metrics = await s.server.services.metrics.text();
   t.match(metrics, /llm_running_requests\{model="cap"\} 2/);
   t.match(metrics, /llm_waiting_requests\{model="cap"\} 1/);
+  const promptTokens = () => Number(metrics.match(/llm_prompt_tokens_total\{model="cap"\} (\d+)/)?.[1]);
+  const countedBefore = promptTokens();
   const refused = await timed(ANTHROPIC_HEADERS);
   t.equal(refused.status, 529);
+  const afterRefusal = await s.server.services.metrics.text();
+  t.equal(Number(afterRefusal.match(/llm_prompt_tokens_total\{model="cap"\} (\d+)/)?.[1]), countedBefore, 'refused at admission: its prompt was never counted or planned');
   t.same(refused.json.error, { type: 'overloaded_error', message: 'Overloaded' });
   t.ok(refused.ms < 250, 'refused at once');
   const openaiRefused = await post(`${s.url}/v1/chat/completions`, { model: 'cap', messages: body.messages, max_tokens: 1 });

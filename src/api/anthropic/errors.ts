@@ -34,6 +34,7 @@ const ANTHROPIC_STATUS: Partial<Record<ErrorCode, number>> = { model_overloaded:
 
 /** The API's own wording: `<field path>: <problem>`. */
 export const anthropicWording: ValidationWording = {
+  dialect: 'anthropic',
   missing: (param) => `${param}: Field required`,
   wrongType: (param, expected) => `${param}: Input should be a valid ${expected}`,
   badValue: (param, problem) => `${param}: ${problem}`,

@@ -31,6 +31,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
 };
 
 export const openaiWording: ValidationWording = {
+  dialect: 'openai',
   missing: (param) => `Missing required parameter: '${param}'.`,
   wrongType: (param, expected, got) => `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
   badValue: (param, problem) => `Invalid value for '${param}': ${problem}`,
