@@ -13,6 +13,7 @@
  *   --workers N         simulator HTTP workers (default 1: ratios are per core)
  *   --streams N         concurrent streams for the stream scenario (default 1000)
  *   --steps a,b,c       stream counts for the capacity ramp (default 250,375,500,750,1000)
+ *   --gap-ms G          capacity: the inter-token gap of every stream (default 10)
  *   --memory-streams N  open streams for the memory scenario (default 10000)
  *   --churn N           streams opened and aborted in the churn scenario (default 100000)
  *   --target URL        also load this URL in the chat scenario (a gateway in front of the simulator)
@@ -50,6 +51,7 @@ const { values: opt } = parseArgs({
     window: { type: 'string', default: '100' },
     cold: { type: 'boolean', default: false },
     requests: { type: 'string', default: '2000' },
+    'gap-ms': { type: 'string', default: '10' },
     kinds: { type: 'string', default: '' },
   },
 });
@@ -62,7 +64,7 @@ async function main(): Promise<void> {
   const results: Record<string, unknown> = { date: new Date().toISOString(), pinned: PIN, workers: Number(opt.workers) };
   if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target });
   if (want('stream')) results.stream = await streamAccuracy(simArgs, Number(opt.streams), duration);
-  if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs));
+  if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs), Number(opt['gap-ms']));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).

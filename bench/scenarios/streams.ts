@@ -6,8 +6,8 @@ import { bucketStats, counter, cpuSeconds, histogram, median, ROOT, rssBytes, sc
 import { driveStreams, percentilesMs } from './stream-driver.js';
 
 const TOKENS = 100;
-/** How long one capacity-ramp stream lasts: TTFT 50 ms + 99 gaps of 10 ms. */
-const STREAM_MS = 50 + 99 * 10;
+/** How long one capacity-ramp stream lasts: TTFT 50 ms + 99 gaps. */
+const streamMs = (gapMs: number): number => 50 + (TOKENS - 1) * gapMs;
 const Z90 = 1.2815515655446004;
 const Z99 = 2.3263478740408408;
 
@@ -117,12 +117,12 @@ const combineRuns = (xs: CapacityStep[]): CapacityStep => {
   };
 };
 
-async function capacityStep(server: Started, streams: number, durationS: number, stats: () => Promise<{ within2ms: number; tokens: number; counted: number }>): Promise<CapacityStep> {
-  const headers = { 'x-sim-ttft-ms': '50', 'x-sim-itl-ms': '10' };
+async function capacityStep(server: Started, streams: number, durationS: number, gapMs: number, stats: () => Promise<{ within2ms: number; tokens: number; counted: number }>): Promise<CapacityStep> {
+  const headers = { 'x-sim-ttft-ms': '50', 'x-sim-itl-ms': String(gapMs) };
   await stats(); // resets the baseline's window; the simulator's is a diff of scrapes
   const cpu0 = cpuSeconds(server.proc.pid!);
   const t0 = (await stats()).tokens;
-  const r = await driveStreams({ port: server.port, streams, durationMs: durationS * 1000, body: body('bench-steady'), headers, measure: false, staggerMs: STREAM_MS });
+  const r = await driveStreams({ port: server.port, streams, durationMs: durationS * 1000, body: body('bench-steady'), headers, measure: false, staggerMs: streamMs(gapMs) });
   const s = await stats();
   const cpu = cpuSeconds(server.proc.pid!) - cpu0;
   const tokens = s.tokens - t0;
@@ -137,7 +137,7 @@ const WARM_UP_MS = 6_000;
  * event, and the share of tokens sent at most 2 ms late, from `runs` interleaved measurements
  * after a warm-up of both servers. "Held" is the largest count with ≥ 99 %.
  */
-export async function streamCapacity(simArgs: string[], steps: number[], durationS: number, runs: number): Promise<object> {
+export async function streamCapacity(simArgs: string[], steps: number[], durationS: number, runs: number, gapMs = 10): Promise<object> {
   const sim = await startSim(simArgs);
   const bare = await startProcess([join(ROOT, 'dist/bench/baseline-sse.js'), '0', String(TOKENS)]);
   let last = await scrape(sim.port);
@@ -148,7 +148,7 @@ export async function streamCapacity(simArgs: string[], steps: number[], duratio
     return { within2ms: l.within, counted: l.count, tokens: counter(now, 'llm_tokens_generated_total', 'bench-steady') };
   };
   const bareStats = async () => (await fetch(`http://127.0.0.1:${bare.port}/stats`)).json() as Promise<{ within2ms: number; tokens: number; counted: number }>;
-  const warmUp = { streams: Math.min(500, Math.max(...steps)), durationMs: WARM_UP_MS, body: body('bench-steady'), headers: { 'x-sim-ttft-ms': '50', 'x-sim-itl-ms': '10' }, measure: false, staggerMs: STREAM_MS };
+  const warmUp = { streams: Math.min(500, Math.max(...steps)), durationMs: WARM_UP_MS, body: body('bench-steady'), headers: { 'x-sim-ttft-ms': '50', 'x-sim-itl-ms': String(gapMs) }, measure: false, staggerMs: streamMs(gapMs) };
   await driveStreams({ port: bare.port, ...warmUp });
   await driveStreams({ port: sim.port, ...warmUp });
   const rows: Record<string, object> = {};
@@ -157,8 +157,8 @@ export async function streamCapacity(simArgs: string[], steps: number[], duratio
     const bs: CapacityStep[] = [];
     const ss: CapacityStep[] = [];
     for (let r = 0; r < runs; r++) {
-      bs.push(await capacityStep(bare, n, durationS, bareStats));
-      ss.push(await capacityStep(sim, n, durationS, simStats));
+      bs.push(await capacityStep(bare, n, durationS, gapMs, bareStats));
+      ss.push(await capacityStep(sim, n, durationS, gapMs, simStats));
     }
     const b = combineRuns(bs);
     const s = combineRuns(ss);
@@ -177,7 +177,7 @@ export async function streamCapacity(simArgs: string[], steps: number[], duratio
   await stopProcess(sim);
   await stopProcess(bare);
   const held = (k: 'simulator' | 'baseline') => Math.max(0, ...results.filter((r) => r[k].within2ms >= 0.99).map((r) => r.streams));
-  console.log('\nstream capacity (ITL 10 ms, 100 tokens a stream)');
+  console.log(`\nstream capacity (ITL ${gapMs} ms, 100 tokens a stream)`);
   console.table(rows);
   const heldSim = held('simulator');
   const heldBare = held('baseline');
