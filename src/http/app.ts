@@ -115,6 +115,7 @@ export class Server {
 
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
+    const epochMs = options.epochMs ?? Date.now();
     this.simHeaders = config.control.headers;
     this.catalogue = new Catalogue(config.models);
     warmTokenizers();
@@ -129,7 +130,7 @@ export class Server {
         seed: config.seed,
         worker: options.worker ?? 0,
         ledger: options.ledger ?? new LocalLedger(),
-        epochMs: options.epochMs ?? Date.now(),
+        epochMs,
         journalSize: config.faults.journalSize,
       }),
       announceFaults: config.faults.announce,
@@ -139,7 +140,7 @@ export class Server {
       open: new Set(),
       onIdle: null,
     };
-    if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, options.epochMs ?? Date.now());
+    if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, epochMs);
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).

@@ -10,7 +10,7 @@ import type { Exchange } from './exchange.js';
 import { writeHead } from './uws.js';
 import { faultToken } from '../faults/catalogue.js';
 import { overloadedError } from '../faults/render.js';
-import { closeAfterWriting, closeWithoutResponse, errorEventFrame, Later, ThrottledBody } from './faults.js';
+import { closeAfterWriting, closeWithoutResponse, errorEventFrame, faultedWait, HTML_TYPE, Later, ThrottledBody } from './faults.js';
 
 /** Every stream of this process assembles its frames here (flushes never interleave). */
 const frames = new FrameBuffer();
@@ -58,10 +58,8 @@ export function deliver(ex: Exchange, gen: Generation): void {
 
 /** A JSON reply sent after its simulated work (embeddings and the like), on the shared scheduler. */
 export function replyAfter(ex: Exchange, reply: JsonReply): void {
-  let delay = reply.delayMs * ex.services.timeScale;
   // A stream fault on a JSON route acts on its one deadline (README "Faults": non-stream mapping).
-  if (ex.fault?.type === 'slow') delay *= ex.fault.factor!;
-  if (ex.fault?.type === 'stall') delay += ex.fault.ms!;
+  const delay = faultedWait(ex.fault, reply.delayMs * ex.services.timeScale, 0);
   if (delay <= 0) return ex.replyJson(reply.status, reply.body);
   new Later(ex, () => ex.replyJson(reply.status, reply.body)).start(ex.startedAt + delay);
 }
@@ -143,14 +141,7 @@ class DelayedReply extends Delivery {
     const { ex, gen } = this;
     const { timing } = gen.sim;
     const n = gen.completion.text.length;
-    let generating = n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0;
-    const { fault } = ex;
-    if (fault?.type === 'slow') {
-      // Gaps after the fault's token are `factor` times longer: the share of the wait they make up.
-      const from = faultToken(fault, n) / Math.max(1, n);
-      generating *= from + (1 - from) * fault.factor!;
-    }
-    if (fault?.type === 'stall') generating += fault.ms!;
+    const generating = faultedWait(ex.fault, n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0, n);
     this.due = this.admittedAt + timing.ttftMs + generating;
     if (this.due <= performance.now()) this.send(performance.now());
     else ex.services.scheduler.add(this, this.due);
@@ -201,7 +192,7 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? WRONG_TYPE : SSE_TYPE, ex.headers);
+    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, ex.headers);
     for (const [k, v] of SSE_HEADERS) ex.res.writeHeader(k, v);
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
@@ -357,6 +348,3 @@ class SseStream extends Delivery {
     }
   }
 }
-
-/** `wrong_content_type`: a stream under a type no SSE client expects. */
-const WRONG_TYPE = 'text/html; charset=utf-8';

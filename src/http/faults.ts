@@ -1,5 +1,5 @@
 import { INJECTED_HEADER, type AdmissionInput } from '../faults/admission.js';
-import { isErrorFault, type ErrorFault, type FaultSpec } from '../faults/catalogue.js';
+import { faultToken, isErrorFault, type ErrorFault, type FaultSpec } from '../faults/catalogue.js';
 import { BAD_GATEWAY_HTML, faultError } from '../faults/render.js';
 import type { Timed } from '../sim/scheduler.js';
 import type { Exchange } from './exchange.js';
@@ -12,7 +12,8 @@ import { writeHead, writeResponse } from './uws.js';
  * (`ms`) are wall-clock, not multiplied by timeScale: at time scale 0 a delay must still show.
  */
 
-const HTML_TYPE = 'text/html; charset=utf-8';
+/** `bad_gateway`'s page, and the type `wrong_content_type` answers under. */
+export const HTML_TYPE = 'text/html; charset=utf-8';
 /** Status 0 in the metrics and the access log: the server sent no response (reset, close). */
 export const NO_RESPONSE = 0;
 
@@ -138,6 +139,18 @@ export function writeFaulted(ex: Exchange, status: number, body: string): void {
       writeResponse(ex.res, status, 'application/json', ex.headers, body);
       return ex.finish(status);
   }
+}
+
+/**
+ * A non-stream reply's wait under the stream faults that act on time: `slow` stretches the part
+ * of the wait after its token (`tokens` places it; 0 for a JSON route: all of it), `stall` adds
+ * its `ms`. Any other fault (or none) leaves the wait as it is.
+ */
+export function faultedWait(fault: FaultSpec | null, waitMs: number, tokens: number): number {
+  if (fault?.type === 'stall') return waitMs + fault.ms!;
+  if (fault?.type !== 'slow') return waitMs;
+  const from = tokens === 0 ? 0 : faultToken(fault, tokens) / tokens;
+  return waitMs * (from + (1 - from) * fault.factor!);
 }
 
 /**
