@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   invalid_value: 400,
   missing_api_version: 400,
   context_length_exceeded: 400,
+  /** 401: no key where one is required. */
+  missing_api_key: 401,
   /** 401: the key is wrong (OpenAI `invalid_api_key`, Anthropic `authentication_error`). */
   invalid_api_key: 401,
   /** 403: the key may not use this model or resource. */

@@ -1,3 +1,4 @@
+import { keysFromEnv } from '../edge/auth.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -80,7 +81,11 @@ export function parseEnv(env: NodeJS.ProcessEnv): Tree {
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
     const alias = ENV_ALIASES[name];
-    if (alias) setPath(tree, alias, scalar(value));
+    if (name === 'API_KEYS') {
+      const { mode, keys } = keysFromEnv(value);
+      setPath(tree, 'auth.mode', mode);
+      setPath(tree, 'auth.keys', keys);
+    } else if (alias) setPath(tree, alias, scalar(value));
     else if (name.startsWith('LLMSIM_')) setPath(tree, envPath(name.slice('LLMSIM_'.length)), scalar(value));
   }
   return tree;

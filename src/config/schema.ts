@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
 import { faultsSchema } from '../faults/rules.js';
 import { PRESETS, scenarioSchema } from '../faults/scenarios.js';
+import { authSchema } from '../edge/auth.js';
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
@@ -94,6 +95,8 @@ export const configSchema = z
     scenarios: z.record(z.string().regex(/^[\w.-]{1,64}$/), scenarioSchema).default({}),
     /** The scenario active from start-up, by name (also `--scenario NAME`); null for none. */
     scenario: z.string().nullable().default(null),
+    /** API keys (README "API keys"). */
+    auth: authSchema,
     control: z
       .object({
         /** Honour the per-request `x-sim-*` headers; false ignores them all (a deployment many teams share). */

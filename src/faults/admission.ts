@@ -17,6 +17,8 @@ export interface AdmissionInput {
   /** The catalogue id of that model, or `unknown`: the metrics label (bounded, unlike what clients send). */
   readonly modelId: string;
   readonly stream: boolean;
+  /** The presented API key's name ('' without one, or when `auth.mode` is not `keys`). */
+  readonly key: string;
   /** A request header by lower-case name ('' when absent); only the names `Admission.headerNames` lists are available. */
   header(name: string): string;
   /** The last user message's text, read from the body when a rule asks (`match.prompt`). */
@@ -130,6 +132,7 @@ class CompiledRule {
     if (this.routes !== null && !this.routes.includes(input.route)) return false;
     if (m.dialect !== undefined && m.dialect !== input.dialect) return false;
     if (m.stream !== undefined && m.stream !== input.stream) return false;
+    if (m.key !== undefined && m.key !== input.key) return false;
     if (this.model !== null && !this.model.test(input.model)) return false;
     for (const [name, value] of this.headers) if (input.header(name) !== value) return false;
     if ((this.prompt !== null || this.rule.reply !== undefined) && !GENERATION_ROUTES.has(input.route)) return false;

@@ -16,6 +16,8 @@ export const matchSchema = z
     model: z.string().min(1).optional(),
     dialect: z.enum(['openai', 'anthropic']).optional(),
     stream: z.boolean().optional(),
+    /** The name of the API key the request presented (`auth.keys`). */
+    key: z.string().min(1).optional(),
     /** Request headers that must have exactly these values (names are case-insensitive). */
     header: z.record(z.string().min(1), z.string()).optional(),
     /** A regular expression the last user message must match (generation routes only). */

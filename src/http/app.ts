@@ -33,6 +33,8 @@ import { findScenario } from '../faults/scenarios.js';
 import { LocalLedger, type Ledger } from '../cluster/ledger.js';
 import { injectFault, journal } from './faults.js';
 import { lastPrompt } from '../api/generation.js';
+import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
+import { faultError } from '../faults/render.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -110,6 +112,7 @@ export class Server {
   draining = false;
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
   private readonly simHeaders: boolean;
+  private keys: KeyRing;
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
 
@@ -117,6 +120,7 @@ export class Server {
     const { config } = options;
     const epochMs = options.epochMs ?? Date.now();
     this.simHeaders = config.control.headers;
+    this.keys = new KeyRing(config.auth);
     this.catalogue = new Catalogue(config.models);
     warmTokenizers();
     this.profiles = new Profiles(config);
@@ -145,20 +149,20 @@ export class Server {
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).
     for (const path of HEALTH_PATHS) {
-      this.app.get(path, (res) => this.health(res, 200, 'ok', true));
-      this.app.head(path, (res) => this.health(res, 200, 'ok', false));
+      this.app.get(path, (res, req) => void (this.guarded(res, req, path) && this.health(res, 200, 'ok', true)));
+      this.app.head(path, (res, req) => void (this.guarded(res, req, path) && this.health(res, 200, 'ok', false)));
     }
     for (const path of READY_PATHS) {
-      this.app.get(path, (res) => (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true)));
-      this.app.head(path, (res) => (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false)));
+      this.app.get(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true))));
+      this.app.head(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false))));
     }
-    this.app.get(METRICS_PATH, (res) => this.metrics(res));
+    this.app.get(METRICS_PATH, (res, req) => void (this.guarded(res, req, METRICS_PATH) && this.metrics(res)));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req, this.simHeaders);
       const method = methodOf(req);
       const url = req.getUrl();
       const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
-      ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
+      if (this.authorize(ex, headers)) ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
     });
   }
 
@@ -170,7 +174,10 @@ export class Server {
     const { services } = this;
     const access = services.access;
     const admission = services.admission;
+    const keys = this.keys;
     services.access = null;
+    // Warm-up traffic carries no key: it must reach the routes it warms.
+    this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
@@ -180,6 +187,7 @@ export class Server {
       uWS.us_listen_socket_close(socket);
       services.access = access;
       services.admission = admission;
+      this.keys = keys;
       services.metrics.reset();
     }
   }
@@ -225,6 +233,42 @@ export class Server {
     this.listenSocket = null;
   }
 
+  /**
+   * The edge's key check, before anything else of the request is read: true when it may go on
+   * (the key, if configured, is then on the exchange); otherwise it has been answered with the
+   * dialect's 401. Public paths (`auth.public`) pass without one.
+   */
+  private authorize(ex: Exchange, headers: RequestHeaders): boolean {
+    if (this.keys.mode === 'any' || this.keys.isPublic(ex.url)) return true;
+    const presented = KeyRing.presented(headers.authorization, headers.xApiKey);
+    const auth = this.keys.check(presented);
+    if (auth.ok) {
+      ex.key = auth.key;
+      return true;
+    }
+    this.services.metrics.authFailure(auth.reason);
+    ex.replyError(authError(auth.reason, ex.dialect.name, presented));
+    return false;
+  }
+
+  /**
+   * The key check for the health and metrics paths, which are public by default: one that
+   * `auth.public` leaves out needs a key like the API routes (answered without an exchange, so
+   * probes never show in the request metrics). True when it may be served.
+   */
+  private guarded(res: HttpResponse, req: HttpRequest, path: string): boolean {
+    if (this.keys.mode === 'any' || this.keys.isPublic(path)) return true;
+    const headers = readHeaders(req, false);
+    const presented = KeyRing.presented(headers.authorization, headers.xApiKey);
+    const auth = this.keys.check(presented);
+    if (auth.ok) return true;
+    this.services.metrics.authFailure(auth.reason);
+    const dialect = BY_HEADERS(headers);
+    const err = authError(auth.reason, dialect.name, presented);
+    writeResponse(res, dialect.status(err), JSON_TYPE, [], dialect.errorBody(err, dialect.newRequestId()));
+    return false;
+  }
+
   private exchange(res: HttpResponse, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
     const requestId = headers.requestId !== '' ? headers.requestId : dialect.newRequestId();
     return new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId);
@@ -235,6 +279,7 @@ export class Server {
     const method = methodOf(req);
     const url = req.getUrl();
     const ex = this.exchange(res, route.dialect(headers), method, route.path, url, headers);
+    if (!this.authorize(ex, headers)) return;
     try {
       if (method === 'POST' && route.post !== undefined) this.post(ex, route, route.post, headers, req);
       else if (method === 'GET' && route.get !== undefined) {
@@ -265,9 +310,17 @@ export class Server {
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
         const body = parseJson(text);
+        if (ex.key?.models != null) {
+          const model = modelOf(body);
+          if (!mayUse(ex.key, model)) {
+            this.services.metrics.authFailure('model');
+            // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.
+            return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
+          }
+        }
         // The admission stage: off (no rules, no x-sim-fault) it is this one check.
         if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
-        const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue);
+        const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue, ex.key);
         const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
         if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
         decision.then(
@@ -335,19 +388,26 @@ export class Server {
  * What admission decides on, read from the parsed body without validating it (a body the route
  * would refuse may still be faulted, as a provider's edge refuses before it parses).
  */
-function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body: unknown, headers: Map<string, string> | null, catalogue: Catalogue): AdmissionInput {
-  const fields = body !== null && typeof body === 'object' ? (body as { model?: unknown; stream?: unknown }) : {};
-  const model = typeof fields.model === 'string' ? fields.model : '';
+function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body: unknown, headers: Map<string, string> | null, catalogue: Catalogue, key: ApiKey | null): AdmissionInput {
+  const fields = body !== null && typeof body === 'object' ? (body as { stream?: unknown }) : {};
+  const model = modelOf(body);
   return {
     route,
     dialect,
     model,
+    key: key?.name ?? '',
     // Metrics label: the catalogue's id, never an arbitrary client string.
     modelId: catalogue.find(model)?.id ?? 'unknown',
     stream: fields.stream === true,
     header: (name) => headers?.get(name) ?? '',
     prompt: () => lastPrompt(body),
   };
+}
+
+/** The body's `model` as sent, read before validation ('' when it is not a string). */
+function modelOf(body: unknown): string {
+  const model = body !== null && typeof body === 'object' ? (body as { model?: unknown }).model : undefined;
+  return typeof model === 'string' ? model : '';
 }
 
 /** A malformed percent-escape names no model: kept as sent, it is answered with the route's 404. */

@@ -8,6 +8,7 @@ import type { Capacity } from '../sim/capacity.js';
 import type { Scheduler } from '../sim/scheduler.js';
 import type { Admission } from '../faults/admission.js';
 import type { FaultSpec } from '../faults/catalogue.js';
+import type { ApiKey } from '../edge/auth.js';
 import { writeFaulted } from './faults.js';
 import { writeResponse } from './uws.js';
 
@@ -57,6 +58,8 @@ export class Exchange {
    * mangles the body), for the delivery to carry out; null for nearly every request.
    */
   fault: FaultSpec | null = null;
+  /** The configured API key the request presented (auth mode `keys`), else null. */
+  key: ApiKey | null = null;
   readonly startedAt = performance.now();
 
   constructor(

@@ -11,6 +11,7 @@ const WIRE: Record<ErrorCode, string> = {
   invalid_value: 'invalid_request_error',
   missing_api_version: 'invalid_request_error',
   context_length_exceeded: 'invalid_request_error',
+  missing_api_key: 'authentication_error',
   invalid_api_key: 'authentication_error',
   permission_denied: 'permission_error',
   model_not_found: 'not_found_error',

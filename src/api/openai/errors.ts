@@ -11,6 +11,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
   invalid_value: { type: 'invalid_request_error', code: 'invalid_value' },
   missing_api_version: { type: 'invalid_request_error', code: null },
   context_length_exceeded: { type: 'invalid_request_error', code: 'context_length_exceeded' },
+  missing_api_key: { type: 'invalid_request_error', code: null },
   // WIRE A8: a wrong key is an invalid_request_error, not authentication_error.
   invalid_api_key: { type: 'invalid_request_error', code: 'invalid_api_key' },
   permission_denied: { type: 'invalid_request_error', code: null },
