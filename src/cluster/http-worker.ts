@@ -9,7 +9,7 @@ import { ensurePortFree } from './port.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
@@ -72,6 +72,10 @@ export async function runHttpWorker(): Promise<void> {
   const { server, pool } = await serve(config, logging, {
     collectMetrics: () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2),
     ledger: { add: (key, by) => rpc.request({ type: 'ledger.add', key, by }, LEDGER_DEADLINE_MS) },
+    budget: {
+      take: (spec, need, want) => rpc.request({ type: 'budget.take', spec, need, want }, LEDGER_DEADLINE_MS),
+      give: (spec, amount) => send({ type: 'budget.give', spec, amount }),
+    },
     epochMs: Number(process.env[WORKER_EPOCH_ENV]),
     worker: cluster.worker!.id,
   });

@@ -1,5 +1,6 @@
 import type { MetricsSnapshot } from '../metrics/metrics.js';
 import type { LoadCounts } from '../sim/capacity.js';
+import type { BucketSpec } from '../edge/limits.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -28,9 +29,13 @@ export type ToPrimary =
   | { type: 'load.report'; counts: LoadCounts }
   /** Request: add `by` to the cluster ledger's counter `key` (src/cluster/ledger.ts). Reply data: its new value. */
   | { type: 'ledger.add'; id: number; key: string; by: number }
+  /** Request: lease up to `want` (at least `need`) of a rate-limit bucket (src/edge/limits.ts). Reply data: what was granted and the level after. */
+  | { type: 'budget.take'; id: number; spec: BucketSpec; need: number; want: number }
+  /** Unspent budget handed back (an expired lease, a settled reservation). */
+  | { type: 'budget.give'; spec: BucketSpec; amount: number }
   | Reply;
 
-export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number };
+export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number; 'budget.take': { granted: number; level: number } };
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;
 

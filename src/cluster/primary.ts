@@ -6,6 +6,7 @@ import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
 import { ensurePortFree, freePort } from './port.js';
 import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { LocalLedger } from './ledger.js';
+import { Budget } from '../edge/limits.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -48,6 +49,8 @@ export class Primary {
   private starting = false;
   /** The cluster ledger's counts (fault rules' sequences), shared by every worker and its replacements. */
   private readonly ledger = new LocalLedger();
+  /** The rate-limit buckets of the whole cluster, leased to workers (src/edge/limits.ts). */
+  private readonly budget = new Budget();
   /** Fault windows run from here for every worker, replacements included. */
   private readonly epochMs = Date.now();
 
@@ -89,6 +92,10 @@ export class Primary {
             return this.scheduleLoadBroadcast();
           case 'ledger.add':
             return child.rpc.answer(msg.id, Promise.resolve(this.ledger.add(msg.key, msg.by)));
+          case 'budget.take':
+            return child.rpc.answer(msg.id, Promise.resolve(this.budget.take(msg.spec, msg.need, msg.want, Date.now())));
+          case 'budget.give':
+            return this.budget.give(msg.spec, msg.amount, Date.now());
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));

@@ -4,6 +4,7 @@ import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
 import { faultsSchema } from '../faults/rules.js';
 import { PRESETS, scenarioSchema } from '../faults/scenarios.js';
 import { authSchema } from '../edge/auth.js';
+import { limitsSchema } from '../edge/limits.js';
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
@@ -97,6 +98,8 @@ export const configSchema = z
     scenario: z.string().nullable().default(null),
     /** API keys (README "API keys"). */
     auth: authSchema,
+    /** Rate limits per key, model and route (README "Rate limits"). */
+    limits: limitsSchema,
     control: z
       .object({
         /** Honour the per-request `x-sim-*` headers; false ignores them all (a deployment many teams share). */

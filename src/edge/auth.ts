@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { SimError } from '../errors.js';
 import { globRegExp } from '../faults/rules.js';
+import { limitSpecSchema, type LimitSpec } from './limits.js';
 
 /** The paths that need no key unless `auth.public` says otherwise: health checks and the scrape. */
 export const PUBLIC_PATHS = ['/health', '/live', '/ready', '/health/live', '/health/ready', '/metrics'];
@@ -15,6 +16,8 @@ export const keySchema = z
     name: z.string().regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - (at most 64)').optional(),
     /** Globs of the models this key may use; absent: every model. */
     models: z.array(z.string().min(1)).min(1).optional(),
+    /** This key's own rate limits, replacing `limits.default` for it. */
+    limits: limitSpecSchema.optional(),
   })
   .strict()
   .refine((k) => (k.key === undefined) !== (k.sha256 === undefined), 'give key or sha256 (one of them)');
@@ -51,6 +54,7 @@ export interface ApiKey {
   readonly name: string;
   readonly digest: Buffer;
   readonly models: readonly RegExp[] | null;
+  readonly limits: LimitSpec | null;
 }
 
 export type AuthResult = { readonly ok: true; readonly key: ApiKey | null } | { readonly ok: false; readonly reason: 'missing' | 'invalid' };
@@ -81,7 +85,7 @@ export class KeyRing {
     this.publicPaths = new Set(config.public);
     config.keys.forEach((k, i) => {
       const digest = k.sha256 !== undefined ? Buffer.from(k.sha256, 'hex') : digestOf(k.key!);
-      this.byDigest.set(digest.toString('hex'), { name: k.name ?? `key${i + 1}`, digest, models: k.models?.map(globRegExp) ?? null });
+      this.byDigest.set(digest.toString('hex'), { name: k.name ?? `key${i + 1}`, digest, models: k.models?.map(globRegExp) ?? null, limits: k.limits ?? null });
     });
   }
 

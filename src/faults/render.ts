@@ -10,8 +10,8 @@ type Words = (model: string, retryAfter: number | undefined) => string;
  */
 const MESSAGES: Record<ErrorFault, Record<DialectName, Words>> = {
   rate_limit: {
-    openai: (model, wait) => `Rate limit reached for ${model} in organization org-llmsim on requests per min (RPM): Limit 60, Used 60, Requested 1. Please try again in ${wait ?? 1}s. Visit https://platform.openai.com/account/rate-limits to learn more.`,
-    anthropic: () => "This request would exceed your organization's rate limit of 60 requests per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.",
+    openai: (model, wait) => rateLimitMessage('openai', model, 'requests', 60, 60, 1, (wait ?? 1) * 1000),
+    anthropic: (model, wait) => rateLimitMessage('anthropic', model, 'requests', 60, 60, 1, (wait ?? 1) * 1000),
   },
   quota_exceeded: {
     openai: () => 'You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.',
@@ -57,6 +57,20 @@ const MESSAGES: Record<ErrorFault, Record<DialectName, Words>> = {
 };
 
 
+const OPENAI_LIMIT_NAME = { requests: 'requests per min (RPM)', tokens: 'tokens per min (TPM)', inputTokens: 'input tokens per min (ITPM)', outputTokens: 'output tokens per min (OTPM)' } as const;
+const ANTHROPIC_LIMIT_NAME = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' } as const;
+
+/** OpenAI's "Please try again in 800ms" / "in 6s" / "in 1.5s". */
+const waitText = (ms: number): string => (ms < 1000 ? `${Math.ceil(ms)}ms` : `${Number((ms / 1000).toFixed(3))}s`);
+
+/** Each vendor's 429 wording, for a configured limit and for the rate_limit fault alike (WIRE A8, B7). */
+export function rateLimitMessage(dialect: DialectName, model: string, dimension: keyof typeof OPENAI_LIMIT_NAME, limit: number, used: number, requested: number, waitMs: number): string {
+  if (dialect === 'openai') {
+    return `Rate limit reached for ${model} in organization org-llmsim on ${OPENAI_LIMIT_NAME[dimension]}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${waitText(waitMs)}. Visit https://platform.openai.com/account/rate-limits to learn more.`;
+  }
+  return `This request would exceed your organization's rate limit of ${limit.toLocaleString('en-US')} ${ANTHROPIC_LIMIT_NAME[dimension]} per minute. For details, refer to: https://docs.anthropic.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later.`;
+}
+
 /** A model's queue is full (the capacity limit, or the `overloaded` fault): the dialect's own overload error. */
 export const overloadedError = (dialect: DialectName): SimError => new SimError('model_overloaded', MESSAGES.overloaded[dialect]('', undefined));
 
@@ -72,8 +86,8 @@ export function faultError(type: ErrorFault, fault: FaultSpec, dialect: DialectN
   const entry: { code?: SimError['code']; retryAfter?: number } = FAULTS[type];
   const retryAfter = fault.retryAfter ?? entry.retryAfter;
   const code = type === 'rate_limit' && fault.limit === 'tokens' ? 'rate_limit_tokens' : entry.code!;
-  let message = MESSAGES[type][dialect](model === '' ? 'the model' : model, retryAfter);
-  if (code === 'rate_limit_tokens') message = message.replace('requests per min (RPM): Limit 60, Used 60, Requested 1', 'tokens per min (TPM): Limit 30000, Used 30000, Requested 1000').replace('60 requests per minute', '30,000 input tokens per minute');
+  const named = model === '' ? 'the model' : model;
+  const message = code === 'rate_limit_tokens' ? rateLimitMessage(dialect, named, 'tokens', 30000, 30000, 1000, (retryAfter ?? 1) * 1000) : MESSAGES[type][dialect](named, retryAfter);
   const headers: [string, string][] = [];
   if (retryAfter !== undefined) headers.push(['retry-after', String(retryAfter)]);
   if (fault.retryAfterMs !== undefined) headers.push(['retry-after-ms', String(fault.retryAfterMs)]);

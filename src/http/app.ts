@@ -35,6 +35,8 @@ import { injectFault, journal } from './faults.js';
 import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { faultError } from '../faults/render.js';
+import { Limiter, localStore, type BudgetStore } from '../edge/limits.js';
+import { limitRequest } from './limits.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -101,6 +103,8 @@ export interface ServerOptions {
   readonly epochMs?: number;
   /** This worker's number (1…), mixed into seeded fault draws; 0 without a cluster. */
   readonly worker?: number;
+  /** Where rate-limit buckets live: the primary's Budget over IPC in a cluster; defaults to this process's own. */
+  readonly budget?: BudgetStore;
 }
 
 /** One uWebSockets.js app serving every route; a cluster runs one per HTTP worker on a shared port. */
@@ -113,6 +117,7 @@ export class Server {
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
   private readonly simHeaders: boolean;
   private keys: KeyRing;
+  private limiter: Limiter;
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
 
@@ -121,6 +126,7 @@ export class Server {
     const epochMs = options.epochMs ?? Date.now();
     this.simHeaders = config.control.headers;
     this.keys = new KeyRing(config.auth);
+    this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
     this.catalogue = new Catalogue(config.models);
     warmTokenizers();
     this.profiles = new Profiles(config);
@@ -175,9 +181,11 @@ export class Server {
     const access = services.access;
     const admission = services.admission;
     const keys = this.keys;
+    const limiter = this.limiter;
     services.access = null;
-    // Warm-up traffic carries no key: it must reach the routes it warms.
+    // Warm-up traffic carries no key and spends no budget: it must reach the routes it warms.
     this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
+    this.limiter = new Limiter({ default: null, models: {}, routes: {} }, localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
@@ -188,6 +196,7 @@ export class Server {
       services.access = access;
       services.admission = admission;
       this.keys = keys;
+      this.limiter = limiter;
       services.metrics.reset();
     }
   }
@@ -302,6 +311,8 @@ export class Server {
     }
     const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, capacity: this.services.capacity, scripted: null };
     const { admission } = this.services;
+    // The edge, in order: the key (checked in dispatch), the key's models, the rate limits, then
+    // faults and scripted replies; all before the request is validated, tokenized or planned.
     // Only the headers some rule matches on are read (none without rules).
     const ruleHeaders = admission.headerNames.length === 0 ? null : new Map(admission.headerNames.map((name) => [name, req.getHeader(name)]));
     // onData callbacks run with the socket already corked, like the route handler itself.
@@ -318,23 +329,32 @@ export class Server {
             return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
           }
         }
-        // The admission stage: off (no rules, no x-sim-fault) it is this one check.
-        if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
-        const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue, ex.key);
-        const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
-        if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
-        decision.then(
-          (d) => ex.later(() => this.admitted(ex, d, input, handler, body, ctx)),
-          (err: unknown) => {
-            // The ledger did not answer (the primary is gone or stalled): the request goes unfaulted.
-            this.services.log.warn({ err, requestId: ex.requestId }, 'fault rule could not count this request; answered without a fault');
-            ex.later(() => this.run(ex, handler, body, ctx));
-          },
-        );
+        if (!this.limiter.active) return this.faulted(ex, route, handler, body, ctx, ruleHeaders);
+        const model = modelOf(body);
+        limitRequest(ex, this.limiter, route.name!, model, this.catalogue.find(model)?.id ?? 'unknown', body, this.options.config, () => this.faulted(ex, route, handler, body, ctx, ruleHeaders));
       } catch (err) {
         ex.fail(err);
       }
     });
+  }
+
+  /** The fault stage of admission, then the request itself. */
+  private faulted(ex: Exchange, route: Route, handler: PostHandler, body: unknown, ctx: RouteContext, ruleHeaders: Map<string, string> | null): void {
+    const { admission } = this.services;
+    const { headers } = ctx;
+    // Off (no rules, no scenario, no x-sim-fault) it is this one check.
+    if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
+    const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue, ex.key);
+    const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
+    if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
+    decision.then(
+      (d) => ex.later(() => this.admitted(ex, d, input, handler, body, ctx)),
+      (err: unknown) => {
+        // The ledger did not answer (the primary is gone or stalled): the request goes unfaulted.
+        this.services.log.warn({ err, requestId: ex.requestId }, 'fault rule could not count this request; answered without a fault');
+        ex.later(() => this.run(ex, handler, body, ctx));
+      },
+    );
   }
 
   /** Carries out admission's decision: none, a scripted reply (planned as usual, with its content), or a fault. */

@@ -106,7 +106,19 @@ abstract class Delivery implements Waiter, Timed {
     this.state = 'done';
     this.cells.active.dec();
     this.updateGauges();
+    this.settle();
   }
+
+  /** The rate limits' reservation, settled to the tokens really counted and sent. */
+  private settle(): void {
+    const { ex } = this;
+    if (ex.settle === null) return;
+    ex.settle(this.gen.sim.promptTokens, this.generated());
+    ex.settle = null;
+  }
+
+  /** Tokens of the answer sent (or, cut short, sent so far). */
+  protected abstract generated(): number;
 
   /** Accounts the end of a delivered response; the caller then ends it. */
   protected complete(tokens: number): void {
@@ -118,6 +130,7 @@ abstract class Delivery implements Waiter, Timed {
     this.cells.tokens.inc(tokens);
     this.cells.e2e.observe((performance.now() - ex.startedAt) / 1000);
     this.updateGauges();
+    this.settle();
   }
 
   updateGauges(): void {
@@ -137,6 +150,10 @@ abstract class Delivery implements Waiter, Timed {
 
 /** A non-stream reply: one deadline, when the last token would have been generated. */
 class DelayedReply extends Delivery {
+  protected generated(): number {
+    return this.gen.completion.text.length;
+  }
+
   protected begin(): void {
     const { ex, gen } = this;
     const { timing } = gen.sim;
@@ -181,6 +198,10 @@ class SseStream extends Delivery {
   private readonly encoder: StreamEncoder;
   private readonly tokens: TokenText;
   private readonly flushCorked = (): void => this.flush();
+
+  protected generated(): number {
+    return this.sent;
+  }
 
   constructor(ex: Exchange, gen: Generation, cells: ModelCells) {
     super(ex, gen, cells);

@@ -60,6 +60,8 @@ export class Exchange {
   fault: FaultSpec | null = null;
   /** The configured API key the request presented (auth mode `keys`), else null. */
   key: ApiKey | null = null;
+  /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
+  settle: ((promptTokens: number, completionTokens: number) => void) | null = null;
   readonly startedAt = performance.now();
 
   constructor(

@@ -142,7 +142,8 @@ export class Metrics {
   private readonly faults = new CounterFamily('llm_faults_injected_total', 'Faults the chaos engine injected, by fault type, deciding rule (or header), model as sent and route.', ['fault', 'rule', 'model', 'route']);
   private readonly errorsInjected = new CounterFamily('llm_errors_injected_total', 'Faults injected, by type (the seed simulator\'s name for the same count).', ['error_type']);
   private readonly authFailures = new CounterFamily('llm_auth_failures_total', 'Requests refused at the edge for their API key: missing, invalid, or a model the key may not use.', ['reason']);
-  private readonly families: Family<{ labels: Labels }>[] = [this.authFailures, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+  private readonly rateLimits = new CounterFamily('llm_rate_limit_exceeded_total', 'Requests refused by a rate limit, by the kind of limit (requests, tokens, inputTokens, outputTokens), key name (`ip` without one) and model.', ['kind', 'key', 'model']);
+  private readonly families: Family<{ labels: Labels }>[] = [this.authFailures, this.rateLimits, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
@@ -157,6 +158,10 @@ export class Metrics {
     if (counter === undefined) route.byStatus.set(status, (counter = this.requests.labels(method, path, String(status))));
     counter.inc();
     route.duration.observe(seconds);
+  }
+
+  rateLimited(kind: string, key: string, model: string): void {
+    this.rateLimits.labels(kind, key, model).inc();
   }
 
   authFailure(reason: 'missing' | 'invalid' | 'model'): void {

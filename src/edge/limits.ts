@@ -1,0 +1,233 @@
+import { z } from 'zod';
+import { globRegExp, type FaultRoute } from '../faults/rules.js';
+
+/**
+ * Rate limits like the vendors': token buckets that refill continuously, per client (API key
+ * name, or IP without one), per model and per route; every bucket that applies must admit.
+ *
+ * Across workers the buckets live in one place, the cluster ledger (`Budget` below, held by the
+ * primary; a single process holds its own). A worker never asks per request: it takes a *lease*
+ * of budget (a tenth of the bucket's capacity per worker, at least what the request costs) and
+ * spends it locally until it runs out or expires (LEASE_MS), then returns what is left. The
+ * primary never grants more than a bucket holds, so the cluster never admits more than the
+ * limit; budget leased to another worker and not yet spent can make it refuse early, by at most
+ * one lease per other worker, for at most LEASE_MS.
+ */
+
+export const limitSpecSchema = z
+  .object({
+    requestsPerMinute: z.number().int().min(1).optional(),
+    /** OpenAI TPM: prompt tokens + `max_tokens` reserved at admission. */
+    tokensPerMinute: z.number().int().min(1).optional(),
+    /** Anthropic ITPM: input tokens. */
+    inputTokensPerMinute: z.number().int().min(1).optional(),
+    /** Anthropic OTPM: `max_tokens` reserved at admission. */
+    outputTokensPerMinute: z.number().int().min(1).optional(),
+    /** Bucket capacity as a multiple of the per-minute limit (1: a minute's worth). */
+    burst: z.number().min(0.01).max(60).default(1),
+  })
+  .strict();
+
+export type LimitSpec = z.infer<typeof limitSpecSchema>;
+
+export const limitsSchema = z
+  .object({
+    /** Every client's limits (per key, or per IP without a key); a key's own `limits` replace them. */
+    default: limitSpecSchema.nullable().default(null),
+    /** By model glob: per client and model. */
+    models: z.record(z.string().min(1), limitSpecSchema).default({}),
+    /** By route name (`chat.completions`, `embeddings`, …): per client and route. */
+    routes: z.record(z.string().min(1), limitSpecSchema).default({}),
+  })
+  .strict()
+  .prefault({});
+
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
+export const DIMENSIONS = ['requests', 'tokens', 'inputTokens', 'outputTokens'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+const PER_MINUTE: Record<Dimension, keyof LimitSpec> = { requests: 'requestsPerMinute', tokens: 'tokensPerMinute', inputTokens: 'inputTokensPerMinute', outputTokens: 'outputTokensPerMinute' };
+
+/** What one request costs in each dimension. */
+export type Cost = Readonly<Record<Dimension, number>>;
+
+/** One bucket of one dimension: its identity across the cluster and its size. */
+export interface BucketSpec {
+  readonly id: string;
+  readonly dimension: Dimension;
+  readonly perMinute: number;
+  readonly capacity: number;
+}
+
+/** The buckets' shared state: a token bucket per id. Held by the primary in a cluster. */
+export class Budget {
+  private readonly buckets = new Map<string, { level: number; at: number }>();
+
+  /** Takes up to `want` (at least `need`, or nothing) from the bucket at `now`; gives what was taken and the level after. */
+  take(spec: BucketSpec, need: number, want: number, now: number): { granted: number; level: number } {
+    const b = this.refilled(spec, now);
+    if (b.level < need) return { granted: 0, level: b.level };
+    const granted = Math.min(want, Math.floor(b.level));
+    b.level -= granted;
+    return { granted, level: b.level };
+  }
+
+  /** Returns unspent budget (an expired lease, a settled reservation). */
+  give(spec: BucketSpec, amount: number, now: number): void {
+    const b = this.refilled(spec, now);
+    b.level = Math.min(spec.capacity, b.level + amount);
+  }
+
+  /** Empties every bucket's history (`limits.reset`): all start full again. */
+  reset(prefix = ''): void {
+    for (const id of [...this.buckets.keys()]) if (id.startsWith(prefix)) this.buckets.delete(id);
+  }
+
+  private refilled(spec: BucketSpec, now: number): { level: number; at: number } {
+    let b = this.buckets.get(spec.id);
+    if (b === undefined) this.buckets.set(spec.id, (b = { level: spec.capacity, at: now }));
+    b.level = Math.min(spec.capacity, b.level + ((now - b.at) * spec.perMinute) / 60_000);
+    b.at = now;
+    return b;
+  }
+}
+
+/** The ledger operations the limiter needs: local calls, or IPC to the primary's Budget. */
+export interface BudgetStore {
+  take(spec: BucketSpec, need: number, want: number): { granted: number; level: number } | Promise<{ granted: number; level: number }>;
+  give(spec: BucketSpec, amount: number): void;
+}
+
+/** A single process's own budget. */
+export const localStore = (budget = new Budget()): BudgetStore => ({
+  take: (spec, need, want) => budget.take(spec, need, want, Date.now()),
+  give: (spec, amount) => budget.give(spec, amount, Date.now()),
+});
+
+/** How long a worker keeps leased budget before giving back what it did not spend. */
+export const LEASE_MS = 250;
+
+interface Lease {
+  left: number;
+  /** The shared bucket's level when the lease was taken (for the remaining-headers). */
+  level: number;
+  timer: NodeJS.Timeout | null;
+}
+
+/** The outcome of one request's admission by the limits. */
+export type LimitDecision =
+  | { readonly ok: true; readonly state: readonly BucketState[] }
+  | { readonly ok: false; readonly refused: BucketState; readonly retryAfterMs: number; readonly state: readonly BucketState[] };
+
+/** What the headers say about one dimension: the tightest bucket of that dimension. */
+export interface BucketState {
+  readonly dimension: Dimension;
+  readonly limit: number;
+  readonly remaining: number;
+  /** Until the bucket is full again. */
+  readonly resetMs: number;
+}
+
+/** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
+export class Limiter {
+  private readonly models: { glob: RegExp; spec: LimitSpec; name: string }[];
+  private readonly leases = new Map<string, Lease>();
+  private readonly workers: number;
+
+  constructor(
+    private readonly config: LimitsConfig,
+    private readonly store: BudgetStore,
+    workers: number,
+  ) {
+    this.models = Object.entries(config.models).map(([glob, spec]) => ({ glob: globRegExp(glob), spec, name: glob }));
+    this.workers = Math.max(1, workers);
+  }
+
+  /** Whether any limit is configured (off: the limiter is never consulted). */
+  get active(): boolean {
+    return this.config.default !== null || this.models.length > 0 || Object.keys(this.config.routes).length > 0;
+  }
+
+  /** The buckets that apply to a request of `client` (with its own limits, if its key has any) for `model` on `route`. */
+  buckets(client: string, own: LimitSpec | null, model: string, route: FaultRoute): BucketSpec[] {
+    const out: BucketSpec[] = [];
+    const add = (scope: string, spec: LimitSpec | null | undefined): void => {
+      if (spec == null) return;
+      for (const dimension of DIMENSIONS) {
+        const perMinute = spec[PER_MINUTE[dimension]] as number | undefined;
+        if (perMinute !== undefined) out.push({ id: `${scope}:${dimension}`, dimension, perMinute, capacity: Math.max(1, Math.round(perMinute * spec.burst)) });
+      }
+    };
+    add(`client:${client}`, own ?? this.config.default);
+    for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
+    add(`route:${route}:${client}`, this.config.routes[route]);
+    return out;
+  }
+
+  /** Admits `cost` against every bucket or none: at once from leases, or after the store granted more. */
+  admit(buckets: readonly BucketSpec[], cost: Cost): LimitDecision | Promise<LimitDecision> {
+    const short = buckets.filter((b) => cost[b.dimension] > 0 && (this.leases.get(b.id)?.left ?? 0) < cost[b.dimension]);
+    if (short.length === 0) return this.spend(buckets, cost);
+    const refills = short.map((b) => this.refill(b, cost[b.dimension]));
+    if (refills.every((r) => !(r instanceof Promise))) return this.spend(buckets, cost);
+    return Promise.all(refills).then(() => this.spend(buckets, cost));
+  }
+
+  /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */
+  settle(buckets: readonly BucketSpec[], dimension: Dimension, unused: number): void {
+    if (unused <= 0) return;
+    for (const b of buckets) if (b.dimension === dimension) this.store.give(b, unused);
+  }
+
+  /**
+   * Takes more budget for `b` (at least `need`, a tenth of the bucket per worker if there is
+   * that much). Grants add to the lease: requests short at the same moment each take their own,
+   * and whatever one of them took serves whichever spends first (the total never exceeds what
+   * the store granted; a grant nobody spent goes back when the lease expires).
+   */
+  private refill(b: BucketSpec, need: number): void | Promise<void> {
+    const want = Math.max(need, Math.ceil(b.capacity / (10 * this.workers)));
+    const got = this.store.take(b, need, want);
+    const apply = (r: { granted: number; level: number }): void => this.hold(b, r.granted, r.level);
+    return got instanceof Promise ? got.then(apply) : apply(got);
+  }
+
+  private hold(b: BucketSpec, granted: number, level: number): void {
+    let lease = this.leases.get(b.id);
+    if (lease === undefined) this.leases.set(b.id, (lease = { left: 0, level, timer: null }));
+    lease.left += granted;
+    lease.level = level;
+    if (lease.timer === null && lease.left > 0) {
+      const l = lease;
+      l.timer = setTimeout(() => {
+        l.timer = null;
+        if (l.left > 0) this.store.give(b, l.left);
+        l.left = 0;
+      }, LEASE_MS).unref();
+    }
+  }
+
+  private spend(buckets: readonly BucketSpec[], cost: Cost): LimitDecision {
+    const refused = buckets.find((b) => cost[b.dimension] > 0 && (this.leases.get(b.id)?.left ?? 0) < cost[b.dimension]);
+    if (refused === undefined) for (const b of buckets) if (cost[b.dimension] > 0) this.leases.get(b.id)!.left -= cost[b.dimension];
+    const state = this.state(buckets);
+    if (refused === undefined) return { ok: true, state };
+    const lease = this.leases.get(refused.id);
+    const available = (lease?.left ?? 0) + (lease?.level ?? 0);
+    const missing = Math.max(1, cost[refused.dimension] - available);
+    return { ok: false, refused: state.find((s) => s.dimension === refused.dimension)!, retryAfterMs: Math.ceil((missing * 60_000) / refused.perMinute), state };
+  }
+
+  /** The tightest bucket of each dimension, as the headers report it. */
+  private state(buckets: readonly BucketSpec[]): BucketState[] {
+    const tightest = new Map<Dimension, BucketState>();
+    for (const b of buckets) {
+      const lease = this.leases.get(b.id);
+      const remaining = Math.max(0, Math.floor((lease?.left ?? 0) + (lease?.level ?? b.capacity)));
+      const s = { dimension: b.dimension, limit: b.perMinute, remaining: Math.min(remaining, b.capacity), resetMs: Math.ceil(((b.capacity - Math.min(remaining, b.capacity)) * 60_000) / b.perMinute) };
+      const prev = tightest.get(b.dimension);
+      if (prev === undefined || s.remaining < prev.remaining) tightest.set(b.dimension, s);
+    }
+    return [...tightest.values()];
+  }
+}

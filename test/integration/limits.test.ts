@@ -1,0 +1,134 @@
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import t from 'tap';
+import { validateConfig } from '../../src/config/load.js';
+import { Budget } from '../../src/edge/limits.js';
+import { goDuration } from '../../src/http/limits.js';
+import { checkedFetch } from '../helpers/contracts.js';
+import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
+
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 };
+const message = { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user' as const, content: 'hi' }] };
+
+t.test('requests per minute: the headers count down, then the vendor\'s 429 with retry-after', async (t) => {
+  const s = await startServer({ limits: { default: { requestsPerMinute: 3, tokensPerMinute: 1000 } } });
+  t.teardown(() => s.close());
+  const remaining: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await post(`${s.url}/v1/chat/completions`, chat);
+    t.equal(r.status, 200);
+    remaining.push(r.headers.get('x-ratelimit-remaining-requests')!);
+    t.equal(r.headers.get('x-ratelimit-limit-requests'), '3');
+    t.equal(r.headers.get('x-ratelimit-limit-tokens'), '1000');
+    t.match(r.headers.get('x-ratelimit-reset-requests'), /^(\d+ms|\d+(\.\d+)?s|\d+m\d+(\.\d+)?s)$/);
+  }
+  t.same(remaining, ['2', '1', '0']);
+  const refused = await post(`${s.url}/v1/chat/completions`, chat);
+  t.equal(refused.status, 429);
+  t.same([refused.json.error.type, refused.json.error.code], ['requests', 'rate_limit_exceeded']);
+  t.match(refused.json.error.message, /^Rate limit reached for gpt-4o-mini in organization org-llmsim on requests per min \(RPM\): Limit 3, Used 3, Requested 1\. Please try again in [\d.]+m?s\. Visit https:\/\/platform\.openai\.com\/account\/rate-limits to learn more\.$/);
+  t.ok(Number(refused.headers.get('retry-after')) >= 1, 'retry-after in whole seconds, at least 1');
+  t.equal(refused.headers.get('x-ratelimit-remaining-requests'), '0');
+  const metrics = await s.server.services.metrics.text();
+  t.match(metrics, /llm_rate_limit_exceeded_total\{kind="requests",key="ip",model="gpt-4o-mini"\} 1/);
+});
+
+t.test('tokens per minute: prompt + max_tokens reserved, refused with type tokens', async (t) => {
+  // Answers as long as max_tokens allows: nothing of the reservation comes back.
+  const s = await startServer({ response: { minTokens: 600, maxTokens: 600 }, limits: { default: { tokensPerMinute: 1000 } } });
+  t.teardown(() => s.close());
+  const big = { ...chat, max_tokens: 600 };
+  t.equal((await post(`${s.url}/v1/chat/completions`, big)).status, 200, 'the first 601 tokens fit');
+  const second = await post(`${s.url}/v1/chat/completions`, big);
+  t.equal(second.status, 429, 'a second 601 does not');
+  t.equal(second.json.error.type, 'tokens');
+  t.match(second.json.error.message, /on tokens per min \(TPM\): Limit 1000, Used \d+, Requested 601/);
+  t.equal((await post(`${s.url}/v1/chat/completions`, { ...chat, max_tokens: 100 })).status, 200, 'a smaller request still fits');
+});
+
+t.test('a reservation is settled to what the answer used', async (t) => {
+  // Answers of 16 tokens: a max_tokens of 600 reserves 601, and ~580 come back when it is done.
+  const s = await startServer({ response: { minTokens: 16, maxTokens: 16 }, limits: { default: { tokensPerMinute: 1000 } } });
+  t.teardown(() => s.close());
+  const big = { ...chat, max_tokens: 600 };
+  const first = await post(`${s.url}/v1/chat/completions`, big);
+  t.equal(first.status, 200);
+  t.equal(first.json.usage.completion_tokens, 16);
+  const second = await post(`${s.url}/v1/chat/completions`, big);
+  t.equal(second.status, 200, 'the unused part of the first reservation came back');
+  t.ok(Number(second.headers.get('x-ratelimit-remaining-tokens')) < 1000 - 601, 'the second is reserved in full');
+});
+
+t.test('Anthropic: its own headers (RFC 3339 resets), input and output token limits, and the SDK error', async (t) => {
+  const s = await startServer({ limits: { models: { 'claude-*': { requestsPerMinute: 2, inputTokensPerMinute: 5000, outputTokensPerMinute: 100 } } } });
+  t.teardown(() => s.close());
+  const r = await post(`${s.url}/v1/messages`, message, ANTHROPIC_HEADERS);
+  t.equal(r.status, 200);
+  t.equal(r.headers.get('anthropic-ratelimit-requests-limit'), '2');
+  t.equal(r.headers.get('anthropic-ratelimit-requests-remaining'), '1');
+  t.match(r.headers.get('anthropic-ratelimit-requests-reset'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  t.equal(r.headers.get('anthropic-ratelimit-output-tokens-limit'), '100');
+  t.equal(r.headers.get('anthropic-ratelimit-input-tokens-limit'), '5000');
+  const big = await post(`${s.url}/v1/messages`, { ...message, max_tokens: 200 }, ANTHROPIC_HEADERS);
+  t.equal(big.status, 429, 'max_tokens 200 over an OTPM of 100');
+  t.match(big.json.error.message, /rate limit of 100 output tokens per minute/);
+  t.equal((await post(`${s.url}/v1/chat/completions`, chat)).status, 200, 'the glob limits claude-* only');
+  const client = new Anthropic({ apiKey: 'sk-ant-test', baseURL: s.url, maxRetries: 0, fetch: checkedFetch });
+  await client.messages.create(message);
+  const err = await client.messages.create(message).catch((e: unknown) => e);
+  t.ok(err instanceof Anthropic.RateLimitError, 'anthropic: RateLimitError');
+  t.equal((err as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('anthropic-ratelimit-requests-remaining'), '0', 'carrying the headers');
+});
+
+t.test('the openai SDK raises RateLimitError with the headers and waits the retry-after it was given', async (t) => {
+  // 60 a minute, capacity 1: one request, then the next a second later.
+  const s = await startServer({ limits: { default: { requestsPerMinute: 60, burst: 1 / 60 } } });
+  t.teardown(() => s.close());
+  const noRetry = new OpenAI({ apiKey: 'sk-test', baseURL: `${s.url}/v1`, maxRetries: 0, fetch: checkedFetch });
+  await noRetry.chat.completions.create(chat as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const err = await noRetry.chat.completions.create(chat as OpenAI.ChatCompletionCreateParamsNonStreaming).catch((e: unknown) => e);
+  t.ok(err instanceof OpenAI.RateLimitError);
+  t.equal((err as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'), '1');
+  const retrying = new OpenAI({ apiKey: 'sk-test', baseURL: `${s.url}/v1`, maxRetries: 2, fetch: checkedFetch });
+  const start = performance.now();
+  const ok = await retrying.chat.completions.create(chat as OpenAI.ChatCompletionCreateParamsNonStreaming);
+  const waited = performance.now() - start;
+  t.equal(ok.object, 'chat.completion', 'the retry after retry-after got through');
+  t.ok(waited >= 950, `the SDK waited ${waited.toFixed(0)} ms (retry-after: 1)`);
+});
+
+t.test('per key limits replace the default, and limits apply per key', async (t) => {
+  const s = await startServer({
+    auth: { mode: 'keys', keys: [{ key: 'sk-small', name: 'small', limits: { requestsPerMinute: 1 } }, { key: 'sk-big', name: 'big' }] },
+    limits: { default: { requestsPerMinute: 3 } },
+  });
+  t.teardown(() => s.close());
+  const as = (key: string) => post(`${s.url}/v1/chat/completions`, chat, { ...OPENAI_HEADERS, authorization: `Bearer ${key}` });
+  t.same([(await as('sk-small')).status, (await as('sk-small')).status], [200, 429], 'its own limit of 1');
+  const big = [];
+  for (let i = 0; i < 4; i++) big.push((await as('sk-big')).status);
+  t.same(big, [200, 200, 200, 429], 'the default of 3, counted apart from the other key');
+  const metrics = await s.server.services.metrics.text();
+  t.match(metrics, /llm_rate_limit_exceeded_total\{kind="requests",key="small",model="gpt-4o-mini"\} 1/);
+});
+
+t.test('the bucket refills continuously', async (t) => {
+  const b = new Budget();
+  const spec = { id: 'x', dimension: 'requests' as const, perMinute: 600, capacity: 10 };
+  t.equal(b.take(spec, 10, 10, 0).granted, 10);
+  t.equal(b.take(spec, 1, 1, 0).granted, 0, 'empty');
+  // 600 a minute: one every 100 ms.
+  t.equal(b.take(spec, 1, 100, 1000).granted, 10, 'a second later: full again, and no more than capacity');
+  t.equal(b.take(spec, 1, 100, 1550).granted, 5, '550 ms later: 5.5 refilled, 5 whole ones');
+  b.give(spec, 3, 1550);
+  t.equal(b.take(spec, 1, 100, 1550).granted, 3, 'given back, taken again');
+  t.equal(goDuration(12), '12ms');
+  t.equal(goDuration(1000), '1s');
+  t.equal(goDuration(360_000), '6m0s');
+  t.equal(goDuration(90_500), '1m30.5s');
+});
+
+t.test('bad limits fail config validation with the path', async (t) => {
+  t.throws(() => validateConfig({ limits: { default: { requestsPerMinute: 0 } } }), /limits\.default\.requestsPerMinute/);
+  t.throws(() => validateConfig({ limits: { models: { 'gpt-*': { rpm: 3 } } } }), /limits\.models\.gpt-\*/);
+});
