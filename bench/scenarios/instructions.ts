@@ -60,7 +60,8 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
   });
   proc.stdout!.resume();
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  const headers = { 'content-type': 'application/json', 'x-sim-ttft-ms': '0', 'x-sim-itl-ms': '0', ...kind.headers };
+  // A key on every request: the simulator's default (auth any) ignores it, a `--sim-flags` config with keys needs it.
+  const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key', 'x-sim-ttft-ms': '0', 'x-sim-itl-ms': '0', ...kind.headers };
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, method: 'POST', path: kind.path, agent, headers }, (res) => {
