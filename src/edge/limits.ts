@@ -104,6 +104,9 @@ export const localStore = (budget = new Budget()): BudgetStore => ({
   give: (spec, amount) => budget.give(spec, amount, Date.now()),
 });
 
+/** Cached bucket lists (src/edge/limits.ts `Limiter.buckets`) before the cache starts over. */
+const MAX_PLANS = 100_000;
+
 /** How long a worker keeps leased budget before giving back what it did not spend. */
 export const LEASE_MS = 250;
 
@@ -132,6 +135,8 @@ export interface BucketState {
 export class Limiter {
   private readonly models: { glob: RegExp; spec: LimitSpec; name: string }[];
   private readonly leases = new Map<string, Lease>();
+  /** The buckets of each (client, model, route) seen, built once: they are the same for every request of the three. */
+  private readonly plans = new Map<string, BucketSpec[]>();
   private readonly workers: number;
 
   constructor(
@@ -150,6 +155,17 @@ export class Limiter {
 
   /** The buckets that apply to a request of `client` (with its own limits, if its key has any) for `model` on `route`. */
   buckets(client: string, own: LimitSpec | null, model: string, route: FaultRoute): BucketSpec[] {
+    const key = `${client}\u0000${model}\u0000${route}`;
+    let plan = this.plans.get(key);
+    if (plan === undefined) {
+      // Bounded: a client sending endless made-up model names must not grow it without end.
+      if (this.plans.size >= MAX_PLANS) this.plans.clear();
+      this.plans.set(key, (plan = this.plan(client, own, model, route)));
+    }
+    return plan;
+  }
+
+  private plan(client: string, own: LimitSpec | null, model: string, route: FaultRoute): BucketSpec[] {
     const out: BucketSpec[] = [];
     const add = (scope: string, spec: LimitSpec | null | undefined): void => {
       if (spec == null) return;
