@@ -64,18 +64,22 @@ export function limitHeaders(state: readonly BucketState[], dialect: 'openai' | 
  * 429 with `retry-after` in whole seconds (at least 1) and the same headers.
  */
 export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, model: string, modelId: string, body: unknown, config: Readonly<Config>, next: () => void): void {
-  const client = ex.key?.name ?? `ip:${Buffer.from(ex.res.getRemoteAddressAsText()).toString()}`;
+  // Without a key, the client is its address: the raw 16 bytes as an id (formatting it as text cost ~1 µs a request).
+  const client = ex.key?.name ?? `ip:${Buffer.from(ex.res.getRemoteAddress()).toString('latin1')}`;
   const buckets = limiter.buckets(client, ex.key?.limits ?? null, model, route);
   if (buckets.length === 0) return next();
   const cost = costOf(body, config);
   const decided = (d: LimitDecision): void => {
-    ex.headers.push(...limitHeaders(d.state, ex.dialect.name));
+    for (const header of limitHeaders(d.state, ex.dialect.name)) ex.headers.push(header);
     if (d.ok) {
-      ex.settle = (prompt, completion) => {
-        limiter.settle(buckets, 'tokens', cost.tokens - prompt - completion);
-        limiter.settle(buckets, 'inputTokens', cost.inputTokens - prompt);
-        limiter.settle(buckets, 'outputTokens', cost.outputTokens - completion);
-      };
+      // Only token buckets have anything to settle.
+      if (buckets.some((b) => b.dimension !== 'requests')) {
+        ex.settle = (prompt, completion) => {
+          limiter.settle(buckets, 'tokens', cost.tokens - prompt - completion);
+          limiter.settle(buckets, 'inputTokens', cost.inputTokens - prompt);
+          limiter.settle(buckets, 'outputTokens', cost.outputTokens - completion);
+        };
+      }
       return next();
     }
     const { refused, retryAfterMs } = d;
