@@ -182,11 +182,15 @@ export class Limiter {
 
   /** Admits `cost` against every bucket or none: at once from leases, or after the store granted more. */
   admit(buckets: readonly BucketSpec[], cost: Cost): LimitDecision | Promise<LimitDecision> {
-    const short = buckets.filter((b) => cost[b.dimension] > 0 && (this.leases.get(b.id)?.left ?? 0) < cost[b.dimension]);
-    if (short.length === 0) return this.spend(buckets, cost);
-    const refills = short.map((b) => this.refill(b, cost[b.dimension]));
-    if (refills.every((r) => !(r instanceof Promise))) return this.spend(buckets, cost);
-    return Promise.all(refills).then(() => this.spend(buckets, cost));
+    let pending: Promise<void>[] | null = null;
+    for (const b of buckets) {
+      const need = cost[b.dimension];
+      if (need <= 0 || (this.leases.get(b.id)?.left ?? 0) >= need) continue;
+      const refilled = this.refill(b, need);
+      if (refilled instanceof Promise) (pending ??= []).push(refilled);
+    }
+    if (pending === null) return this.spend(buckets, cost);
+    return Promise.all(pending).then(() => this.spend(buckets, cost));
   }
 
   /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */
@@ -236,14 +240,15 @@ export class Limiter {
 
   /** The tightest bucket of each dimension, as the headers report it. */
   private state(buckets: readonly BucketSpec[]): BucketState[] {
-    const tightest = new Map<Dimension, BucketState>();
+    const tightest: BucketState[] = [];
     for (const b of buckets) {
       const lease = this.leases.get(b.id);
-      const remaining = Math.max(0, Math.floor((lease?.left ?? 0) + (lease?.level ?? b.capacity)));
-      const s = { dimension: b.dimension, limit: b.perMinute, remaining: Math.min(remaining, b.capacity), resetMs: Math.ceil(((b.capacity - Math.min(remaining, b.capacity)) * 60_000) / b.perMinute) };
-      const prev = tightest.get(b.dimension);
-      if (prev === undefined || s.remaining < prev.remaining) tightest.set(b.dimension, s);
+      const remaining = Math.min(b.capacity, Math.max(0, Math.floor((lease?.left ?? 0) + (lease?.level ?? b.capacity))));
+      const s = { dimension: b.dimension, limit: b.perMinute, remaining, resetMs: Math.ceil(((b.capacity - remaining) * 60_000) / b.perMinute) };
+      const i = tightest.findIndex((t) => t.dimension === b.dimension);
+      if (i === -1) tightest.push(s);
+      else if (s.remaining < tightest[i]!.remaining) tightest[i] = s;
     }
-    return [...tightest.values()];
+    return tightest;
   }
 }
