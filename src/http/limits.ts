@@ -1,6 +1,6 @@
 import { SimError } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import type { BucketState, Cost, LimitDecision, Limiter } from '../edge/limits.js';
+import type { BucketState, Cost, Dimension, LimitDecision, Limiter } from '../edge/limits.js';
 import { rateLimitMessage } from '../faults/render.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { textOf } from '../api/generation.js';
@@ -40,20 +40,25 @@ export function goDuration(ms: number): string {
 
 const rfc3339 = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-/** The dialect's rate-limit headers (WIRE A9, B8) for the tightest bucket of each dimension. */
-export function limitHeaders(state: readonly BucketState[], dialect: 'openai' | 'anthropic'): [string, string][] {
-  const out: [string, string][] = [];
-  if (dialect === 'openai') {
-    for (const s of state) {
-      if (s.dimension !== 'requests' && s.dimension !== 'tokens') continue;
-      out.push([`x-ratelimit-limit-${s.dimension}`, String(s.limit)], [`x-ratelimit-remaining-${s.dimension}`, String(s.remaining)], [`x-ratelimit-reset-${s.dimension}`, goDuration(s.resetMs)]);
-    }
-    return out;
-  }
-  const name = { requests: 'requests', tokens: 'tokens', inputTokens: 'input-tokens', outputTokens: 'output-tokens' } as const;
+/** Header names by dialect and dimension, made once (building them per response was most of the headers' cost). */
+const OPENAI_NAMES: Partial<Record<Dimension, readonly [string, string, string]>> = {
+  requests: ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  tokens: ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+};
+const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
+const ANTHROPIC_NAMES: Record<Dimension, readonly [string, string, string]> = {
+  requests: anthropicNames('requests'),
+  tokens: anthropicNames('tokens'),
+  inputTokens: anthropicNames('input-tokens'),
+  outputTokens: anthropicNames('output-tokens'),
+};
+
+/** The dialect's rate-limit headers (WIRE A9, B8) for the tightest bucket of each dimension, appended to `out`. */
+export function limitHeaders(state: readonly BucketState[], dialect: 'openai' | 'anthropic', out: (readonly [string, string])[] = []): (readonly [string, string])[] {
   for (const s of state) {
-    const n = name[s.dimension];
-    out.push([`anthropic-ratelimit-${n}-limit`, String(s.limit)], [`anthropic-ratelimit-${n}-remaining`, String(s.remaining)], [`anthropic-ratelimit-${n}-reset`, rfc3339(s.resetMs)]);
+    const names = dialect === 'openai' ? OPENAI_NAMES[s.dimension] : ANTHROPIC_NAMES[s.dimension];
+    if (names === undefined) continue;
+    out.push([names[0], String(s.limit)], [names[1], String(s.remaining)], [names[2], dialect === 'openai' ? goDuration(s.resetMs) : rfc3339(s.resetMs)]);
   }
   return out;
 }
@@ -70,7 +75,7 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
   if (buckets.length === 0) return next();
   const cost = costOf(body, config);
   const decided = (d: LimitDecision): void => {
-    for (const header of limitHeaders(d.state, ex.dialect.name)) ex.headers.push(header);
+    limitHeaders(d.state, ex.dialect.name, ex.headers);
     if (d.ok) {
       // Only token buckets have anything to settle.
       if (buckets.some((b) => b.dimension !== 'requests')) {
