@@ -75,6 +75,7 @@ export async function runHttpWorker(): Promise<void> {
     budget: {
       take: (spec, need, want) => rpc.request({ type: 'budget.take', spec, need, want }, LEDGER_DEADLINE_MS),
       give: (spec, amount) => send({ type: 'budget.give', spec, amount }),
+      reset: (client) => send({ type: 'budget.reset', client }),
     },
     epochMs: Number(process.env[WORKER_EPOCH_ENV]),
     worker: cluster.worker!.id,

@@ -33,6 +33,8 @@ export type ToPrimary =
   | { type: 'budget.take'; id: number; spec: BucketSpec; need: number; want: number }
   /** Unspent budget handed back (an expired lease, a settled reservation). */
   | { type: 'budget.give'; spec: BucketSpec; amount: number }
+  /** `limits.reset`: forget one client's buckets (or all, with null). */
+  | { type: 'budget.reset'; client: string | null }
   | Reply;
 
 export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number; 'budget.take': { granted: number; level: number } };

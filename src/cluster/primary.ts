@@ -96,6 +96,8 @@ export class Primary {
             return child.rpc.answer(msg.id, Promise.resolve(this.budget.take(msg.spec, msg.need, msg.want, Date.now())));
           case 'budget.give':
             return this.budget.give(msg.spec, msg.amount, Date.now());
+          case 'budget.reset':
+            return this.budget.reset(msg.client);
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));

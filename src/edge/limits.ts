@@ -78,9 +78,9 @@ export class Budget {
     b.level = Math.min(spec.capacity, b.level + amount);
   }
 
-  /** Empties every bucket's history (`limits.reset`): all start full again. */
-  reset(prefix = ''): void {
-    for (const id of [...this.buckets.keys()]) if (id.startsWith(prefix)) this.buckets.delete(id);
+  /** Forgets the buckets of `client` (a key's name, `ip:…`), or all of them: they start full again. */
+  reset(client: string | null): void {
+    for (const id of [...this.buckets.keys()]) if (client === null || bucketOf(id, client)) this.buckets.delete(id);
   }
 
   private refilled(spec: BucketSpec, now: number): { level: number; at: number } {
@@ -92,16 +92,21 @@ export class Budget {
   }
 }
 
+/** Whether bucket `id` (`client:<c>:…`, `model:<glob>:<c>:…`, `route:<r>:<c>:…`) is one of `client`'s. */
+const bucketOf = (id: string, client: string): boolean => id.startsWith(`client:${client}:`) || id.includes(`:${client}:`);
+
 /** The ledger operations the limiter needs: local calls, or IPC to the primary's Budget. */
 export interface BudgetStore {
   take(spec: BucketSpec, need: number, want: number): { granted: number; level: number } | Promise<{ granted: number; level: number }>;
   give(spec: BucketSpec, amount: number): void;
+  reset(client: string | null): void;
 }
 
 /** A single process's own budget. */
 export const localStore = (budget = new Budget()): BudgetStore => ({
   take: (spec, need, want) => budget.take(spec, need, want, Date.now()),
   give: (spec, amount) => budget.give(spec, amount, Date.now()),
+  reset: (client) => budget.reset(client),
 });
 
 /** Cached bucket lists (src/edge/limits.ts `Limiter.buckets`) before the cache starts over. */
@@ -191,6 +196,20 @@ export class Limiter {
     }
     if (pending === null) return this.spend(buckets, cost);
     return Promise.all(pending).then(() => this.spend(buckets, cost));
+  }
+
+  /**
+   * `limits.reset`: the buckets of one client (a key's name), or of every client, start full
+   * again. This worker's leases of them are dropped at once; in a cluster the other workers'
+   * run out within LEASE_MS. The one function the admin API calls.
+   */
+  reset(client: string | null = null): void {
+    for (const [id, lease] of this.leases) {
+      if (client !== null && !bucketOf(id, client)) continue;
+      if (lease.timer !== null) clearTimeout(lease.timer);
+      this.leases.delete(id);
+    }
+    this.store.reset(client);
   }
 
   /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */

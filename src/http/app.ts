@@ -236,6 +236,11 @@ export class Server {
     });
   }
 
+  /** `limits.reset(key?)`: the rate-limit buckets of the key named (or of every client) start full again. */
+  resetLimits(keyName: string | null = null): void {
+    this.limiter.reset(keyName);
+  }
+
   /** Stops accepting connections; open ones end with their last response. */
   close(): void {
     if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);

@@ -112,6 +112,17 @@ t.test('per key limits replace the default, and limits apply per key', async (t)
   t.match(metrics, /llm_rate_limit_exceeded_total\{kind="requests",key="small",model="gpt-4o-mini"\} 1/);
 });
 
+t.test('limits.reset: one key\'s buckets, or every client\'s, start full again', async (t) => {
+  const s = await startServer({ auth: { mode: 'keys', keys: [{ key: 'sk-a', name: 'a' }, { key: 'sk-b', name: 'b' }] }, limits: { default: { requestsPerMinute: 1 } } });
+  t.teardown(() => s.close());
+  const as = (key: string) => post(`${s.url}/v1/chat/completions`, chat, { ...OPENAI_HEADERS, authorization: `Bearer ${key}` }).then((r) => r.status);
+  t.same([await as('sk-a'), await as('sk-a'), await as('sk-b'), await as('sk-b')], [200, 429, 200, 429]);
+  s.server.resetLimits('a');
+  t.same([await as('sk-a'), await as('sk-b')], [200, 429], 'a is full again, b is not');
+  s.server.resetLimits();
+  t.same([await as('sk-a'), await as('sk-b')], [200, 200], 'everyone is');
+});
+
 t.test('the bucket refills continuously', async (t) => {
   const b = new Budget();
   const spec = { id: 'x', dimension: 'requests' as const, perMinute: 600, capacity: 10 };
