@@ -1,5 +1,6 @@
 import { SimError } from '../errors.js';
 import { FAULTS, type ErrorFault, type FaultSpec } from './catalogue.js';
+import type { Dimension } from '../edge/limits.js';
 
 type DialectName = 'openai' | 'anthropic';
 type Words = (model: string, retryAfter: number | undefined) => string;
@@ -57,14 +58,14 @@ const MESSAGES: Record<ErrorFault, Record<DialectName, Words>> = {
 };
 
 
-const OPENAI_LIMIT_NAME = { requests: 'requests per min (RPM)', tokens: 'tokens per min (TPM)', inputTokens: 'input tokens per min (ITPM)', outputTokens: 'output tokens per min (OTPM)' } as const;
-const ANTHROPIC_LIMIT_NAME = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' } as const;
+const OPENAI_LIMIT_NAME: Record<Dimension, string> = { requests: 'requests per min (RPM)', tokens: 'tokens per min (TPM)', inputTokens: 'input tokens per min (ITPM)', outputTokens: 'output tokens per min (OTPM)' };
+const ANTHROPIC_LIMIT_NAME: Record<Dimension, string> = { requests: 'requests', tokens: 'tokens', inputTokens: 'input tokens', outputTokens: 'output tokens' };
 
 /** OpenAI's "Please try again in 800ms" / "in 6s" / "in 1.5s". */
 const waitText = (ms: number): string => (ms < 1000 ? `${Math.ceil(ms)}ms` : `${Number((ms / 1000).toFixed(3))}s`);
 
 /** Each vendor's 429 wording, for a configured limit and for the rate_limit fault alike (WIRE A8, B7). */
-export function rateLimitMessage(dialect: DialectName, model: string, dimension: keyof typeof OPENAI_LIMIT_NAME, limit: number, used: number, requested: number, waitMs: number): string {
+export function rateLimitMessage(dialect: DialectName, model: string, dimension: Dimension, limit: number, used: number, requested: number, waitMs: number): string {
   if (dialect === 'openai') {
     return `Rate limit reached for ${model} in organization org-llmsim on ${OPENAI_LIMIT_NAME[dimension]}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${waitText(waitMs)}. Visit https://platform.openai.com/account/rate-limits to learn more.`;
   }

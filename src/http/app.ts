@@ -253,16 +253,13 @@ export class Server {
    * dialect's 401. Public paths (`auth.public`) pass without one.
    */
   private authorize(ex: Exchange, headers: RequestHeaders): boolean {
-    if (this.keys.mode === 'any' || this.keys.isPublic(ex.url)) return true;
-    const presented = KeyRing.presented(headers.authorization, headers.xApiKey);
-    const auth = this.keys.check(presented);
-    if (auth.ok) {
-      ex.key = auth.key;
-      return true;
+    const checked = this.checkKey(ex.url, headers, ex.dialect.name);
+    if ('refusal' in checked) {
+      ex.replyError(checked.refusal);
+      return false;
     }
-    this.services.metrics.authFailure(auth.reason);
-    ex.replyError(authError(auth.reason, ex.dialect.name, presented));
-    return false;
+    ex.key = checked.key;
+    return true;
   }
 
   /**
@@ -273,14 +270,21 @@ export class Server {
   private guarded(res: HttpResponse, req: HttpRequest, path: string): boolean {
     if (this.keys.mode === 'any' || this.keys.isPublic(path)) return true;
     const headers = readHeaders(req, false);
+    const dialect = BY_HEADERS(headers);
+    const checked = this.checkKey(path, headers, dialect.name);
+    if (!('refusal' in checked)) return true;
+    writeResponse(res, dialect.status(checked.refusal), JSON_TYPE, [], dialect.errorBody(checked.refusal, dialect.newRequestId()));
+    return false;
+  }
+
+  /** The one key check behind both: the configured key (null when none applies), or the dialect's 401 to answer with (counted). */
+  private checkKey(path: string, headers: RequestHeaders, dialect: 'openai' | 'anthropic'): { key: ApiKey | null } | { refusal: SimError } {
+    if (this.keys.mode === 'any' || this.keys.isPublic(path)) return { key: null };
     const presented = KeyRing.presented(headers.authorization, headers.xApiKey);
     const auth = this.keys.check(presented);
-    if (auth.ok) return true;
+    if (auth.ok) return { key: auth.key };
     this.services.metrics.authFailure(auth.reason);
-    const dialect = BY_HEADERS(headers);
-    const err = authError(auth.reason, dialect.name, presented);
-    writeResponse(res, dialect.status(err), JSON_TYPE, [], dialect.errorBody(err, dialect.newRequestId()));
-    return false;
+    return { refusal: authError(auth.reason, dialect, presented) };
   }
 
   private exchange(res: HttpResponse, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
@@ -326,17 +330,14 @@ export class Server {
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {
         const body = parseJson(text);
-        if (ex.key?.models != null) {
-          const model = modelOf(body);
-          if (!mayUse(ex.key, model)) {
-            this.services.metrics.authFailure('model');
-            // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.
-            return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
-          }
-        }
-        if (!this.limiter.active) return this.faulted(ex, route, handler, body, ctx, ruleHeaders);
         const model = modelOf(body);
-        limitRequest(ex, this.limiter, route.name!, model, this.catalogue.find(model)?.id ?? 'unknown', body, this.options.config, () => this.faulted(ex, route, handler, body, ctx, ruleHeaders));
+        if (!mayUse(ex.key, model)) {
+          this.services.metrics.authFailure('model');
+          // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.
+          return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
+        }
+        if (!this.limiter.active) return this.faulted(ex, route, handler, body, model, ctx, ruleHeaders);
+        limitRequest(ex, this.limiter, route.name!, model, this.modelLabel(model), body, this.options.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
       } catch (err) {
         ex.fail(err);
       }
@@ -344,12 +345,12 @@ export class Server {
   }
 
   /** The fault stage of admission, then the request itself. */
-  private faulted(ex: Exchange, route: Route, handler: PostHandler, body: unknown, ctx: RouteContext, ruleHeaders: Map<string, string> | null): void {
+  private faulted(ex: Exchange, route: Route, handler: PostHandler, body: unknown, model: string, ctx: RouteContext, ruleHeaders: Map<string, string> | null): void {
     const { admission } = this.services;
     const { headers } = ctx;
     // Off (no rules, no scenario, no x-sim-fault) it is this one check.
     if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
-    const input = admissionInput(route.name!, ex.dialect.name, body, ruleHeaders, this.catalogue, ex.key);
+    const input = admissionInput(route.name!, ex.dialect.name, body, model, this.modelLabel(model), ruleHeaders, ex.key);
     const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
     if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
     decision.then(
@@ -370,6 +371,11 @@ export class Server {
       return this.run(ex, handler, body, { ...ctx, scripted: decision.reply });
     }
     injectFault(ex, decision.fault, decision.source, input, () => this.run(ex, handler, body, ctx));
+  }
+
+  /** A model name as a metrics label: the catalogue's id, never an arbitrary client string. */
+  private modelLabel(model: string): string {
+    return this.catalogue.find(model)?.id ?? 'unknown';
   }
 
   /** Validates, plans and delivers an admitted request. */
@@ -413,16 +419,14 @@ export class Server {
  * What admission decides on, read from the parsed body without validating it (a body the route
  * would refuse may still be faulted, as a provider's edge refuses before it parses).
  */
-function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body: unknown, headers: Map<string, string> | null, catalogue: Catalogue, key: ApiKey | null): AdmissionInput {
+function admissionInput(route: FaultRoute, dialect: 'openai' | 'anthropic', body: unknown, model: string, modelId: string, headers: Map<string, string> | null, key: ApiKey | null): AdmissionInput {
   const fields = body !== null && typeof body === 'object' ? (body as { stream?: unknown }) : {};
-  const model = modelOf(body);
   return {
     route,
     dialect,
     model,
     key: key?.name ?? '',
-    // Metrics label: the catalogue's id, never an arbitrary client string.
-    modelId: catalogue.find(model)?.id ?? 'unknown',
+    modelId,
     stream: fields.stream === true,
     header: (name) => headers?.get(name) ?? '',
     prompt: () => lastPrompt(body),
