@@ -6,10 +6,11 @@ import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
 import { cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { ensurePortFree } from './port.js';
+import { openStore } from '../edge/limits.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'tell' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
@@ -77,6 +78,7 @@ export async function runHttpWorker(): Promise<void> {
       give: (spec, amount) => send({ type: 'budget.give', spec, amount }),
       reset: (client) => send({ type: 'budget.reset', client }),
     },
+    tell: (client, told) => send({ type: 'limits.told', client, told }),
     epochMs: Number(process.env[WORKER_EPOCH_ENV]),
     worker: cluster.worker!.id,
   });
@@ -88,6 +90,8 @@ export async function runHttpWorker(): Promise<void> {
         return rpc.answer(msg.id, server.services.metrics.snapshot());
       case 'load.remote':
         return server.services.capacity.setRemote(msg.counts);
+      case 'limits.told':
+        return server.remembered(msg.client, msg.told);
       case 'shutdown':
         void stop(server, pool, log, msg.deadlineMs);
     }
@@ -113,7 +117,7 @@ export async function runSingleProcess(config: Readonly<Config>): Promise<void> 
   const logging = createLogging(config.logLevel, { role: 'server' }, true);
   const { log } = logging;
   if (config.port !== 0 && !config.sharePort) await ensurePortFree(config.host, config.port);
-  const { server, pool } = await serve(config, logging);
+  const { server, pool } = await serve(config, logging, { budget: await openStore(config.limits, log) });
   let stopping = false;
   const onSignal = (signal: string): void => {
     if (stopping) return;

@@ -1,6 +1,6 @@
 import type { MetricsSnapshot } from '../metrics/metrics.js';
 import type { LoadCounts } from '../sim/capacity.js';
-import type { BucketSpec } from '../edge/limits.js';
+import type { BucketSpec, Grant, Told } from '../edge/limits.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -17,6 +17,8 @@ export type ToWorker =
   | { type: 'shutdown'; deadlineMs: number }
   /** The other workers' running and waiting sequences per model, summed (see src/sim/capacity.ts). */
   | { type: 'load.remote'; counts: LoadCounts }
+  /** Another worker refused `client` and told it to wait. */
+  | { type: 'limits.told'; client: string; told: Told }
   | Reply;
 
 /** Worker → primary. */
@@ -35,9 +37,11 @@ export type ToPrimary =
   | { type: 'budget.give'; spec: BucketSpec; amount: number }
   /** `limits.reset`: forget one client's buckets (or all, with null). */
   | { type: 'budget.reset'; client: string | null }
+  /** A client was refused and told to wait: the primary passes it on to the other workers (early retries, src/edge/limits.ts). */
+  | { type: 'limits.told'; client: string; told: Told }
   | Reply;
 
-export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number; 'budget.take': { granted: number; level: number } };
+export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number; 'budget.take': Grant };
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;
 

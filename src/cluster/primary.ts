@@ -6,7 +6,7 @@ import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
 import { ensurePortFree, freePort } from './port.js';
 import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { LocalLedger } from './ledger.js';
-import { Budget } from '../edge/limits.js';
+import { openStore, type BudgetStore } from '../edge/limits.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -49,8 +49,8 @@ export class Primary {
   private starting = false;
   /** The cluster ledger's counts (fault rules' sequences), shared by every worker and its replacements. */
   private readonly ledger = new LocalLedger();
-  /** The rate-limit buckets of the whole cluster, leased to workers (src/edge/limits.ts). */
-  private readonly budget = new Budget();
+  /** The rate-limit buckets of the whole cluster (here, or in Redis), leased to workers (src/edge/limits.ts). */
+  private budget: BudgetStore | null = null;
   /** Fault windows run from here for every worker, replacements included. */
   private readonly epochMs = Date.now();
 
@@ -68,6 +68,7 @@ export class Primary {
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
     else if (!this.config.sharePort) await ensurePortFree(this.config.host, this.port);
+    this.budget = await openStore(this.config.limits, this.log);
     this.starting = true;
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.starting = false;
@@ -93,11 +94,14 @@ export class Primary {
           case 'ledger.add':
             return child.rpc.answer(msg.id, Promise.resolve(this.ledger.add(msg.key, msg.by)));
           case 'budget.take':
-            return child.rpc.answer(msg.id, Promise.resolve(this.budget.take(msg.spec, msg.need, msg.want, Date.now())));
+            return child.rpc.answer(msg.id, Promise.resolve(this.budget!.take(msg.spec, msg.need, msg.want)));
           case 'budget.give':
-            return this.budget.give(msg.spec, msg.amount, Date.now());
+            return void this.budget!.give(msg.spec, msg.amount);
           case 'budget.reset':
-            return this.budget.reset(msg.client);
+            return void this.budget!.reset(msg.client);
+          case 'limits.told':
+            for (const other of this.children.values()) if (other !== child && other.worker.isConnected()) other.worker.send(msg satisfies ToWorker);
+            return;
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { globRegExp, type FaultRoute } from '../faults/rules.js';
+import type { Logger } from '../log.js';
 
 /**
  * Rate limits like the vendors': token buckets that refill continuously, per client (API key
@@ -38,6 +39,12 @@ export const limitsSchema = z
     models: z.record(z.string().min(1), limitSpecSchema).default({}),
     /** By route name (`chat.completions`, `embeddings`, …): per client and route. */
     routes: z.record(z.string().min(1), limitSpecSchema).default({}),
+    /** Where the buckets live: `local` (this instance's primary), or `redis://host:port/db` shared by every instance using it. */
+    store: z.union([z.literal('local'), z.string().regex(/^rediss?:\/\//, 'must be "local" or a redis:// URL')]).default('local'),
+    /** While the store does not answer: `allow` admits (the limits are off), `deny` refuses with the 429. */
+    onStoreError: z.enum(['allow', 'deny']).default('allow'),
+    /** A client back before the `retry-after` it was given is refused again (it is counted either way). */
+    penalizeEarlyRetry: z.boolean().default(false),
   })
   .strict()
   .prefault({});
@@ -64,7 +71,7 @@ export class Budget {
   private readonly buckets = new Map<string, { level: number; at: number }>();
 
   /** Takes up to `want` (at least `need`, or nothing) from the bucket at `now`; gives what was taken and the level after. */
-  take(spec: BucketSpec, need: number, want: number, now: number): { granted: number; level: number } {
+  take(spec: BucketSpec, need: number, want: number, now: number): Grant {
     const b = this.refilled(spec, now);
     if (b.level < need) return { granted: 0, level: b.level };
     const granted = Math.min(want, Math.floor(b.level));
@@ -93,13 +100,21 @@ export class Budget {
 }
 
 /** Whether bucket `id` (`client:<c>:…`, `model:<glob>:<c>:…`, `route:<r>:<c>:…`) is one of `client`'s. */
-const bucketOf = (id: string, client: string): boolean => id.startsWith(`client:${client}:`) || id.includes(`:${client}:`);
+export const bucketOf = (id: string, client: string): boolean => id.startsWith(`client:${client}:`) || id.includes(`:${client}:`);
 
-/** The ledger operations the limiter needs: local calls, or IPC to the primary's Budget. */
+/** What a take got: budget granted, the bucket's level after, and whether the store was unreachable (the grant then follows `onStoreError`). */
+export interface Grant {
+  readonly granted: number;
+  readonly level: number;
+  readonly unavailable?: true;
+}
+
+/** The ledger operations the limiter needs: local calls, IPC to the primary, or Redis. */
 export interface BudgetStore {
-  take(spec: BucketSpec, need: number, want: number): { granted: number; level: number } | Promise<{ granted: number; level: number }>;
-  give(spec: BucketSpec, amount: number): void;
-  reset(client: string | null): void;
+  take(spec: BucketSpec, need: number, want: number): Grant | Promise<Grant>;
+  give(spec: BucketSpec, amount: number): void | Promise<void>;
+  reset(client: string | null): void | Promise<void>;
+  close?(): void;
 }
 
 /** A single process's own budget. */
@@ -108,6 +123,48 @@ export const localStore = (budget = new Budget()): BudgetStore => ({
   give: (spec, amount) => budget.give(spec, amount, Date.now()),
   reset: (client) => budget.reset(client),
 });
+
+/**
+ * The store `limits.store` names, for the process that holds the buckets (the primary, or a
+ * single process). A remote store's failures never reach a request: `onStoreError` grants
+ * everything asked (`allow`) or nothing (`deny`), and the outage is logged once when it starts
+ * and once when it ends.
+ */
+export async function openStore(limits: LimitsConfig, log: Logger): Promise<BudgetStore> {
+  if (limits.store === 'local') return localStore();
+  const { RedisStore } = await import('./redis-store.js');
+  const store = new RedisStore(limits.store);
+  let down = false;
+  const failed = (err: unknown): void => {
+    if (down) return;
+    down = true;
+    log.error({ store: redactUrl(limits.store), err: (err as Error).message }, `rate-limit store unreachable; requests are ${limits.onStoreError === 'allow' ? 'allowed' : 'refused'} until it answers again`);
+  };
+  if (!(await store.ready(STORE_CONNECT_MS))) failed(new Error(`no connection within ${STORE_CONNECT_MS} ms of start-up`));
+  const answered = (): void => {
+    if (!down) return;
+    down = false;
+    log.info({ store: redactUrl(limits.store) }, 'rate-limit store reachable again');
+  };
+  const fallback = (spec: BucketSpec, want: number): Grant =>
+    limits.onStoreError === 'allow' ? { granted: want, level: spec.capacity, unavailable: true } : { granted: 0, level: 0, unavailable: true };
+  return {
+    take: (spec, need, want) =>
+      store.take(spec, need, want).then(
+        (grant) => (answered(), grant),
+        (err: unknown) => (failed(err), fallback(spec, want)),
+      ),
+    give: (spec, amount) => store.give(spec, amount).then(answered, failed),
+    reset: (client) => store.reset(client).then(answered, failed),
+    close: () => store.close(),
+  };
+}
+
+/** How long start-up waits for a remote store before going on without it. */
+const STORE_CONNECT_MS = 2_000;
+
+/** A store URL as logs show it: without its password. */
+const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//…@');
 
 /** Cached bucket lists (src/edge/limits.ts `Limiter.buckets`) before the cache starts over. */
 const MAX_PLANS = 100_000;
@@ -136,10 +193,25 @@ export interface BucketState {
   readonly resetMs: number;
 }
 
+/** A client told to wait: until when (Unix ms), and the refusal it got, to repeat when it comes back early. */
+export interface Told {
+  readonly until: number;
+  readonly refused: BucketState;
+  readonly requested: number;
+}
+
+/** Clients remembered as told to wait before the memory starts over (one entry per refused client, dropped when its wait is over). */
+const MAX_TOLD = 100_000;
+
 /** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
 export class Limiter {
   private readonly models: { glob: RegExp; spec: LimitSpec; name: string }[];
   private readonly leases = new Map<string, Lease>();
+  private readonly told = new Map<string, Told>();
+  /** Called for each grant made without the store (it was unreachable); counted by the metrics. */
+  onUnavailable: (() => void) | null = null;
+  /** Shares a refusal with the other workers (IPC in a cluster); they call `remember` with it. */
+  onTold: ((client: string, told: Told) => void) | null = null;
   /** The buckets of each (client, model, route) seen, built once: they are the same for every request of the three. */
   private readonly plans = new Map<string, BucketSpec[]>();
   private readonly workers: number;
@@ -198,18 +270,47 @@ export class Limiter {
     return Promise.all(pending).then(() => this.spend(buckets, cost));
   }
 
+  /** Whether a client back early is refused again (`limits.penalizeEarlyRetry`). */
+  get penalizes(): boolean {
+    return this.config.penalizeEarlyRetry;
+  }
+
+  /** A client that comes back before the wait it was told is over: what it was told; null otherwise. */
+  early(client: string, now: number): Told | null {
+    if (this.told.size === 0) return null;
+    const t = this.told.get(client);
+    if (t === undefined) return null;
+    if (now < t.until) return t;
+    this.told.delete(client);
+    return null;
+  }
+
+  /** Remembers that `client` was told to wait (by this worker, or another one). */
+  remember(client: string, told: Told): void {
+    if (this.told.size >= MAX_TOLD) this.told.clear();
+    this.told.set(client, told);
+  }
+
+  /** A refusal this worker gave: remembered here and shared with the others. */
+  tell(client: string, told: Told): void {
+    this.remember(client, told);
+    this.onTold?.(client, told);
+  }
+
   /**
    * `limits.reset`: the buckets of one client (a key's name), or of every client, start full
    * again. This worker's leases of them are dropped at once; in a cluster the other workers'
    * run out within LEASE_MS. The one function the admin API calls.
    */
-  reset(client: string | null = null): void {
+  reset(client: string | null = null): void | Promise<void> {
     for (const [id, lease] of this.leases) {
       if (client !== null && !bucketOf(id, client)) continue;
       if (lease.timer !== null) clearTimeout(lease.timer);
       this.leases.delete(id);
     }
-    this.store.reset(client);
+    if (client === null) this.told.clear();
+    else this.told.delete(client);
+    return this.store.reset(client);
   }
 
   /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */
@@ -227,7 +328,10 @@ export class Limiter {
   private refill(b: BucketSpec, need: number): void | Promise<void> {
     const want = Math.max(need, Math.ceil(b.capacity / (10 * this.workers)));
     const got = this.store.take(b, need, want);
-    const apply = (r: { granted: number; level: number }): void => this.hold(b, r.granted, r.level);
+    const apply = (r: Grant): void => {
+      if (r.unavailable) this.onUnavailable?.();
+      this.hold(b, r.granted, r.level);
+    };
     return got instanceof Promise ? got.then(apply) : apply(got);
   }
 

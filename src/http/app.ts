@@ -35,7 +35,7 @@ import { injectFault, journal } from './faults.js';
 import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { faultError } from '../faults/render.js';
-import { Limiter, localStore, type BudgetStore } from '../edge/limits.js';
+import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest } from './limits.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
@@ -105,6 +105,8 @@ export interface ServerOptions {
   readonly worker?: number;
   /** Where rate-limit buckets live: the primary's Budget over IPC in a cluster; defaults to this process's own. */
   readonly budget?: BudgetStore;
+  /** Shares a refusal (a client told to wait) with the other workers; see Server.remembered. */
+  readonly tell?: (client: string, told: Told) => void;
 }
 
 /** One uWebSockets.js app serving every route; a cluster runs one per HTTP worker on a shared port. */
@@ -150,6 +152,8 @@ export class Server {
       open: new Set(),
       onIdle: null,
     };
+    this.limiter.onTold = options.tell ?? null;
+    this.limiter.onUnavailable = () => this.services.metrics.storeUnavailable();
     if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, epochMs);
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
@@ -185,7 +189,7 @@ export class Server {
     services.access = null;
     // Warm-up traffic carries no key and spends no budget: it must reach the routes it warms.
     this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
-    this.limiter = new Limiter({ default: null, models: {}, routes: {} }, localStore(), 1);
+    this.limiter = new Limiter(limitsSchema.parse({}), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
@@ -237,8 +241,13 @@ export class Server {
   }
 
   /** `limits.reset(key?)`: the rate-limit buckets of the key named (or of every client) start full again. */
-  resetLimits(keyName: string | null = null): void {
-    this.limiter.reset(keyName);
+  resetLimits(keyName: string | null = null): void | Promise<void> {
+    return this.limiter.reset(keyName);
+  }
+
+  /** Another worker refused `client` and told it to wait (early retries are then seen here too). */
+  remembered(client: string, told: Told): void {
+    this.limiter.remember(client, told);
   }
 
   /** Stops accepting connections; open ones end with their last response. */

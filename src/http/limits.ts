@@ -73,26 +73,35 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
   const client = ex.key?.name ?? `ip:${Buffer.from(ex.res.getRemoteAddress()).toString('latin1')}`;
   const buckets = limiter.buckets(client, ex.key?.limits ?? null, model, route);
   if (buckets.length === 0) return next();
+  const keyLabel = ex.key?.name ?? 'ip';
+  const refuse = (refused: BucketState, retryAfterMs: number, requested: number, state: readonly BucketState[]): void => {
+    limitHeaders(state, ex.dialect.name, ex.headers);
+    ex.services.metrics.rateLimited(refused.dimension, keyLabel, modelId);
+    const used = refused.limit - refused.remaining;
+    const err = new SimError(refused.dimension === 'requests' ? 'rate_limit_requests' : 'rate_limit_tokens', rateLimitMessage(ex.dialect.name, model || 'the model', refused.dimension, refused.limit, used, requested, retryAfterMs));
+    const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+    ex.headers.push(['retry-after', String(seconds)]);
+    limiter.tell(client, { until: Date.now() + seconds * 1000, refused, requested });
+    ex.replyError(err);
+  };
+  const told = limiter.early(client, Date.now());
+  if (told !== null) {
+    ex.services.metrics.retryAfterViolated(keyLabel);
+    if (limiter.penalizes) return refuse(told.refused, told.until - Date.now(), told.requested, [told.refused]);
+  }
   const cost = costOf(body, config);
   const decided = (d: LimitDecision): void => {
+    if (!d.ok) return refuse(d.refused, d.retryAfterMs, cost[d.refused.dimension], d.state);
     limitHeaders(d.state, ex.dialect.name, ex.headers);
-    if (d.ok) {
-      // Only token buckets have anything to settle.
-      if (buckets.some((b) => b.dimension !== 'requests')) {
-        ex.settle = (prompt, completion) => {
-          limiter.settle(buckets, 'tokens', cost.tokens - prompt - completion);
-          limiter.settle(buckets, 'inputTokens', cost.inputTokens - prompt);
-          limiter.settle(buckets, 'outputTokens', cost.outputTokens - completion);
-        };
-      }
-      return next();
+    // Only token buckets have anything to settle.
+    if (buckets.some((b) => b.dimension !== 'requests')) {
+      ex.settle = (prompt, completion) => {
+        limiter.settle(buckets, 'tokens', cost.tokens - prompt - completion);
+        limiter.settle(buckets, 'inputTokens', cost.inputTokens - prompt);
+        limiter.settle(buckets, 'outputTokens', cost.outputTokens - completion);
+      };
     }
-    const { refused, retryAfterMs } = d;
-    ex.services.metrics.rateLimited(refused.dimension, ex.key?.name ?? 'ip', modelId);
-    const used = refused.limit - refused.remaining;
-    const err = new SimError(refused.dimension === 'requests' ? 'rate_limit_requests' : 'rate_limit_tokens', rateLimitMessage(ex.dialect.name, model || 'the model', refused.dimension, refused.limit, used, cost[refused.dimension], retryAfterMs));
-    ex.headers.push(['retry-after', String(Math.max(1, Math.ceil(retryAfterMs / 1000)))]);
-    ex.replyError(err);
+    next();
   };
   const decision = limiter.admit(buckets, cost);
   if (!(decision instanceof Promise)) return decided(decision);

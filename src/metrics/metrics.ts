@@ -143,7 +143,9 @@ export class Metrics {
   private readonly errorsInjected = new CounterFamily('llm_errors_injected_total', 'Faults injected, by type (the seed simulator\'s name for the same count).', ['error_type']);
   private readonly authFailures = new CounterFamily('llm_auth_failures_total', 'Requests refused at the edge for their API key: missing, invalid, or a model the key may not use.', ['reason']);
   private readonly rateLimits = new CounterFamily('llm_rate_limit_exceeded_total', 'Requests refused by a rate limit, by the kind of limit (requests, tokens, inputTokens, outputTokens), key name (`ip` without one) and model.', ['kind', 'key', 'model']);
-  private readonly families: Family<{ labels: Labels }>[] = [this.authFailures, this.rateLimits, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+  private readonly earlyRetries = new CounterFamily('llm_retry_after_violations_total', 'Requests from a client that came back before the retry-after it was given, by key name (`ip` without one).', ['key']);
+  private readonly storeErrors = new CounterFamily('llm_rate_limit_store_errors_total', 'Budget leases decided without the rate-limit store (it did not answer): granted or refused as limits.onStoreError says.', []);
+  private readonly families: Family<{ labels: Labels }>[] = [this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
@@ -162,6 +164,14 @@ export class Metrics {
 
   rateLimited(kind: string, key: string, model: string): void {
     this.rateLimits.labels(kind, key, model).inc();
+  }
+
+  retryAfterViolated(key: string): void {
+    this.earlyRetries.labels(key).inc();
+  }
+
+  storeUnavailable(): void {
+    this.storeErrors.labels().inc();
   }
 
   authFailure(reason: 'missing' | 'invalid' | 'model'): void {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -53,4 +54,29 @@ export async function startCluster(args: string[]): Promise<Cluster> {
   };
   const listening = await waitFor((l) => l.msg === 'llm-simulator listening');
   return { proc, port: listening.port, url: `http://127.0.0.1:${listening.port}`, lines, waitFor, exited };
+}
+
+/**
+ * Sends `count` chat requests at once, spread round-robin over `urls` (keep-alive, 64 sockets
+ * each), each with `x-request-id: <idPrefix>-<i>`; resolves with every status, by url.
+ */
+export async function burst(urls: readonly string[], count: number, idPrefix = 'burst', headers: Record<string, string> = {}): Promise<number[][]> {
+  const agents = urls.map(() => new Agent({ keepAlive: true, maxSockets: 64 }));
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'burst' }], max_tokens: 1 });
+  const one = (i: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const at = i % urls.length;
+      const req = request(`${urls[at]}/v1/chat/completions`, { method: 'POST', agent: agents[at], headers: { 'content-type': 'application/json', 'x-request-id': `${idPrefix}-${i}`, ...headers } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    const statuses = await Promise.all(Array.from({ length: count }, (_, i) => one(i)));
+    return urls.map((_, at) => statuses.filter((_, i) => i % urls.length === at));
+  } finally {
+    for (const a of agents) a.destroy();
+  }
 }

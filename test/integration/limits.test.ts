@@ -143,3 +143,47 @@ t.test('bad limits fail config validation with the path', async (t) => {
   t.throws(() => validateConfig({ limits: { default: { requestsPerMinute: 0 } } }), /limits\.default\.requestsPerMinute/);
   t.throws(() => validateConfig({ limits: { models: { 'gpt-*': { rpm: 3 } } } }), /limits\.models\.gpt-\*/);
 });
+
+t.test('a client back before its retry-after is counted, and with penalizeEarlyRetry refused again', async (t) => {
+  for (const penalize of [false, true]) {
+    const s = await startServer({ response: { minTokens: 600, maxTokens: 600 }, limits: { default: { tokensPerMinute: 1000 }, penalizeEarlyRetry: penalize } });
+    t.teardown(() => s.close());
+    const big = { ...chat, max_tokens: 600 };
+    t.equal((await post(`${s.url}/v1/chat/completions`, big)).status, 200);
+    const refused = await post(`${s.url}/v1/chat/completions`, big);
+    t.equal(refused.status, 429, 'refused and told to wait');
+    // This one fits the bucket, but comes back at once instead of after retry-after.
+    const early = await post(`${s.url}/v1/chat/completions`, { ...chat, max_tokens: 100 });
+    const metrics = await s.server.services.metrics.text();
+    t.match(metrics, /^llm_retry_after_violations_total\{key="ip"\} 1$/m, `penalizeEarlyRetry ${penalize}: the early retry is counted`);
+    if (!penalize) t.equal(early.status, 200, 'off: it is admitted, since the bucket holds enough');
+    else {
+      t.equal(early.status, 429, 'on: refused again although the bucket holds enough');
+      t.equal(early.json.error.type, 'tokens', 'with the refusal it was given');
+      t.ok(Number(early.headers.get('retry-after')) >= 1);
+    }
+  }
+});
+
+t.test('a bucket refills continuously: admissions over 4 s follow capacity + rate × time within 2%', async (t) => {
+  // 6,000 a minute (100/s) with a bucket of 60 (burst 0.01): four clients ask as fast as they can.
+  const s = await startServer({ limits: { default: { requestsPerMinute: 6000, burst: 0.01 } } });
+  t.teardown(() => s.close());
+  let admitted = 0;
+  let sent = 0;
+  const start = performance.now();
+  let end = start;
+  const client = async (): Promise<void> => {
+    while (performance.now() - start < 4000 && sent < 20_000) {
+      sent++;
+      const r = await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: OPENAI_HEADERS, body: JSON.stringify(chat) });
+      await r.arrayBuffer();
+      if (r.status === 200) admitted++;
+      end = performance.now();
+    }
+  };
+  await Promise.all([client(), client(), client(), client()]);
+  const expected = 60 + (100 * (end - start)) / 1000;
+  t.ok(sent > expected * 2, `the clients asked for more than the bucket gives (${sent} sent)`);
+  t.ok(Math.abs(admitted - expected) <= expected * 0.02, `${admitted} admitted, ${expected.toFixed(1)} expected over ${(end - start).toFixed(0)} ms`);
+});
