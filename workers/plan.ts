@@ -1,10 +1,6 @@
-import { move, transferableSymbol, valueSymbol, workerData } from 'piscina';
-import type { Config } from '../src/config/schema.js';
-import { Profiles, sumRawGaps, type GapTask } from '../src/sim/latency.js';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { CompiledProfile, sumRawGaps, type GapTask } from '../src/sim/latency.js';
 import { generateTokens } from '../src/sim/text.js';
-
-/** The config's profiles, compiled once per thread (the pool passes the config as workerData). */
-const profiles = new Profiles(workerData as Config);
 
 export interface PlanTask {
   seed: number;
@@ -33,6 +29,6 @@ class Moved {
 export default function plan(task: PlanTask): PlanResult {
   const tokens = generateTokens(task.seed, task.count);
   const { gaps } = task;
-  const rawGapSum = gaps === null ? NaN : sumRawGaps(profiles.get(gaps.profile)!, gaps.itlOverride, gaps.rngState, gaps.count);
+  const rawGapSum = gaps === null ? NaN : sumRawGaps(new CompiledProfile('task', gaps.profile), gaps.itlOverride, gaps.rngState, gaps.count);
   return move(new Moved({ tokens, rawGapSum }) as never) as unknown as PlanResult;
 }

@@ -28,7 +28,7 @@ function inlineUs(count: number): number {
 }
 
 async function pooledUs(pool: CpuPool, count: number): Promise<{ loopUs: number; wallUs: number }> {
-  const task = (i: number) => pool.plan({ seed: i, count, gaps: { profile: PROFILE, itlOverride: null, rngState: i, count: count - 1 } });
+  const task = (i: number) => pool.plan({ seed: i, count, gaps: { profile: profile.spec, itlOverride: null, rngState: i, count: count - 1 } });
   await Promise.all(Array.from({ length: 50 }, (_, i) => task(i)));
   const elu = performance.eventLoopUtilization();
   const start = performance.now();

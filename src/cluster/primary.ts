@@ -2,11 +2,10 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
-import { LOAD_SYNC_MS, type LoadCounts } from '../sim/capacity.js';
 import { ensurePortFree, freePort } from './port.js';
 import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
-import { LocalLedger } from './ledger.js';
-import { openStore, type BudgetStore } from '../edge/limits.js';
+import { ClusterLedger, type Member } from './ledger.js';
+import { openStore } from '../edge/limits.js';
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -14,12 +13,10 @@ const MAX_RESPAWN_DELAY_MS = 10_000;
 /** Grace beyond the drain deadline before workers that have not exited are killed. */
 const KILL_GRACE_MS = 5_000;
 
-interface Child {
+interface Child extends Member {
   readonly worker: Worker;
   readonly rpc: Rpc<ToWorker>;
   readonly startedAt: number;
-  /** Its last capacity report. */
-  load: LoadCounts;
 }
 
 /**
@@ -44,13 +41,10 @@ export class Primary {
   private port: number;
   private shuttingDown = false;
   private crashesInARow = 0;
-  private loadTimer: NodeJS.Timeout | null = null;
   /** While the first workers start, one that cannot listen stops the whole start-up (exit 2). */
   private starting = false;
-  /** The cluster ledger's counts (fault rules' sequences), shared by every worker and its replacements. */
-  private readonly ledger = new LocalLedger();
-  /** The rate-limit buckets of the whole cluster (here, or in Redis), leased to workers (src/edge/limits.ts). */
-  private budget: BudgetStore | null = null;
+  /** Every count the workers share (src/cluster/ledger.ts), kept across replacements. */
+  private ledger: ClusterLedger | null = null;
   /** Fault windows run from here for every worker, replacements included. */
   private readonly epochMs = Date.now();
 
@@ -68,7 +62,7 @@ export class Primary {
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
     else if (!this.config.sharePort) await ensurePortFree(this.config.host, this.port);
-    this.budget = await openStore(this.config.limits, this.log);
+    this.ledger = new ClusterLedger(await openStore(this.config.limits, this.log), () => this.children.values());
     this.starting = true;
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.starting = false;
@@ -77,7 +71,14 @@ export class Primary {
 
   private fork(): Promise<number> {
     const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }), [WORKER_EPOCH_ENV]: String(this.epochMs) });
-    const child: Child = { worker, rpc: new Rpc<ToWorker>((msg) => worker.send(msg)), startedAt: Date.now(), load: {} };
+    const rpc = new Rpc<ToWorker>((msg) => worker.send(msg));
+    const child: Child = {
+      worker,
+      rpc,
+      startedAt: Date.now(),
+      send: (msg) => void (worker.isConnected() && worker.send(msg)),
+      answer: (id, work) => rpc.answer(id, work),
+    };
     this.children.set(worker.id, child);
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: ToPrimary) => {
@@ -88,44 +89,12 @@ export class Primary {
             return child.rpc.settle(msg);
           case 'metrics.cluster':
             return child.rpc.answer(msg.id, this.clusterMetrics());
-          case 'load.report':
-            child.load = msg.counts;
-            return this.scheduleLoadBroadcast();
-          case 'ledger.add':
-            return child.rpc.answer(msg.id, Promise.resolve(this.ledger.add(msg.key, msg.by)));
-          case 'budget.take':
-            return child.rpc.answer(msg.id, Promise.resolve(this.budget!.take(msg.spec, msg.need, msg.want)));
-          case 'budget.give':
-            return void this.budget!.give(msg.spec, msg.amount);
-          case 'budget.reset':
-            return void this.budget!.reset(msg.client);
-          case 'limits.told':
-            for (const other of this.children.values()) if (other !== child && other.worker.isConnected()) other.worker.send(msg satisfies ToWorker);
-            return;
+          default:
+            return this.ledger!.receive(child, msg);
         }
       });
       worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));
     });
-  }
-
-  /** Sends each worker the sum of the others' capacity counts, at most every LOAD_SYNC_MS. */
-  private scheduleLoadBroadcast(): void {
-    if (this.loadTimer !== null) return;
-    this.loadTimer = setTimeout(() => {
-      this.loadTimer = null;
-      for (const child of this.children.values()) {
-        const others: LoadCounts = {};
-        for (const other of this.children.values()) {
-          if (other === child) continue;
-          for (const [model, [running, waiting]] of Object.entries(other.load)) {
-            const sum = (others[model] ??= [0, 0]);
-            sum[0] += running;
-            sum[1] += waiting;
-          }
-        }
-        if (child.worker.isConnected()) child.worker.send({ type: 'load.remote', counts: others } satisfies ToWorker);
-      }
-    }, LOAD_SYNC_MS);
   }
 
   /** Every live worker's registry, summed. A worker that does not answer in time is left out. */
@@ -137,8 +106,10 @@ export class Primary {
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
     const child = this.children.get(worker.id);
     this.children.delete(worker.id);
-    child?.rpc.close('worker exited');
-    this.scheduleLoadBroadcast(); // its sequences are gone
+    if (child !== undefined) {
+      child.rpc.close('worker exited');
+      this.ledger?.leave(child);
+    }
     if (this.shuttingDown) {
       if (this.children.size === 0) this.exit();
       return;

@@ -112,9 +112,13 @@ export class Timing {
   }
 }
 
-/** What the thread pool needs to draw the same gaps as the request's own Timing would. */
+/**
+ * What the thread pool needs to draw the same gaps as the request's own Timing would. The
+ * profile travels as its spec (compiled in the thread: a few samplers, next to thousands of
+ * gaps), so a task planned after a reload still draws from the profile its request started with.
+ */
 export interface GapTask {
-  readonly profile: string;
+  readonly profile: Profile;
   readonly itlOverride: number | null;
   readonly rngState: number;
   readonly count: number;

@@ -37,7 +37,7 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
   const finish = natural > cap ? 'length' : 'stop';
   const { timing } = sim;
   if (pool !== null && count > config.pool.offloadTokens) {
-    const gaps = !needGaps ? null : { profile: timing.profile.name, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
+    const gaps = !needGaps ? null : { profile: timing.profile.spec, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
     return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, new VocabularyText(r.tokens), finish, needGaps, r.rawGapSum));
   }
   return cutAtStop(sim, new VocabularyText(generateTokens(sim.textSeed, count)), finish, needGaps, NaN);

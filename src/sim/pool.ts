@@ -26,8 +26,6 @@ export class CpuPool {
     const threads = config.pool.threads;
     this.piscina = new Piscina({
       filename: taskFile('plan'),
-      // Task threads compile the same latency profiles as this process.
-      workerData: config,
       minThreads: threads,
       maxThreads: threads,
       // Measured (GUIDE): 16 tasks in flight per thread cut main-thread cost per task from ~30 µs to ~9 µs.

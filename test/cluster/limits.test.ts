@@ -8,10 +8,13 @@ import { burst, startCluster } from '../helpers/cluster.js';
 t.test('requestsPerMinute 100 on 2 workers: a burst of 1,000 admits 100', async (t) => {
   const c = await startCluster(['--workers', '2', '--time-scale', '0', '--limits.default', JSON.stringify({ requestsPerMinute: 100 })]);
   t.teardown(() => void c.proc.kill('SIGKILL'));
+  const started = Date.now();
   const [statuses] = (await burst([c.url], 1000)) as [number[]];
+  // The bucket refills while the burst runs (100 a minute): that much more may be admitted.
+  const bound = 100 + Math.ceil(((Date.now() - started) * 100) / 60_000);
   const admitted = statuses.filter((s) => s === 200).length;
   t.equal(statuses.filter((s) => s !== 200 && s !== 429).length, 0, 'every answer is a 200 or a 429');
-  t.ok(admitted <= 102, `never more than the limit (plus what refills during the burst): ${admitted} admitted`);
+  t.ok(admitted <= bound, `never more than the limit and what refilled during the burst: ${admitted} admitted, at most ${bound}`);
   t.ok(admitted >= 90, `and not far below it: ${admitted} admitted (at most one lease of 5 per other worker short)`);
   // Both workers answered part of the burst: limits counted per worker would have admitted up to 200.
   const servedBy = () => new Set(c.lines.filter((l) => String(l.requestId).startsWith('burst-')).map((l) => l.pid));

@@ -11,15 +11,20 @@ const LIMIT = JSON.stringify({ requestsPerMinute: 100 });
 t.test('two instances on one Redis admit one limit\'s worth, not two', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const args = ['--workers', '2', '--time-scale', '0', '--limits.store', redis.url, '--limits.default', LIMIT];
-  const [a, b] = await Promise.all([startCluster(args), startCluster(args)]);
-  t.teardown(() => void a!.proc.kill('SIGKILL'));
-  t.teardown(() => void b!.proc.kill('SIGKILL'));
-  const [fromA, fromB] = (await burst([a!.url, b!.url], 1000)) as [number[], number[]];
+  // Four workers on a 2-core machine: the warm-up (not what is tested here) would only slow the start.
+  const args = ['--workers', '2', '--warm-up', 'false', '--time-scale', '0', '--limits.store', redis.url, '--limits.default', LIMIT];
+  const a = await startCluster(args);
+  t.teardown(() => void a.proc.kill('SIGKILL'));
+  const b = await startCluster(args);
+  t.teardown(() => void b.proc.kill('SIGKILL'));
+  const started = Date.now();
+  const [fromA, fromB] = (await burst([a.url, b.url], 1000)) as [number[], number[]];
+  // The bucket refills while the burst runs (100 a minute): that much more may be admitted.
+  const bound = 100 + Math.ceil(((Date.now() - started) * 100) / 60_000);
   const admitted = (s: number[]): number => s.filter((x) => x === 200).length;
   t.equal([...fromA, ...fromB].filter((s) => s !== 200 && s !== 429).length, 0, 'every answer is a 200 or a 429');
   const total = admitted(fromA) + admitted(fromB);
-  t.ok(total <= 102, `one limit across both instances: ${total} admitted (${admitted(fromA)} + ${admitted(fromB)})`);
+  t.ok(total <= bound, `one limit across both instances: ${total} admitted (${admitted(fromA)} + ${admitted(fromB)}), at most ${bound}`);
   t.ok(total >= 80, `and not far below it: ${total} admitted (at most one lease per other worker short)`);
   t.ok(admitted(fromA) > 0 && admitted(fromB) > 0, 'both instances admitted part of it');
 });
@@ -28,7 +33,7 @@ t.test('Redis away: onStoreError allow admits and deny refuses; one log line per
   const redis = await startRedis();
   await redis.stop(); // its port is now free and closed: the store is unreachable from the start
   // A password in the URL, to show that no log line carries it.
-  const common = ['--workers', '1', '--time-scale', '0', '--limits.store', redis.url.replace('//', '//:hunter2@'), '--limits.default', LIMIT];
+  const common = ['--workers', '1', '--warm-up', 'false', '--time-scale', '0', '--limits.store', redis.url.replace('//', '//:hunter2@'), '--limits.default', LIMIT];
   const allow = await startCluster([...common, '--limits.on-store-error', 'allow']);
   t.teardown(() => void allow.proc.kill('SIGKILL'));
   const deny = await startCluster([...common, '--limits.on-store-error', 'deny']);

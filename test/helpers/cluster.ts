@@ -52,7 +52,11 @@ export async function startCluster(args: string[]): Promise<Cluster> {
       waiters.push({ test, resolve: (l) => (clearTimeout(timer), res(l)) });
     });
   };
-  const listening = await waitFor((l) => l.msg === 'llm-simulator listening');
+  // A cluster that does not come up must not outlive the test that started it.
+  const listening = await waitFor((l) => l.msg === 'llm-simulator listening', 60_000).catch((err: Error) => {
+    proc.kill('SIGKILL');
+    throw err;
+  });
   return { proc, port: listening.port, url: `http://127.0.0.1:${listening.port}`, lines, waitFor, exited };
 }
 
