@@ -38,7 +38,7 @@ t.test('the pool thread plans the same tokens and gaps as the inline path', asyn
   const config = validateConfig({});
   const pool = new CpuPool(config);
   t.teardown(() => pool.destroy());
-  const { tokens, rawGapSum } = await pool.plan({ seed: 123, count: 20_000, gaps: { profile: 'openai-mini', itlOverride: null, rngState: 77, count: 19_999 } });
+  const { tokens, rawGapSum } = await pool.plan({ seed: 123, count: 20_000, gaps: { profile: new Profiles(config).get('openai-mini')!.spec, itlOverride: null, rngState: 77, count: 19_999 } });
   t.type(tokens, Uint16Array);
   t.same(tokens, generateTokens(123, 20_000));
   t.equal(rawGapSum, sumRawGaps(new Profiles(config).get('openai-mini')!, null, 77, 19_999), 'the same gaps as drawn inline');
