@@ -4,13 +4,15 @@ import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server, type ServerOptions } from '../http/app.js';
 import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
-import { cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { ensurePortFree } from './port.js';
 import { openStore } from '../edge/limits.js';
+import { advance, type LiveState } from '../control/plane.js';
+import { loadTree } from '../config/load.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'tell' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'tell' | 'control' | 'version' | 'scenarioStartMs' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
@@ -61,7 +63,8 @@ function reportLoadChanges(server: Server, send: (msg: ToPrimary) => void): void
 
 /** Entry point of a forked HTTP worker process. */
 export async function runHttpWorker(): Promise<void> {
-  const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
+  const live = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as LiveState;
+  const { config } = live;
   const logging = createLogging(config.logLevel, { role: 'http-worker' }, true);
   const { log } = logging;
   const send = (msg: ToPrimary): void => void process.send!(msg);
@@ -79,6 +82,13 @@ export async function runHttpWorker(): Promise<void> {
       reset: (client) => send({ type: 'budget.reset', client }),
     },
     tell: (client, told) => send({ type: 'limits.told', client, told }),
+    control: {
+      configure: (incoming, kind) => rpc.request({ type: 'control.configure', incoming, kind }, APPLY_DEADLINE_MS * 2),
+      journal: () => rpc.request({ type: 'control.journal' }, METRICS_DEADLINE_MS * 2),
+      resetLimits: async (key) => void (await rpc.request({ type: 'control.resetLimits', key }, LEDGER_DEADLINE_MS * 2)),
+    },
+    version: live.version,
+    scenarioStartMs: live.scenarioStartMs,
     epochMs: Number(process.env[WORKER_EPOCH_ENV]),
     worker: cluster.worker!.id,
   });
@@ -92,6 +102,13 @@ export async function runHttpWorker(): Promise<void> {
         return server.services.capacity.setRemote(msg.counts);
       case 'limits.told':
         return server.remembered(msg.client, msg.told);
+      case 'control.apply':
+        server.apply(msg.state);
+        return rpc.answer(msg.id, Promise.resolve(null));
+      case 'journal.snapshot':
+        return rpc.answer(msg.id, Promise.resolve(server.services.admission.journal.read()));
+      case 'limits.reset':
+        return server.forget(msg.client);
       case 'shutdown':
         void stop(server, pool, log, msg.deadlineMs);
     }
@@ -127,7 +144,17 @@ export async function runSingleProcess(config: Readonly<Config>): Promise<void> 
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
-  process.on('SIGHUP', () => log.warn('SIGHUP ignored: configuration reload is not supported yet'));
+  process.on('SIGHUP', () => {
+    try {
+      const state = advance(server.live, loadTree(process.argv.slice(2), process.env).tree, 'replace');
+      server.apply(state);
+      server.services.metrics.configReload('applied');
+      log.info({ version: state.version, workers: 0, trigger: 'SIGHUP' }, 'configuration reloaded');
+    } catch (err) {
+      server.services.metrics.configReload('invalid');
+      log.error({ trigger: 'SIGHUP' }, `${(err as Error).message}; the running configuration stays`);
+    }
+  });
   log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
   flushLog();
 }

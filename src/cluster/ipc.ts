@@ -1,6 +1,8 @@
 import type { MetricsSnapshot } from '../metrics/metrics.js';
 import type { LoadCounts } from '../sim/capacity.js';
 import type { BucketSpec, Grant, Told } from '../edge/limits.js';
+import type { JournalEntry } from '../faults/admission.js';
+import type { Applied, LiveState } from '../control/plane.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -19,6 +21,12 @@ export type ToWorker =
   | { type: 'load.remote'; counts: LoadCounts }
   /** Another worker refused `client` and told it to wait. */
   | { type: 'limits.told'; client: string; told: Told }
+  /** Request: run this runtime snapshot from now on (a reload). Reply data: null, once applied. */
+  | { type: 'control.apply'; id: number; state: LiveState }
+  /** Request: this worker's fault and rate-limit journal. Reply data: JournalEntry[]. */
+  | { type: 'journal.snapshot'; id: number }
+  /** `limits.reset` reached the store: drop this worker's leases and refusals of `client` (or all). */
+  | { type: 'limits.reset'; client: string | null }
   | Reply;
 
 /** Worker → primary. */
@@ -37,11 +45,27 @@ export type ToPrimary =
   | { type: 'budget.give'; spec: BucketSpec; amount: number }
   /** `limits.reset`: forget one client's buckets (or all, with null). */
   | { type: 'budget.reset'; client: string | null }
+  /** Request: validate and apply a config cluster-wide (admin API). Reply data: Applied; errors carry `invalid_config` or `restart_required`. */
+  | { type: 'control.configure'; id: number; incoming: unknown; kind: 'replace' | 'merge' }
+  /** Request: every worker's journal, merged newest first. Reply data: JournalEntry[]. */
+  | { type: 'control.journal'; id: number }
+  /** Request: `limits.reset` cluster-wide. Reply data: null. */
+  | { type: 'control.resetLimits'; id: number; key: string | null }
   /** A client was refused and told to wait: the primary passes it on to the other workers (early retries, src/edge/limits.ts). */
   | { type: 'limits.told'; client: string; told: Told }
   | Reply;
 
-export type ReplyData = { 'metrics.snapshot': MetricsSnapshot; 'metrics.cluster': string; 'ledger.add': number; 'budget.take': Grant };
+export type ReplyData = {
+  'metrics.snapshot': MetricsSnapshot;
+  'metrics.cluster': string;
+  'ledger.add': number;
+  'budget.take': Grant;
+  'control.apply': null;
+  'journal.snapshot': JournalEntry[];
+  'control.configure': Applied;
+  'control.journal': JournalEntry[];
+  'control.resetLimits': null;
+};
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;
 
@@ -78,7 +102,7 @@ export class Rpc<Out extends { type: string }> {
   answer(id: number, work: Promise<unknown>): void {
     work.then(
       (data) => this.send({ type: 'reply', id, ok: true, data }),
-      (err: Error) => this.send({ type: 'reply', id, ok: false, error: { code: 'internal_error', message: err.message } }),
+      (err: Error & { code?: unknown }) => this.send({ type: 'reply', id, ok: false, error: { code: typeof err.code === 'string' ? err.code : 'internal_error', message: err.message } }),
     );
   }
 
@@ -95,11 +119,14 @@ export class Rpc<Out extends { type: string }> {
 /** The deadline of a metrics scrape's fan-out to every worker. */
 export const METRICS_DEADLINE_MS = 2_000;
 
-/** The environment variable through which the primary hands its validated config to each worker. */
+/** The environment variable through which the primary hands the live runtime state (LiveState: config, version, scenario start) to each worker. */
 export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
 
 /** The primary's start (Unix ms), from which every worker times fault windows: one clock for the cluster. */
 export const WORKER_EPOCH_ENV = 'LLMSIM_EPOCH_MS';
+
+/** How long a reload waits for every worker's acknowledgement. */
+export const APPLY_DEADLINE_MS = 5_000;
 
 /** How long a worker waits for the primary's ledger before answering the request unfaulted. */
 export const LEDGER_DEADLINE_MS = 1_000;

@@ -3,9 +3,18 @@ import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { aggregateSnapshots } from '../metrics/metrics.js';
 import { ensurePortFree, freePort } from './port.js';
-import { cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { watchFile } from 'node:fs';
+import { loadTree } from '../config/load.js';
+import { advance, type Applied, type LiveState } from '../control/plane.js';
+import type { JournalEntry } from '../faults/admission.js';
+import { Metrics } from '../metrics/metrics.js';
+import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { ClusterLedger, type Member } from './ledger.js';
 import { openStore } from '../edge/limits.js';
+
+/** How often the config file is checked for changes, and how long after the last change it is read. */
+const CONFIG_POLL_MS = 250;
+const CONFIG_DEBOUNCE_MS = 150;
 
 /** A worker that lived this long before crashing resets the respawn backoff. */
 const STABLE_AFTER_MS = 10_000;
@@ -48,29 +57,97 @@ export class Primary {
   /** Fault windows run from here for every worker, replacements included. */
   private readonly epochMs = Date.now();
 
-  constructor(private readonly config: Readonly<Config>) {
+  /** The runtime state every worker runs (and a replacement starts on); advanced by reloads. */
+  private live: LiveState;
+  /** The primary's own series (reloads), added to the workers' on every scrape. */
+  private readonly metrics = new Metrics();
+  private reloading: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    /** Where a SIGHUP or a change of the config file reads the settings again from. */
+    private readonly source: { argv: readonly string[]; env: NodeJS.ProcessEnv } = { argv: process.argv.slice(2), env: process.env },
+  ) {
     this.log = createLogging(config.logLevel, { role: 'primary' }).log;
     this.port = config.port;
+    this.live = { config, version: 1, scenarioStartMs: this.epochMs };
+  }
+
+  /**
+   * A reload, cluster-wide and in two phases: validate once here (nothing changes if that
+   * fails), then send the new state to every worker and count their acknowledgements. Reloads
+   * run one at a time, in the order asked.
+   */
+  private configure(incoming: unknown, kind: 'replace' | 'merge', trigger: string): Promise<Applied> {
+    const run = async (): Promise<Applied> => {
+      let state: LiveState;
+      try {
+        state = advance(this.live, incoming, kind);
+      } catch (err) {
+        this.metrics.configReload('invalid');
+        throw err;
+      }
+      this.live = state;
+      const acks = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'control.apply', state }, APPLY_DEADLINE_MS)));
+      this.metrics.configReload('applied');
+      const workers = acks.filter((a) => a.status === 'fulfilled').length;
+      this.log.info({ version: state.version, workers, trigger }, 'configuration reloaded');
+      return { version: state.version, workers };
+    };
+    const next = this.reloading.then(run, run);
+    this.reloading = next.catch(() => undefined);
+    return next;
+  }
+
+  /** SIGHUP and config-file changes: the settings read again, as at start-up; an invalid result logs one line and changes nothing. */
+  private reloadFromSource(trigger: string): void {
+    let tree: unknown;
+    try {
+      const read = loadTree(this.source.argv, this.source.env).tree;
+      // `port: 0` asked for any free port at start-up; the one picked is the port to keep.
+      tree = read.port === 0 || read.port === undefined ? { ...read, port: this.port } : read;
+    } catch (err) {
+      this.metrics.configReload('invalid');
+      this.log.error({ trigger }, (err as Error).message);
+      return;
+    }
+    this.configure(tree, 'replace', trigger).catch((err: Error) => this.log.error({ trigger }, `${err.message}; the running configuration stays`));
+  }
+
+  /** Watches the config file (debounced: editors write in several steps). */
+  private watchConfigFile(): void {
+    const file = loadTree(this.source.argv, this.source.env).file;
+    if (file === undefined) return;
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      watchFile(file, { interval: CONFIG_POLL_MS }, () => {
+        if (timer !== null) clearTimeout(timer);
+        timer = setTimeout(() => this.reloadFromSource('file'), CONFIG_DEBOUNCE_MS);
+      });
+    } catch (err) {
+      this.log.warn({ err, file }, 'config file not watched');
+    }
   }
 
   async start(): Promise<void> {
     process.on('SIGTERM', () => this.shutdown('SIGTERM'));
     process.on('SIGINT', () => this.shutdown('SIGINT'));
-    // Until live reload exists, a SIGHUP (a closed terminal, a reload habit) must not stop anything.
-    process.on('SIGHUP', () => this.log.warn('SIGHUP ignored: configuration reload is not supported yet'));
+    process.on('SIGHUP', () => this.reloadFromSource('SIGHUP'));
     cluster.setupPrimary({ exec: process.argv[1]!, args: [], execArgv: [...WORKER_V8_FLAGS, ...process.execArgv] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
     else if (!this.config.sharePort) await ensurePortFree(this.config.host, this.port);
     this.ledger = new ClusterLedger(await openStore(this.config.limits, this.log), () => this.children.values());
+    this.live = { ...this.live, config: { ...this.config, port: this.port } };
     this.starting = true;
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.starting = false;
+    this.watchConfigFile();
     this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers }, 'llm-simulator listening');
   }
 
   private fork(): Promise<number> {
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify({ ...this.config, port: this.port }), [WORKER_EPOCH_ENV]: String(this.epochMs) });
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.live), [WORKER_EPOCH_ENV]: String(this.epochMs) });
     const rpc = new Rpc<ToWorker>((msg) => worker.send(msg));
     const child: Child = {
       worker,
@@ -89,6 +166,18 @@ export class Primary {
             return child.rpc.settle(msg);
           case 'metrics.cluster':
             return child.rpc.answer(msg.id, this.clusterMetrics());
+          case 'control.configure':
+            return child.rpc.answer(msg.id, this.configure(msg.incoming, msg.kind, 'admin'));
+          case 'control.journal':
+            return child.rpc.answer(msg.id, this.journal());
+          case 'control.resetLimits':
+            return child.rpc.answer(
+              msg.id,
+              Promise.resolve(this.ledger!.resetBudget(msg.key)).then(() => {
+                for (const c of this.children.values()) c.send({ type: 'limits.reset', client: msg.key });
+                return null;
+              }),
+            );
           default:
             return this.ledger!.receive(child, msg);
         }
@@ -97,10 +186,16 @@ export class Primary {
     });
   }
 
-  /** Every live worker's registry, summed. A worker that does not answer in time is left out. */
+  /** Every live worker's registry and the primary's own, summed. A worker that does not answer in time is left out. */
   private async clusterMetrics(): Promise<string> {
     const snapshots = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'metrics.snapshot' }, METRICS_DEADLINE_MS)));
-    return aggregateSnapshots(snapshots.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : [])));
+    return aggregateSnapshots([await this.metrics.snapshot(), ...snapshots.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))]);
+  }
+
+  /** Every worker's journal, newest first. */
+  private async journal(): Promise<JournalEntry[]> {
+    const parts = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'journal.snapshot' }, METRICS_DEADLINE_MS)));
+    return parts.flatMap((p) => (p.status === 'fulfilled' ? p.value : [])).sort((a, b) => b.time - a.time);
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {

@@ -132,13 +132,18 @@ function deepFreeze<T>(value: T): T {
 
 /** Precedence, lowest to highest: defaults < config file < environment < flags. */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Readonly<Config> {
+  return validateConfig(loadTree(argv, env).tree);
+}
+
+/** The merged, not yet validated settings, and the config file they came from (reloads read it again). */
+export function loadTree(argv: readonly string[], env: NodeJS.ProcessEnv): { tree: Tree; file: string | undefined } {
   const flags = parseFlags(argv);
   const fromEnv = parseEnv(env);
   const file = (flags.config ?? env.CONFIG ?? fromEnv.config) as string | undefined;
   delete flags.config;
   delete fromEnv.config;
   const fromFile = file === undefined ? {} : readFile(String(file));
-  return validateConfig(withFixtureRules(merge(merge(fromFile, fromEnv), flags)));
+  return { tree: withFixtureRules(merge(merge(fromFile, fromEnv), flags)), file: file === undefined ? undefined : String(file) };
 }
 
 /**

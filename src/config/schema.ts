@@ -100,6 +100,13 @@ export const configSchema = z
     auth: authSchema,
     /** Rate limits per key, model and route (README "Rate limits"). */
     limits: limitsSchema,
+    admin: z
+      .object({
+        /** The admin API's key (header `X-Admin-Key`); null: no admin API (its paths answer 404). */
+        key: z.string().min(8).nullable().default(null),
+      })
+      .strict()
+      .prefault({}),
     control: z
       .object({
         /** Honour the per-request `x-sim-*` headers; false ignores them all (a deployment many teams share). */

@@ -218,7 +218,7 @@ export class Limiter {
 
   constructor(
     private readonly config: LimitsConfig,
-    private readonly store: BudgetStore,
+    readonly store: BudgetStore,
     workers: number,
   ) {
     this.models = Object.entries(config.models).map(([glob, spec]) => ({ glob: globRegExp(glob), spec, name: glob }));
@@ -303,6 +303,12 @@ export class Limiter {
    * run out within LEASE_MS. The one function the admin API calls.
    */
   reset(client: string | null = null): void | Promise<void> {
+    this.forget(client);
+    return this.store.reset(client);
+  }
+
+  /** Drops this worker's leases of `client`'s buckets (or all) without giving them back, and its refusals of it. */
+  forget(client: string | null): void {
     for (const [id, lease] of this.leases) {
       if (client !== null && !bucketOf(id, client)) continue;
       if (lease.timer !== null) clearTimeout(lease.timer);
@@ -310,7 +316,6 @@ export class Limiter {
     }
     if (client === null) this.told.clear();
     else this.told.delete(client);
-    return this.store.reset(client);
   }
 
   /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */

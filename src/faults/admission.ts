@@ -193,19 +193,30 @@ interface AdmissionOptions {
  * flag and headers before it is validated, tokenized or planned.
  */
 export class Admission {
-  private readonly rules: CompiledRule[];
+  private rules: CompiledRule[];
   private scenario: ActiveScenario | null = null;
   /** The request headers any rule matches on, read by the route handler only when there are some. */
   headerNames: readonly string[];
   readonly journal: Journal;
 
   constructor(
-    private readonly config: readonly Rule[],
+    config: readonly Rule[],
     private readonly options: AdmissionOptions,
   ) {
-    this.rules = config.map((r, i) => new CompiledRule(r, i, options.seed, options.worker, options.ledger, options.epochMs));
+    this.rules = this.compile(config);
     this.headerNames = this.collectHeaderNames();
     this.journal = new Journal(options.journalSize);
+  }
+
+  /** A reload's rules replace the config's (a rule's count in the ledger goes on while its name and place stay). */
+  replaceRules(config: readonly Rule[]): void {
+    this.rules = this.compile(config);
+    this.headerNames = this.collectHeaderNames();
+  }
+
+  private compile(config: readonly Rule[]): CompiledRule[] {
+    const { seed, worker, ledger, epochMs } = this.options;
+    return config.map((r, i) => new CompiledRule(r, i, seed, worker, ledger, epochMs));
   }
 
   get hasRules(): boolean {

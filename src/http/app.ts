@@ -35,6 +35,8 @@ import { injectFault, journal } from './faults.js';
 import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { faultError } from '../faults/render.js';
+import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
+import type { ControlPlane, LiveState } from '../control/plane.js';
 import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest } from './limits.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
@@ -86,6 +88,7 @@ export function routeTable(): { method: string; path: string }[] {
       { method: 'HEAD', path },
     ]),
     { method: 'GET', path: METRICS_PATH },
+    ...ADMIN_PATHS.map((route) => ({ method: route.slice(0, route.indexOf(' ')), path: route.slice(route.indexOf(' ') + 1) })),
   ];
 }
 
@@ -105,19 +108,32 @@ export interface ServerOptions {
   readonly worker?: number;
   /** Where rate-limit buckets live: the primary's Budget over IPC in a cluster; defaults to this process's own. */
   readonly budget?: BudgetStore;
+  /** The admin API's operations: the primary's over IPC in a cluster; defaults to this process applying to itself. */
+  readonly control?: ControlPlane;
+  /** The runtime snapshot's version and its scenario's start, when this process starts later than the cluster's config (a replacement worker). */
+  readonly version?: number;
+  readonly scenarioStartMs?: number;
   /** Shares a refusal (a client told to wait) with the other workers; see Server.remembered. */
   readonly tell?: (client: string, told: Told) => void;
 }
 
 /** One uWebSockets.js app serving every route; a cluster runs one per HTTP worker on a shared port. */
 export class Server {
-  readonly catalogue: Catalogue;
-  readonly profiles: Profiles;
+  /**
+   * The runtime snapshot: the config and what is built from it, replaced as a whole by
+   * `apply` (a reload). A request reads these once, when it arrives, and keeps them: a stream
+   * that began before a reload finishes on its old profile and catalogue.
+   */
+  config: Readonly<Config>;
+  version: number;
+  private scenarioStartMs: number;
+  catalogue: Catalogue;
+  profiles: Profiles;
   readonly services: Services;
   port = 0;
   draining = false;
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
-  private readonly simHeaders: boolean;
+  private simHeaders: boolean;
   private keys: KeyRing;
   private limiter: Limiter;
   private readonly app: TemplatedApp;
@@ -125,7 +141,10 @@ export class Server {
 
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
+    this.config = config;
     const epochMs = options.epochMs ?? Date.now();
+    this.version = options.version ?? 1;
+    this.scenarioStartMs = options.scenarioStartMs ?? epochMs;
     this.simHeaders = config.control.headers;
     this.keys = new KeyRing(config.auth);
     this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
@@ -154,7 +173,8 @@ export class Server {
     };
     this.limiter.onTold = options.tell ?? null;
     this.limiter.onUnavailable = () => this.services.metrics.storeUnavailable();
-    if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, epochMs);
+    if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, this.scenarioStartMs);
+    const control = options.control ?? localControl(this);
     this.app = uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).
@@ -166,6 +186,7 @@ export class Server {
       this.app.get(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true))));
       this.app.head(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false))));
     }
+    this.app.any('/admin/*', (res, req) => adminRequest(this, control, res, req));
     this.app.get(METRICS_PATH, (res, req) => void (this.guarded(res, req, METRICS_PATH) && this.metrics(res)));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req, this.simHeaders);
@@ -240,9 +261,53 @@ export class Server {
     });
   }
 
+  /**
+   * Makes `config` (validated, and already checked to need no restart) this process's runtime
+   * snapshot `version`. Requests already running keep what they read; the next ones see the new.
+   * The running scenario, the fault journal, rule counts (in the ledger) and rate-limit budget
+   * carry over; a changed `limits` section starts a new limiter (old leases go back on expiry).
+   */
+  apply(state: LiveState): void {
+    const { config, version, scenarioStartMs } = state;
+    const previous = this.config;
+    this.catalogue = new Catalogue(config.models);
+    this.profiles = new Profiles(config);
+    this.keys = new KeyRing(config.auth);
+    if (JSON.stringify(previous.limits) !== JSON.stringify(config.limits)) {
+      const limiter = new Limiter(config.limits, this.options.budget ?? this.limiter.store, config.workers);
+      limiter.onTold = this.limiter.onTold;
+      limiter.onUnavailable = this.limiter.onUnavailable;
+      this.limiter = limiter;
+    }
+    const { services } = this;
+    services.admission.replaceRules(config.faults.rules);
+    if (config.scenario !== previous.scenario || scenarioStartMs !== this.scenarioStartMs || JSON.stringify(config.scenarios) !== JSON.stringify(previous.scenarios)) {
+      const scenario = config.scenario === null ? null : findScenario(config.scenario, config.scenarios)!;
+      services.admission.activate(config.scenario ?? '', scenario, scenarioStartMs);
+    }
+    this.scenarioStartMs = scenarioStartMs;
+    services.access = config.accessLog ? this.options.logging.access : null;
+    services.announceFaults = config.faults.announce;
+    services.timeScale = config.timeScale;
+    services.stallTimeoutMs = config.streamStallTimeoutMs;
+    this.simHeaders = config.control.headers;
+    this.config = config;
+    this.version = version;
+  }
+
+  /** What this process runs, as the control plane advances it. */
+  get live(): LiveState {
+    return { config: this.config, version: this.version, scenarioStartMs: this.scenarioStartMs };
+  }
+
   /** `limits.reset(key?)`: the rate-limit buckets of the key named (or of every client) start full again. */
   resetLimits(keyName: string | null = null): void | Promise<void> {
     return this.limiter.reset(keyName);
+  }
+
+  /** `limits.reset` reached the store from another worker: this one's leases and refusals of `client` (or all) go too. */
+  forget(client: string | null): void {
+    this.limiter.forget(client);
   }
 
   /** Another worker refused `client` and told it to wait (early retries are then seen here too). */
@@ -320,14 +385,14 @@ export class Server {
   }
 
   private post(ex: Exchange, route: Route, handler: PostHandler, headers: RequestHeaders, req: HttpRequest): void {
-    const limit = this.options.config.bodyLimitBytes;
+    const limit = this.config.bodyLimitBytes;
     const declared = Number(req.getHeader('content-length'));
     if (declared > limit) {
       // Answer before reading a byte; close, since the rest of the body will not be read.
       ex.replyError(tooLarge(limit), true);
       return;
     }
-    const ctx: RouteContext = { config: this.options.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, capacity: this.services.capacity, scripted: null };
+    const ctx: RouteContext = { config: this.config, catalogue: this.catalogue, profiles: this.profiles, pool: this.options.pool, headers, requestId: ex.requestId, capacity: this.services.capacity, scripted: null };
     const { admission } = this.services;
     // The edge, in order: the key (checked in dispatch), the key's models, the rate limits, then
     // faults and scripted replies; all before the request is validated, tokenized or planned.
@@ -346,7 +411,7 @@ export class Server {
           return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
         }
         if (!this.limiter.active) return this.faulted(ex, route, handler, body, model, ctx, ruleHeaders);
-        limitRequest(ex, this.limiter, route.name!, model, this.modelLabel(model), body, this.options.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
+        limitRequest(ex, this.limiter, route.name!, model, this.modelLabel(model), body, this.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
       } catch (err) {
         ex.fail(err);
       }

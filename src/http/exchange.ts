@@ -23,10 +23,11 @@ export interface Services {
   /** The fault decision of every POST request (src/faults/admission.ts); none during the warm-up. */
   admission: Admission;
   /** config.faults.announce: faulted responses carry x-sim-fault-injected. */
-  readonly announceFaults: boolean;
-  readonly timeScale: number;
+  // These three follow the runtime snapshot (Server.apply).
+  announceFaults: boolean;
+  timeScale: number;
   /** config.streamStallTimeoutMs. */
-  readonly stallTimeoutMs: number;
+  stallTimeoutMs: number;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */

@@ -82,6 +82,7 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
     ex.headers.push(['retry-after', String(seconds)]);
     limiter.tell(client, { until: Date.now() + seconds * 1000, refused, requested });
+    ex.services.admission.journal.record({ time: Date.now(), requestId: ex.requestId, source: 'limits', fault: err.code, route, model: modelId });
     ex.replyError(err);
   };
   const told = limiter.early(client, Date.now());

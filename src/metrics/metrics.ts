@@ -145,7 +145,8 @@ export class Metrics {
   private readonly rateLimits = new CounterFamily('llm_rate_limit_exceeded_total', 'Requests refused by a rate limit, by the kind of limit (requests, tokens, inputTokens, outputTokens), key name (`ip` without one) and model.', ['kind', 'key', 'model']);
   private readonly earlyRetries = new CounterFamily('llm_retry_after_violations_total', 'Requests from a client that came back before the retry-after it was given, by key name (`ip` without one).', ['key']);
   private readonly storeErrors = new CounterFamily('llm_rate_limit_store_errors_total', 'Budget leases decided without the rate-limit store (it did not answer): granted or refused as limits.onStoreError says.', []);
-  private readonly families: Family<{ labels: Labels }>[] = [this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+  private readonly reloads = new CounterFamily('llm_config_reloads_total', 'Configuration reloads (admin API, SIGHUP, config file), by result: applied or invalid (nothing changed).', ['result']);
+  private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
@@ -168,6 +169,10 @@ export class Metrics {
 
   retryAfterViolated(key: string): void {
     this.earlyRetries.labels(key).inc();
+  }
+
+  configReload(result: 'applied' | 'invalid'): void {
+    this.reloads.labels(result).inc();
   }
 
   storeUnavailable(): void {

@@ -55,7 +55,7 @@ t.test('the README model table is the catalogue', async (t) => {
 
 t.test('every route and metric is documented', async (t) => {
   const { routeTable } = await import('../../src/http/app.js');
-  const endpointRows = readme.split('\n').filter((line) => /^\| (GET|POST|HEAD|GET, HEAD) \| `/.test(line));
+  const endpointRows = readme.split('\n').filter((line) => /^\| (GET|POST|DELETE|HEAD|GET, HEAD) \| `/.test(line));
   for (const { method, path } of routeTable()) {
     const documented = `\`${path.replace(/:(\w+)/g, '{$1}')}\``;
     t.ok(

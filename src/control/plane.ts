@@ -1,0 +1,42 @@
+import type { Config } from '../config/schema.js';
+import type { JournalEntry } from '../faults/admission.js';
+import { ControlError, nextConfig } from './reload.js';
+
+/** What every process runs: the config, its version, and when its scenario started (one clock for the cluster). */
+export interface LiveState {
+  readonly config: Readonly<Config>;
+  readonly version: number;
+  readonly scenarioStartMs: number;
+}
+
+/** The outcome of a reload: the version now live, and on how many workers. */
+export interface Applied {
+  readonly version: number;
+  readonly workers: number;
+}
+
+/**
+ * The control plane's operations, as the admin API calls them: in a cluster each goes to the
+ * primary, which validates once and applies to every worker (src/cluster/primary.ts); a single
+ * process applies to itself.
+ */
+export interface ControlPlane {
+  configure(incoming: unknown, kind: 'replace' | 'merge'): Promise<Applied>;
+  resetLimits(key: string | null): Promise<void>;
+  /** The fault and rate-limit decisions of every worker, newest first. */
+  journal(): Promise<JournalEntry[]>;
+}
+
+/**
+ * The state after a reload (throws ControlError when it cannot be made). A patch that names
+ * `scenario` (re)starts it now; otherwise a scenario keeps running from when it started.
+ */
+export function advance(state: LiveState, incoming: unknown, kind: 'replace' | 'merge', now = Date.now()): LiveState {
+  const config = nextConfig(state.config, incoming, kind);
+  const named = kind === 'merge' && typeof incoming === 'object' && incoming !== null && 'scenario' in incoming;
+  const restarted = named || config.scenario !== state.config.scenario;
+  return { config, version: state.version + 1, scenarioStartMs: restarted ? now : state.scenarioStartMs };
+}
+
+/** How a ControlError crosses IPC (as its code) and becomes an HTTP status again. */
+export const CONTROL_STATUS: Record<string, ControlError['status']> = { invalid_config: 400, restart_required: 409, unknown_scenario: 404 };

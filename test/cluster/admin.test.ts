@@ -1,0 +1,121 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { until } from '../helpers/server.js';
+
+// The control plane on a real primary with 2 workers: reloads reach every worker, scenarios and
+// rate-limit resets are cluster-wide, and the config file and SIGHUP reload too.
+
+const ADMIN_KEY = 'admin-secret-1234';
+const CHAT = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+
+const admin = (c: Cluster, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  fetch(`${c.url}${path}`, { method, headers: { 'x-admin-key': ADMIN_KEY, 'content-type': 'application/merge-patch+json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+
+/** The completion lengths and statuses of `n` requests (new connections: both workers answer). */
+async function chats(c: Cluster, n: number): Promise<{ statuses: number[]; lengths: number[] }> {
+  const out = await Promise.all(
+    Array.from({ length: n }, () =>
+      fetch(`${c.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: CHAT }).then(async (r) => {
+        const text = await r.text();
+        return { status: r.status, json: r.status === 200 ? JSON.parse(text) : null };
+      }),
+    ),
+  );
+  return { statuses: out.map((o) => o.status), lengths: out.filter((o) => o.status === 200).map((o) => o.json.usage.completion_tokens) };
+}
+
+t.test('admin API, reloads and the config file on 2 workers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmsim-admin-'));
+  const file = join(dir, 'config.yaml');
+  const yaml = (tokens: number) => `response: { minTokens: ${tokens}, maxTokens: ${tokens} }\nlimits: { routes: { embeddings: { requestsPerMinute: 2 } } }\nscenarios:\n  down: { phases: [ { for: 600000, faults: [ { name: down, fault: { type: server_error } } ] } ] }\n`;
+  writeFileSync(file, yaml(5));
+  const c = await startCluster(['--workers', '2', '--warm-up', 'false', '--time-scale', '0', '--config', file, '--admin.key', ADMIN_KEY]);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+
+  // The admin key: missing, wrong, wrong length, right.
+  const statuses = [];
+  for (const key of [undefined, 'admin-secret-12345'.slice(0, 17).replace(/4$/, '5'), 'x', ADMIN_KEY]) {
+    const r = await fetch(`${c.url}/admin/config`, { headers: key === undefined ? {} : { 'x-admin-key': key } });
+    statuses.push(r.status);
+  }
+  t.same(statuses, [401, 401, 401, 200], 'missing, wrong, wrong length, right');
+  const initial = await admin(c, 'GET', '/admin/config');
+  t.equal(initial.json.version, 1);
+  t.equal(initial.json.config.admin.key, '[redacted]', 'the admin key is not shown');
+  t.same(new Set((await chats(c, 20)).lengths), new Set([5]), 'boot config: 5 tokens');
+
+  // A merge patch, applied on both workers before the reply.
+  const applied = await admin(c, 'POST', '/admin/config', { response: { minTokens: 7, maxTokens: 7 } });
+  t.same(applied, { status: 200, json: { version: 2, workers: 2 } });
+  t.same(new Set((await chats(c, 30)).lengths), new Set([7]), 'every worker serves the new config at once');
+
+  const restart = await admin(c, 'POST', '/admin/config', { workers: 5 });
+  t.equal(restart.status, 409, 'a restart-only setting is refused');
+  t.match(restart.json.error, { code: 'restart_required', message: /workers/ });
+  const invalid = await admin(c, 'POST', '/admin/config', { timeScale: -1 });
+  t.equal(invalid.status, 400);
+  t.match(invalid.json.error, { code: 'invalid_config', message: /^config: timeScale:/ });
+  t.equal((await admin(c, 'GET', '/admin/config')).json.version, 2, 'neither changed anything');
+
+  // A scenario, activated and deactivated cluster-wide.
+  const on = await admin(c, 'POST', '/admin/scenarios/down/activate');
+  t.equal(on.status, 200);
+  t.same(new Set((await chats(c, 20)).statuses), new Set([500]), 'the outage phase on both workers');
+  t.equal((await admin(c, 'GET', '/admin/scenarios')).json.active.name, 'down');
+  t.equal((await admin(c, 'POST', '/admin/scenarios/nope/activate')).status, 404);
+  await admin(c, 'POST', '/admin/scenarios/down/deactivate');
+  t.same(new Set((await chats(c, 20)).statuses), new Set([200]), 'deactivated: faults stop at once');
+  t.equal((await admin(c, 'GET', '/admin/scenarios')).json.active, null);
+
+  // Rate limits: throttled, then reset cluster-wide; the journal holds both kinds of decision.
+  const embed = () => fetch(`${c.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ model: 'text-embedding-3-small', input: 'x' }) }).then((r) => r.status);
+  const before = [await embed(), await embed(), await embed()];
+  t.same(before, [200, 200, 429], 'two a minute');
+  t.equal((await admin(c, 'POST', '/admin/rate-limits/reset', {})).status, 200);
+  t.same([await embed(), await embed()], [200, 200], 'the reset lets the client through again');
+  const journal = await admin(c, 'GET', '/admin/journal?limit=500');
+  const sources = new Set(journal.json.entries.map((e: any) => e.source));
+  t.ok(sources.has('limits') && sources.has('down'), `rate-limit and fault (by the scenario's rule) decisions: ${[...sources].join(', ')}`);
+  t.ok(journal.json.entries[0].time >= journal.json.entries.at(-1).time, 'newest first');
+
+  // Rules added and removed at run time.
+  t.equal((await admin(c, 'POST', '/admin/faults', { name: 'teapot', fault: { type: 'bad_gateway' } })).status, 200);
+  t.same(new Set((await chats(c, 10)).statuses), new Set([502]));
+  t.equal((await admin(c, 'DELETE', '/admin/faults/teapot')).status, 200);
+  t.same(new Set((await chats(c, 10)).statuses), new Set([200]));
+
+  // The config file: an invalid edit logs one line and changes nothing; a valid one reloads.
+  const errorsBefore = c.lines.filter((l) => l.level >= 50).length;
+  writeFileSync(file, 'response: { minTokens: -3 }\n');
+  await c.waitFor((l) => l.level >= 50 && /response\.minTokens/.test(l.msg), 10_000);
+  t.same(new Set((await chats(c, 10)).lengths), new Set([7]), 'the old config still serves');
+  t.equal(c.lines.filter((l) => l.level >= 50).length, errorsBefore + 1, 'one error line for the invalid edit');
+  writeFileSync(file, yaml(9));
+  await c.waitFor((l) => l.msg === 'configuration reloaded' && l.trigger === 'file', 10_000);
+  t.same(new Set((await chats(c, 20)).lengths), new Set([9]), 'the edited file is live');
+
+  // SIGHUP reads it again; a replaced worker starts on the live version.
+  c.proc.kill('SIGHUP');
+  await c.waitFor((l) => l.msg === 'configuration reloaded' && l.trigger === 'SIGHUP', 10_000);
+  const workerPid = c.lines.find((l) => l.role === 'http-worker' && typeof l.pid === 'number')?.pid as number | undefined;
+  const anyWorker = workerPid ?? (await chats(c, 1), c.lines.find((l) => l.role === 'http-worker')!.pid);
+  process.kill(anyWorker, 'SIGKILL');
+  t.ok(await until(() => c.lines.some((l) => l.msg === 'http worker died; replacing it'), 10_000));
+  // Both workers serve again once the replacement listens: every answer is 9 tokens long.
+  t.ok(await until(async () => (await chats(c, 10)).statuses.every((s) => s === 200), 20_000, 200));
+  t.same(new Set((await chats(c, 30)).lengths), new Set([9]), 'the replacement runs the live config, not the boot one');
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  t.match(metrics, /llm_config_reloads_total\{result="invalid"\} [3-9]/, 'invalid reloads counted');
+  t.match(metrics, /llm_config_reloads_total\{result="applied"\} \d+/);
+});
+
+t.test('without admin.key there is no admin API', async (t) => {
+  const c = await startCluster(['--workers', '1', '--warm-up', 'false', '--time-scale', '0']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  for (const [method, path] of [['GET', '/admin/config'], ['POST', '/admin/config'], ['POST', '/admin/rate-limits/reset']] as const) {
+    t.equal((await fetch(`${c.url}${path}`, { method, headers: { 'x-admin-key': 'anything-at-all' } })).status, 404, `${method} ${path}`);
+  }
+});
