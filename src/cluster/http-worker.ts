@@ -86,6 +86,8 @@ export async function runHttpWorker(): Promise<void> {
       configure: (incoming, kind) => rpc.request({ type: 'control.configure', incoming, kind }, APPLY_DEADLINE_MS * 2),
       journal: () => rpc.request({ type: 'control.journal' }, METRICS_DEADLINE_MS * 2),
       resetLimits: async (key) => void (await rpc.request({ type: 'control.resetLimits', key }, LEDGER_DEADLINE_MS * 2)),
+      stats: () => rpc.request({ type: 'control.stats' }, METRICS_DEADLINE_MS * 2),
+      resetStats: async () => void (await rpc.request({ type: 'control.resetStats' }, METRICS_DEADLINE_MS * 2)),
     },
     version: live.version,
     scenarioStartMs: live.scenarioStartMs,
@@ -105,6 +107,10 @@ export async function runHttpWorker(): Promise<void> {
       case 'control.apply':
         server.apply(msg.state);
         return rpc.answer(msg.id, Promise.resolve(null));
+      case 'stats.snapshot':
+        return rpc.answer(msg.id, Promise.resolve(server.stats()));
+      case 'stats.reset':
+        return rpc.answer(msg.id, Promise.resolve(server.services.metrics.resetStats()).then(() => null));
       case 'journal.snapshot':
         return rpc.answer(msg.id, Promise.resolve(server.services.admission.journal.read()));
       case 'limits.reset':

@@ -2,7 +2,7 @@ import type { MetricsSnapshot } from '../metrics/metrics.js';
 import type { LoadCounts } from '../sim/capacity.js';
 import type { BucketSpec, Grant, Told } from '../edge/limits.js';
 import type { JournalEntry } from '../faults/admission.js';
-import type { Applied, LiveState } from '../control/plane.js';
+import type { Applied, LiveState, WorkerStats } from '../control/plane.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -25,6 +25,10 @@ export type ToWorker =
   | { type: 'control.apply'; id: number; state: LiveState }
   /** Request: this worker's fault and rate-limit journal. Reply data: JournalEntry[]. */
   | { type: 'journal.snapshot'; id: number }
+  /** Request: this worker's stats. Reply data: WorkerStats. */
+  | { type: 'stats.snapshot'; id: number }
+  /** Request: zero what the stats count. Reply data: null. */
+  | { type: 'stats.reset'; id: number }
   /** `limits.reset` reached the store: drop this worker's leases and refusals of `client` (or all). */
   | { type: 'limits.reset'; client: string | null }
   | Reply;
@@ -49,6 +53,10 @@ export type ToPrimary =
   | { type: 'control.configure'; id: number; incoming: unknown; kind: 'replace' | 'merge' }
   /** Request: every worker's journal, merged newest first. Reply data: JournalEntry[]. */
   | { type: 'control.journal'; id: number }
+  /** Request: every worker's stats. Reply data: WorkerStats[]. */
+  | { type: 'control.stats'; id: number }
+  /** Request: zero every worker's stats. Reply data: null. */
+  | { type: 'control.resetStats'; id: number }
   /** Request: `limits.reset` cluster-wide. Reply data: null. */
   | { type: 'control.resetLimits'; id: number; key: string | null }
   /** A client was refused and told to wait: the primary passes it on to the other workers (early retries, src/edge/limits.ts). */
@@ -65,6 +73,10 @@ export type ReplyData = {
   'control.configure': Applied;
   'control.journal': JournalEntry[];
   'control.resetLimits': null;
+  'stats.snapshot': WorkerStats;
+  'stats.reset': null;
+  'control.stats': WorkerStats[];
+  'control.resetStats': null;
 };
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;

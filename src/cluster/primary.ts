@@ -8,7 +8,7 @@ import { loadTree } from '../config/load.js';
 import { advance, type Applied, type LiveState } from '../control/plane.js';
 import type { JournalEntry } from '../faults/admission.js';
 import { Metrics } from '../metrics/metrics.js';
-import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ReplyData, type ToPrimary, type ToWorker } from './ipc.js';
 import { ClusterLedger, type Member } from './ledger.js';
 import { openStore } from '../edge/limits.js';
 
@@ -170,6 +170,10 @@ export class Primary {
             return child.rpc.answer(msg.id, this.configure(msg.incoming, msg.kind, 'admin'));
           case 'control.journal':
             return child.rpc.answer(msg.id, this.journal());
+          case 'control.stats':
+            return child.rpc.answer(msg.id, this.fanOut('stats.snapshot'));
+          case 'control.resetStats':
+            return child.rpc.answer(msg.id, this.fanOut('stats.reset').then(() => null));
           case 'control.resetLimits':
             return child.rpc.answer(
               msg.id,
@@ -194,8 +198,13 @@ export class Primary {
 
   /** Every worker's journal, newest first. */
   private async journal(): Promise<JournalEntry[]> {
-    const parts = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'journal.snapshot' }, METRICS_DEADLINE_MS)));
-    return parts.flatMap((p) => (p.status === 'fulfilled' ? p.value : [])).sort((a, b) => b.time - a.time);
+    return (await this.fanOut('journal.snapshot')).flat().sort((a, b) => b.time - a.time);
+  }
+
+  /** One request to every worker; the answers of those that replied in time. */
+  private async fanOut<T extends 'journal.snapshot' | 'stats.snapshot' | 'stats.reset'>(type: T): Promise<ReplyData[T][]> {
+    const parts = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type } as never, METRICS_DEADLINE_MS) as Promise<ReplyData[T]>));
+    return parts.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {

@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Server } from '../http/app.js';
 import { BodyResult, readBody, writeResponse } from '../http/uws.js';
 import { PRESETS, findScenario } from '../faults/scenarios.js';
-import { advance, type Applied, type ControlPlane } from './plane.js';
+import { advance, totalOf, type Applied, type ControlPlane } from './plane.js';
 import { ControlError, redacted } from './reload.js';
 
 /**
@@ -14,6 +14,8 @@ import { ControlError, redacted } from './reload.js';
 export const ADMIN_PATHS = [
   'GET /admin/config',
   'POST /admin/config',
+  'GET /admin/stats',
+  'POST /admin/stats/reset',
   'GET /admin/scenarios',
   'POST /admin/scenarios/{name}/activate',
   'POST /admin/scenarios/{name}/deactivate',
@@ -44,6 +46,8 @@ export function localControl(server: Server): ControlPlane {
     },
     resetLimits: async (key) => void (await server.resetLimits(key)),
     journal: () => Promise.resolve(server.services.admission.journal.read().reverse()),
+    stats: () => Promise.resolve([server.stats()]),
+    resetStats: () => Promise.resolve(server.services.metrics.resetStats()),
   };
 }
 
@@ -95,6 +99,17 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
       break;
     case 'POST /admin/config':
       if (parts.length === 2) return withBody((body) => control.configure(body, contentType.startsWith('application/merge-patch+json') ? 'merge' : 'replace'));
+      break;
+    case 'GET /admin/stats':
+      if (parts.length === 2) {
+        return run(async () => {
+          const workers = await control.stats();
+          return { uptimeS: Math.round(process.uptime()), version: server.version, total: totalOf(workers), workers };
+        });
+      }
+      break;
+    case 'POST /admin/stats':
+      if (parts.length === 3 && parts[2] === 'reset') return run(async () => (await control.resetStats(), { reset: true }));
       break;
     case 'GET /admin/scenarios':
       if (parts.length === 2) {

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { JournalEntry } from '../faults/admission.js';
+import type { ProcessStats } from '../metrics/metrics.js';
 import { ControlError, nextConfig } from './reload.js';
 
 /** What every process runs: the config, its version, and when its scenario started (one clock for the cluster). */
@@ -25,6 +26,37 @@ export interface ControlPlane {
   resetLimits(key: string | null): Promise<void>;
   /** The fault and rate-limit decisions of every worker, newest first. */
   journal(): Promise<JournalEntry[]>;
+  /** Every worker's stats (GET /admin/stats). */
+  stats(): Promise<WorkerStats[]>;
+  /** Zeroes what the stats count on every worker (not the Prometheus counters). */
+  resetStats(): Promise<void>;
+}
+
+/** One worker's part of GET /admin/stats. */
+export interface WorkerStats extends ProcessStats {
+  readonly pid: number;
+  readonly version: number;
+  readonly uptimeS: number;
+  /** Responses still being written (streams and delayed replies). */
+  readonly open: number;
+  readonly scenario: { readonly name: string; readonly since: string } | null;
+}
+
+/** The workers' stats summed: what GET /admin/stats reports as `total`. */
+export function totalOf(workers: readonly WorkerStats[]): ProcessStats {
+  const requests: Record<string, Record<string, number>> = {};
+  const faults: Record<string, number> = {};
+  let active = 0;
+  let tokens = 0;
+  let rateLimited = 0;
+  for (const w of workers) {
+    for (const [route, byStatus] of Object.entries(w.requests)) for (const [status, n] of Object.entries(byStatus)) (requests[route] ??= {})[status] = (requests[route]![status] ?? 0) + n;
+    for (const [rule, n] of Object.entries(w.faults)) faults[rule] = (faults[rule] ?? 0) + n;
+    active += w.active;
+    tokens += w.tokens;
+    rateLimited += w.rateLimited;
+  }
+  return { requests, active, tokens, faults, rateLimited };
 }
 
 /**

@@ -36,7 +36,7 @@ import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
-import type { ControlPlane, LiveState } from '../control/plane.js';
+import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
 import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest } from './limits.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
@@ -293,6 +293,19 @@ export class Server {
     this.simHeaders = config.control.headers;
     this.config = config;
     this.version = version;
+  }
+
+  /** This process's part of GET /admin/stats. */
+  stats(): WorkerStats {
+    const running = this.services.admission.running();
+    return {
+      pid: process.pid,
+      version: this.version,
+      uptimeS: Math.round(process.uptime()),
+      open: this.services.open.size,
+      scenario: running === null ? null : { name: running.name, since: new Date(running.startMs).toISOString() },
+      ...this.services.metrics.stats(),
+    };
   }
 
   /** What this process runs, as the control plane advances it. */

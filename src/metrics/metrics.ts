@@ -10,6 +10,20 @@ const LATENESS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 type Labels = Record<string, string>;
 
+/** One process's part of GET /admin/stats. */
+export interface ProcessStats {
+  /** By `METHOD /path`, then status. */
+  readonly requests: Record<string, Record<string, number>>;
+  /** Generation requests in flight now. */
+  readonly active: number;
+  /** Completion tokens sent. */
+  readonly tokens: number;
+  /** Faults injected, by deciding rule (or `header`). */
+  readonly faults: Record<string, number>;
+  /** Requests refused by a rate limit. */
+  readonly rateLimited: number;
+}
+
 /** One labelled series of a counter or gauge. */
 export class Cell {
   value = 0;
@@ -72,6 +86,11 @@ abstract class Family<C extends { labels: Labels }> {
 }
 
 class CounterFamily extends Family<Cell> {
+  /** Every series, for the admin API's stats. */
+  series(): IterableIterator<Cell> {
+    return this.cells.values();
+  }
+
   constructor(
     name: string,
     help: string,
@@ -171,6 +190,30 @@ export class Metrics {
     this.earlyRetries.labels(key).inc();
   }
 
+  /** Counter values at the last stats reset: the admin API's stats count from there, Prometheus's counters are left alone. */
+  private readonly statsBase = new Map<Cell, number>();
+
+  /** What GET /admin/stats reports for this process: counts since the last stats reset, and the gauges now. */
+  stats(): ProcessStats {
+    const since = (cell: Cell): number => cell.value - (this.statsBase.get(cell) ?? 0);
+    const sum = (family: CounterFamily): number => [...family.series()].reduce((n, c) => n + since(c), 0);
+    const requests: Record<string, Record<string, number>> = {};
+    for (const c of this.requests.series()) {
+      const n = since(c);
+      if (n > 0) (requests[`${c.labels.method} ${c.labels.path}`] ??= {})[c.labels.status!] = n;
+    }
+    const faults: Record<string, number> = {};
+    for (const c of this.faults.series()) {
+      const n = since(c);
+      if (n > 0) faults[c.labels.rule!] = (faults[c.labels.rule!] ?? 0) + n;
+    }
+    return { requests, active: sum(this.active), tokens: sum(this.tokens), faults, rateLimited: sum(this.rateLimits) };
+  }
+
+  resetStats(): void {
+    for (const family of [this.requests, this.tokens, this.faults, this.rateLimits]) for (const c of family.series()) this.statsBase.set(c, c.value);
+  }
+
   configReload(result: 'applied' | 'invalid'): void {
     this.reloads.labels(result).inc();
   }
@@ -213,6 +256,7 @@ export class Metrics {
 
   /** Forgets every series (after the start-up warm-up, whose traffic is nobody's). Only while nothing is in flight. */
   reset(): void {
+    this.statsBase.clear();
     for (const f of this.families) f.reset();
     this.requestCells.clear();
     this.modelCells.clear();

@@ -81,6 +81,20 @@ t.test('admin API, reloads and the config file on 2 workers', async (t) => {
   t.ok(sources.has('limits') && sources.has('down'), `rate-limit and fault (by the scenario's rule) decisions: ${[...sources].join(', ')}`);
   t.ok(journal.json.entries[0].time >= journal.json.entries.at(-1).time, 'newest first');
 
+  // Stats: per worker and in total, since the last reset (Prometheus counters untouched).
+  const stats = await admin(c, 'GET', '/admin/stats');
+  t.equal(stats.json.workers.length, 2, 'both workers report');
+  t.equal(stats.json.version, (await admin(c, 'GET', '/admin/config')).json.version, 'the live version (scenario switches were reloads too)');
+  t.same(new Set(stats.json.workers.map((w: any) => w.version)), new Set([stats.json.version]), 'every worker on it');
+  t.ok(stats.json.total.requests['POST /v1/chat/completions']['500'] >= 20, 'requests by route and status');
+  t.ok(stats.json.total.faults.down >= 20, 'faults by rule');
+  t.ok(stats.json.total.rateLimited >= 1, 'rate-limit refusals');
+  t.ok(stats.json.total.tokens > 0);
+  t.equal((await admin(c, 'POST', '/admin/stats/reset')).status, 200);
+  const after = await admin(c, 'GET', '/admin/stats');
+  t.same(after.json.total.requests, {}, 'reset: counting starts again');
+  t.match(await (await fetch(`${c.url}/metrics`)).text(), /llm_faults_injected_total\{[^}]*rule="down"[^}]*\} [1-9]/, 'Prometheus counters are not reset');
+
   // Rules added and removed at run time.
   t.equal((await admin(c, 'POST', '/admin/faults', { name: 'teapot', fault: { type: 'bad_gateway' } })).status, 200);
   t.same(new Set((await chats(c, 10)).statuses), new Set([502]));

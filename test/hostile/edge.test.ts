@@ -35,12 +35,12 @@ function raw(port: number, bytes: string, waitMs = 1000): Promise<{ text: string
 
 const chatStream = JSON.stringify({ model: 'gpt-4.1', messages: [{ role: 'user', content: 'hi' }], max_tokens: 200, stream: true });
 
-t.test('SIGHUP kills nothing: the primary and a stream in flight carry on', async (t) => {
+t.test('SIGHUP reloads and kills nothing: the primary and a stream in flight carry on', async (t) => {
   const started = performance.now();
   const stream = send(`${h.c.url}/v1/chat/completions`, chatStream, { 'x-sim-ttft-ms': '100', 'x-sim-itl-ms': '2' });
   await new Promise((r) => setTimeout(r, 50));
   h.c.proc.kill('SIGHUP');
-  await h.c.waitFor((l) => /SIGHUP ignored/.test(l.msg));
+  await h.c.waitFor((l) => l.msg === 'configuration reloaded' && l.trigger === 'SIGHUP');
   const r = await stream;
   t.equal(r.status, 200);
   t.match(r.text, /data: \[DONE\]\n\n$/, 'the stream finished');
