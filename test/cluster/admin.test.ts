@@ -52,13 +52,28 @@ t.test('admin API, reloads and the config file on 2 workers', async (t) => {
   t.same(applied, { status: 200, json: { version: 2, workers: 2 } });
   t.same(new Set((await chats(c, 30)).lengths), new Set([7]), 'every worker serves the new config at once');
 
+  // Reloads under load: a bounded loop of requests runs while five reloads are applied; none fails.
+  let running = true;
+  const seen: number[] = [];
+  const load = (async () => {
+    const deadline = Date.now() + 10_000;
+    while (running && Date.now() < deadline && seen.length < 5_000) seen.push(...(await chats(c, 4)).statuses);
+  })();
+  for (let i = 0; i < 5; i++) t.equal((await admin(c, 'POST', '/admin/config', { response: { minTokens: 7, maxTokens: 7 }, seed: i })).status, 200);
+  running = false;
+  await load;
+  t.ok(seen.length > 0, `${seen.length} requests ran during the reloads`);
+  t.same(seen.filter((s) => s !== 200), [], 'no request failed during the swaps');
+
+  const liveVersion = (await admin(c, 'GET', '/admin/config')).json.version;
+  t.equal(liveVersion, 7, 'seven reloads so far');
   const restart = await admin(c, 'POST', '/admin/config', { workers: 5 });
   t.equal(restart.status, 409, 'a restart-only setting is refused');
   t.match(restart.json.error, { code: 'restart_required', message: /workers/ });
   const invalid = await admin(c, 'POST', '/admin/config', { timeScale: -1 });
   t.equal(invalid.status, 400);
   t.match(invalid.json.error, { code: 'invalid_config', message: /^config: timeScale:/ });
-  t.equal((await admin(c, 'GET', '/admin/config')).json.version, 2, 'neither changed anything');
+  t.equal((await admin(c, 'GET', '/admin/config')).json.version, liveVersion, 'neither changed anything');
 
   // A scenario, activated and deactivated cluster-wide.
   const on = await admin(c, 'POST', '/admin/scenarios/down/activate');
