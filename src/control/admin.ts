@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Server } from '../http/app.js';
 import { BodyResult, readBody, writeResponse } from '../http/uws.js';
 import { PRESETS, findScenario } from '../faults/scenarios.js';
-import { advance, totalOf, type Applied, type ControlPlane } from './plane.js';
+import { advance, CONTROL_STATUS, totalOf, type Applied, type ControlPlane } from './plane.js';
 import { ControlError, redacted } from './reload.js';
 
 /**
@@ -35,14 +35,10 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 /** A single process's control plane: it validates and applies to itself. */
 export function localControl(server: Server): ControlPlane {
   return {
-    configure: (incoming, kind): Promise<Applied> => {
-      try {
-        const state = advance(server.live, incoming, kind);
-        server.apply(state);
-        return Promise.resolve({ version: state.version, workers: 1 });
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
+    configure: async (incoming, kind): Promise<Applied> => {
+      const state = advance(server.live, incoming, kind);
+      server.apply(state);
+      return { version: state.version, workers: 1 };
     },
     resetLimits: async (key) => void (await server.resetLimits(key)),
     journal: () => Promise.resolve(server.services.admission.journal.read().reverse()),
@@ -65,9 +61,9 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
   };
   const fail = (err: unknown): void => {
     if (err instanceof ControlError) return reply(err.status, { error: { message: err.message, code: err.code } });
+    // A ControlError from the primary arrives over IPC as its code.
     const coded = err as { code?: string; message?: string };
-    const status = coded.code === 'invalid_config' ? 400 : coded.code === 'restart_required' ? 409 : 500;
-    reply(status, { error: { message: coded.message ?? String(err), code: coded.code ?? 'internal_error' } });
+    reply(CONTROL_STATUS[coded.code ?? ''] ?? 500, { error: { message: coded.message ?? String(err), code: coded.code ?? 'internal_error' } });
   };
   const adminKey = server.config.admin.key;
   if (adminKey === null) return fail(new ControlError(404, 'not_found', `Invalid URL (${method} ${url})`));

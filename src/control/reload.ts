@@ -1,6 +1,7 @@
 import { validateConfig, ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { maskKey } from '../edge/auth.js';
+import { redactUrl } from '../edge/limits.js';
 
 /** A control-plane refusal: an HTTP status, a code, and a message naming what was wrong. */
 export class ControlError extends Error {
@@ -72,6 +73,6 @@ export function redacted(config: Readonly<Config>): unknown {
   const admin = copy.admin as { key: string | null };
   if (admin.key !== null) admin.key = '[redacted]';
   const limits = copy.limits as { store: string };
-  limits.store = limits.store.replace(/\/\/([^@/]*)@/, '//…@');
+  limits.store = redactUrl(limits.store);
   return copy;
 }

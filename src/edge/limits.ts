@@ -164,7 +164,7 @@ export async function openStore(limits: LimitsConfig, log: Logger): Promise<Budg
 const STORE_CONNECT_MS = 2_000;
 
 /** A store URL as logs show it: without its password. */
-const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//…@');
+export const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//…@');
 
 /** Cached bucket lists (src/edge/limits.ts `Limiter.buckets`) before the cache starts over. */
 const MAX_PLANS = 100_000;
@@ -276,11 +276,11 @@ export class Limiter {
   }
 
   /** A client that comes back before the wait it was told is over: what it was told; null otherwise. */
-  early(client: string, now: number): Told | null {
+  early(client: string): Told | null {
     if (this.told.size === 0) return null;
     const t = this.told.get(client);
     if (t === undefined) return null;
-    if (now < t.until) return t;
+    if (Date.now() < t.until) return t;
     this.told.delete(client);
     return null;
   }

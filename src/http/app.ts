@@ -274,7 +274,7 @@ export class Server {
     this.profiles = new Profiles(config);
     this.keys = new KeyRing(config.auth);
     if (JSON.stringify(previous.limits) !== JSON.stringify(config.limits)) {
-      const limiter = new Limiter(config.limits, this.options.budget ?? this.limiter.store, config.workers);
+      const limiter = new Limiter(config.limits, this.limiter.store, config.workers);
       limiter.onTold = this.limiter.onTold;
       limiter.onUnavailable = this.limiter.onUnavailable;
       this.limiter = limiter;

@@ -85,7 +85,7 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
     ex.services.admission.journal.record({ time: Date.now(), requestId: ex.requestId, source: 'limits', fault: err.code, route, model: modelId });
     ex.replyError(err);
   };
-  const told = limiter.early(client, Date.now());
+  const told = limiter.early(client);
   if (told !== null) {
     ex.services.metrics.retryAfterViolated(keyLabel);
     if (limiter.penalizes) return refuse(told.refused, told.until - Date.now(), told.requested, [told.refused]);
