@@ -14,6 +14,8 @@ export interface ChatOptions {
   connections: number;
   simArgs: string[];
   target?: string;
+  /** A second simulator with these extra flags (e.g. `--config limits.yaml`), measured interleaved with the first: what a feature costs. */
+  variant?: string[];
 }
 
 interface Load {
@@ -85,13 +87,21 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
   const simRuns: Measured[] = [];
   const baseRuns: Measured[] = [];
   const targetRuns: Measured[] = [];
+  const variantRuns: Measured[] = [];
+  const variant = o.variant ? await startProcess([...o.simArgs, '--port', '0', '--time-scale', '0', ...o.variant]) : null;
+  if (variant) await waitHealthy(variant.port);
+  const variantUrl = variant ? `http://127.0.0.1:${variant.port}/v1/chat/completions` : '';
   // Interleaved, so drift in the machine's load hits both alike.
   for (let i = 0; i < o.runs; i++) {
     baseRuns.push(await measure(baseUrl, base.proc.pid!, o));
     simRuns.push(await measure(simUrl, sim.proc.pid!, o));
     if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN });
-    console.log(`chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}`);
+    if (variant) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
+    console.log(
+      `chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}${variant ? `, variant ${variantRuns[i]!.rps.toFixed(0)} req/s (${variantRuns[i]!.non2xx} non-2xx)` : ''}`,
+    );
   }
+  if (variant) await stopProcess(variant);
   await stopProcess(sim);
   await stopProcess(base);
   const s = summarise(simRuns);
@@ -101,7 +111,12 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
   const ratio = median(simRuns.map((r, i) => r.rps / baseRuns[i]!.rps));
   const cpuRatio = median(simRuns.map((r, i) => r.cpuUsPerRequest / baseRuns[i]!.cpuUsPerRequest));
   console.log(`\nnon-stream chat, time scale 0, load generator ${WRK ? 'wrk' : 'autocannon'} (medians)`);
-  console.table({ 'bare uWS (b)': row(b), 'simulator (a)': row(s), ...(o.target ? { 'target (gateway)': row(summarise(targetRuns)) } : {}) });
-  console.log(`ratio (a)/(b) req/s, median of paired runs: ${ratio.toFixed(3)}; server CPU per request (a)/(b): ${cpuRatio.toFixed(2)}×\n`);
-  return { loadGenerator: WRK ? 'wrk' : 'autocannon', replyBytes, simulator: s, baseline: b, ratio, cpuRatio, ...(o.target ? { target: summarise(targetRuns), targetRatio: summarise(targetRuns).rps / s.rps } : {}) };
+  console.table({ 'bare uWS (b)': row(b), 'simulator (a)': row(s), ...(o.target ? { 'target (gateway)': row(summarise(targetRuns)) } : {}), ...(variant ? { 'variant (v)': row(summarise(variantRuns)) } : {}) });
+  console.log(`ratio (a)/(b) req/s, median of paired runs: ${ratio.toFixed(3)}; server CPU per request (a)/(b): ${cpuRatio.toFixed(2)}×`);
+  const variantResult = variant
+    ? { variant: summarise(variantRuns), variantRatio: median(variantRuns.map((r, i) => r.rps / simRuns[i]!.rps)), variantCpuRatio: median(variantRuns.map((r, i) => r.cpuUsPerRequest / simRuns[i]!.cpuUsPerRequest)) }
+    : {};
+  if (variant) console.log(`variant (v)/(a) req/s, median of paired runs: ${variantResult.variantRatio!.toFixed(3)}; server CPU per request (v)/(a): ${variantResult.variantCpuRatio!.toFixed(2)}×`);
+  console.log('');
+  return { loadGenerator: WRK ? 'wrk' : 'autocannon', replyBytes, simulator: s, baseline: b, ratio, cpuRatio, ...(o.target ? { target: summarise(targetRuns), targetRatio: summarise(targetRuns).rps / s.rps } : {}), ...variantResult };
 }

@@ -19,11 +19,16 @@ export async function serve(config: Readonly<Config>, logging: Logging, shared?:
     const ms = await server.warm();
     logging.log.debug({ ms: Math.round(ms) }, 'warmed up');
   }
+  let at: readonly [string, number] = [config.host, config.port];
   try {
-    await server.listen(config.host, config.port);
+    await server.listen(...at);
+    if (config.admin.port !== null) {
+      at = [config.admin.host ?? config.host, config.admin.port];
+      await server.listenAdmin(...at);
+    }
   } catch {
     // A cluster worker leaves the telling to the primary, so start-up fails with one line.
-    if (cluster.isPrimary) process.stderr.write(`${cannotListen(config.host, config.port)}\n`);
+    if (cluster.isPrimary) process.stderr.write(`${cannotListen(...at)}\n`);
     process.exit(EXIT_CANNOT_LISTEN);
   }
   containStrays(logging.log);
@@ -161,6 +166,6 @@ export async function runSingleProcess(config: Readonly<Config>): Promise<void> 
       log.error({ trigger: 'SIGHUP' }, `${(err as Error).message}; the running configuration stays`);
     }
   });
-  log.info({ host: config.host, port: server.port, workers: 0 }, 'llm-simulator listening');
+  log.info({ host: config.host, port: server.port, workers: 0, ...(server.adminPort !== null ? { adminHost: config.admin.host ?? config.host, adminPort: server.adminPort } : {}) }, 'llm-simulator listening');
   flushLog();
 }

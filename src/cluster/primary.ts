@@ -103,15 +103,22 @@ export class Primary {
   private reloadFromSource(trigger: string): void {
     let tree: unknown;
     try {
-      const read = loadTree(this.source.argv, this.source.env).tree;
-      // `port: 0` asked for any free port at start-up; the one picked is the port to keep.
-      tree = read.port === 0 || read.port === undefined ? { ...read, port: this.port } : read;
+      tree = this.pinPickedPorts(loadTree(this.source.argv, this.source.env).tree);
     } catch (err) {
       this.metrics.configReload('invalid');
       this.log.error({ trigger }, (err as Error).message);
       return;
     }
     this.configure(tree, 'replace', trigger).catch((err: Error) => this.log.error({ trigger }, `${err.message}; the running configuration stays`));
+  }
+
+  /** `port: 0` (and `admin.port: 0`) asked for any free port at start-up; the ports picked are the ones to keep. */
+  private pinPickedPorts(read: Record<string, unknown>): Record<string, unknown> {
+    const { config } = this.live;
+    const tree: Record<string, unknown> = read.port === 0 || read.port === undefined ? { ...read, port: config.port } : { ...read };
+    const admin = read.admin as Record<string, unknown> | undefined;
+    if (admin?.port === 0) tree.admin = { ...admin, port: config.admin.port };
+    return tree;
   }
 
   /** Watches the config file (debounced: editors write in several steps). */
@@ -137,13 +144,24 @@ export class Primary {
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     if (this.port === 0) this.port = await freePort(this.config.host);
     else if (!this.config.sharePort) await ensurePortFree(this.config.host, this.port);
+    const admin = await this.adminListener();
     this.ledger = new ClusterLedger(await openStore(this.config.limits, this.log), () => this.children.values());
-    this.live = { ...this.live, config: { ...this.config, port: this.port } };
+    this.live = { ...this.live, config: { ...this.config, port: this.port, admin } };
     this.starting = true;
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.starting = false;
     this.watchConfigFile();
-    this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers }, 'llm-simulator listening');
+    this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers, ...(admin.port !== null ? { adminHost: admin.host ?? this.config.host, adminPort: admin.port } : {}) }, 'llm-simulator listening');
+  }
+
+  /** The admin listener's settings with its port picked (`admin.port: 0`) or checked free, as every worker will use them. */
+  private async adminListener(): Promise<Config['admin']> {
+    const { admin } = this.config;
+    if (admin.port === null) return admin;
+    const host = admin.host ?? this.config.host;
+    if (admin.port === 0) return { ...admin, port: await freePort(host) };
+    if (!this.config.sharePort) await ensurePortFree(host, admin.port);
+    return admin;
   }
 
   private fork(): Promise<number> {

@@ -104,6 +104,10 @@ export const configSchema = z
       .object({
         /** The admin API's key (header `X-Admin-Key`); null: no admin API (its paths answer 404). */
         key: z.string().min(8).nullable().default(null),
+        /** A separate listener for the admin API only (as Envoy's admin), 0 for any free port; null: the main port serves it. */
+        port: z.number().int().min(0).max(65535).nullable().default(null),
+        /** The admin listener's address; null: the main `host`. */
+        host: z.string().min(1).nullable().default(null),
       })
       .strict()
       .prefault({}),

@@ -18,7 +18,7 @@ export class ControlError extends Error {
  * Settings a running simulator cannot change (sockets, processes, threads, the budget store's
  * connection): a reload that changes one is refused with 409 and changes nothing.
  */
-export const RESTART_ONLY = ['host', 'port', 'sharePort', 'workers', 'pool.threads', 'limits.store'] as const;
+export const RESTART_ONLY = ['host', 'port', 'sharePort', 'workers', 'pool.threads', 'limits.store', 'admin.port', 'admin.host'] as const;
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);

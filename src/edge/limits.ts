@@ -58,6 +58,36 @@ const PER_MINUTE: Record<Dimension, keyof LimitSpec> = { requests: 'requestsPerM
 /** What one request costs in each dimension. */
 export type Cost = Readonly<Record<Dimension, number>>;
 
+/**
+ * A dimension's place in DIMENSIONS, and a cost's amount in it: switches, since `table[dimension]`
+ * is a megamorphic keyed load, and these run per bucket per request.
+ */
+export function slotOf(dimension: Dimension): 0 | 1 | 2 | 3 {
+  switch (dimension) {
+    case 'requests':
+      return 0;
+    case 'tokens':
+      return 1;
+    case 'inputTokens':
+      return 2;
+    case 'outputTokens':
+      return 3;
+  }
+}
+
+export function amountOf(cost: Cost, dimension: Dimension): number {
+  switch (dimension) {
+    case 'requests':
+      return cost.requests;
+    case 'tokens':
+      return cost.tokens;
+    case 'inputTokens':
+      return cost.inputTokens;
+    case 'outputTokens':
+      return cost.outputTokens;
+  }
+}
+
 /** One bucket of one dimension: its identity across the cluster and its size. */
 export interface BucketSpec {
   readonly id: string;
@@ -166,23 +196,42 @@ const STORE_CONNECT_MS = 2_000;
 /** A store URL as logs show it: without its password. */
 export const redactUrl = (url: string): string => url.replace(/\/\/([^@/]*)@/, '//…@');
 
-/** Cached bucket lists (src/edge/limits.ts `Limiter.buckets`) before the cache starts over. */
+/** Cached plans (`Limiter.plan`) before the cache starts over. */
 const MAX_PLANS = 100_000;
 
 /** How long a worker keeps leased budget before giving back what it did not spend. */
 export const LEASE_MS = 250;
 
+/** This worker's share of one bucket: budget the store granted it, spent locally. */
 interface Lease {
+  readonly spec: BucketSpec;
   left: number;
   /** The shared bucket's level when the lease was taken (for the remaining-headers). */
   level: number;
   timer: NodeJS.Timeout | null;
+  /** The store's answer this worker awaits for the bucket: requests short meanwhile wait for it rather than each asking. */
+  refilling: Promise<void> | null;
 }
 
-/** The outcome of one request's admission by the limits. */
-export type LimitDecision =
-  | { readonly ok: true; readonly state: readonly BucketState[] }
-  | { readonly ok: false; readonly refused: BucketState; readonly retryAfterMs: number; readonly state: readonly BucketState[] };
+/**
+ * What applies to requests of one (client, model, route): the buckets, each with this worker's
+ * lease of it, and for each dimension the indexes of its buckets. Built once per triple, so a
+ * request's admission allocates nothing but its cost.
+ */
+export interface Plan {
+  readonly buckets: readonly BucketSpec[];
+  readonly leases: readonly Lease[];
+  readonly byDimension: readonly (readonly [Dimension, readonly number[]])[];
+  /** Whether any bucket counts tokens (only those have a reservation to settle). */
+  readonly settles: boolean;
+}
+
+/** A refused admission: the bucket that refused, how long until it holds the request's cost, and every dimension's state. */
+export interface Refusal {
+  readonly refused: BucketState;
+  readonly retryAfterMs: number;
+  readonly state: readonly BucketState[];
+}
 
 /** What the headers say about one dimension: the tightest bucket of that dimension. */
 export interface BucketState {
@@ -203,6 +252,12 @@ export interface Told {
 /** Clients remembered as told to wait before the memory starts over (one entry per refused client, dropped when its wait is over). */
 const MAX_TOLD = 100_000;
 
+/** What a lease lets the headers report: what it holds plus what the store had, at most the bucket. */
+const remainingOf = (lease: Lease): number => Math.min(lease.spec.capacity, Math.max(0, Math.floor(lease.left + lease.level)));
+const resetMsOf = (spec: BucketSpec, remaining: number): number => Math.ceil(((spec.capacity - remaining) * 60_000) / spec.perMinute);
+
+const collect = (out: BucketState[], dimension: Dimension, limit: number, remaining: number, resetMs: number): void => void out.push({ dimension, limit, remaining, resetMs });
+
 /** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
 export class Limiter {
   private readonly models: { glob: RegExp; spec: LimitSpec; name: string }[];
@@ -212,9 +267,12 @@ export class Limiter {
   onUnavailable: (() => void) | null = null;
   /** Shares a refusal with the other workers (IPC in a cluster); they call `remember` with it. */
   onTold: ((client: string, told: Told) => void) | null = null;
-  /** The buckets of each (client, model, route) seen, built once: they are the same for every request of the three. */
-  private readonly plans = new Map<string, BucketSpec[]>();
+  /** Plans by route, client and model (nested maps: a joined key cost a string per request). */
+  private readonly plans = new Map<string, Map<string, Map<string, Plan>>>();
+  private planCount = 0;
   private readonly workers: number;
+  /** Whether any limit is configured (off: the limiter is never consulted). */
+  readonly active: boolean;
 
   constructor(
     private readonly config: LimitsConfig,
@@ -223,51 +281,116 @@ export class Limiter {
   ) {
     this.models = Object.entries(config.models).map(([glob, spec]) => ({ glob: globRegExp(glob), spec, name: glob }));
     this.workers = Math.max(1, workers);
+    this.active = config.default !== null || this.models.length > 0 || Object.keys(config.routes).length > 0;
   }
 
-  /** Whether any limit is configured (off: the limiter is never consulted). */
-  get active(): boolean {
-    return this.config.default !== null || this.models.length > 0 || Object.keys(this.config.routes).length > 0;
-  }
-
-  /** The buckets that apply to a request of `client` (with its own limits, if its key has any) for `model` on `route`. */
-  buckets(client: string, own: LimitSpec | null, model: string, route: FaultRoute): BucketSpec[] {
-    const key = `${client}\u0000${model}\u0000${route}`;
-    let plan = this.plans.get(key);
+  /** What applies to a request of `client` (with its own limits, if its key has any) for `model` on `route`. */
+  plan(client: string, own: LimitSpec | null, model: string, route: FaultRoute): Plan {
+    let byClient = this.plans.get(route);
+    if (byClient === undefined) this.plans.set(route, (byClient = new Map()));
+    let byModel = byClient.get(client);
+    if (byModel === undefined) byClient.set(client, (byModel = new Map()));
+    let plan = byModel.get(model);
     if (plan === undefined) {
       // Bounded: a client sending endless made-up model names must not grow it without end.
-      if (this.plans.size >= MAX_PLANS) this.plans.clear();
-      this.plans.set(key, (plan = this.plan(client, own, model, route)));
+      if (this.planCount >= MAX_PLANS) this.startOver();
+      byModel.set(model, (plan = this.build(client, own, model, route)));
+      this.planCount++;
     }
     return plan;
   }
 
-  private plan(client: string, own: LimitSpec | null, model: string, route: FaultRoute): BucketSpec[] {
-    const out: BucketSpec[] = [];
+  private build(client: string, own: LimitSpec | null, model: string, route: FaultRoute): Plan {
+    const buckets: BucketSpec[] = [];
     const add = (scope: string, spec: LimitSpec | null | undefined): void => {
       if (spec == null) return;
       for (const dimension of DIMENSIONS) {
         const perMinute = spec[PER_MINUTE[dimension]] as number | undefined;
-        if (perMinute !== undefined) out.push({ id: `${scope}:${dimension}`, dimension, perMinute, capacity: Math.max(1, Math.round(perMinute * spec.burst)) });
+        if (perMinute !== undefined) buckets.push({ id: `${scope}:${dimension}`, dimension, perMinute, capacity: Math.max(1, Math.round(perMinute * spec.burst)) });
       }
     };
     add(`client:${client}`, own ?? this.config.default);
     for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
     add(`route:${route}:${client}`, this.config.routes[route]);
-    return out;
+    const byDimension = DIMENSIONS.map((d) => [d, buckets.flatMap((b, i) => (b.dimension === d ? [i] : []))] as const).filter(([, at]) => at.length > 0);
+    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests') };
   }
 
-  /** Admits `cost` against every bucket or none: at once from leases, or after the store granted more. */
-  admit(buckets: readonly BucketSpec[], cost: Cost): LimitDecision | Promise<LimitDecision> {
+  /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */
+  private startOver(): void {
+    for (const lease of this.leases.values()) this.expire(lease);
+    this.leases.clear();
+    this.plans.clear();
+    this.planCount = 0;
+  }
+
+  private lease(spec: BucketSpec): Lease {
+    let lease = this.leases.get(spec.id);
+    if (lease === undefined) this.leases.set(spec.id, (lease = { spec, left: 0, level: spec.capacity, timer: null, refilling: null }));
+    return lease;
+  }
+
+  /** Admits `cost` against every bucket of the plan or none: at once from leases (`true`), or after the store granted more. */
+  admit(plan: Plan, cost: Cost, again = false): true | Refusal | Promise<true | Refusal> {
     let pending: Promise<void>[] | null = null;
-    for (const b of buckets) {
-      const need = cost[b.dimension];
-      if (need <= 0 || (this.leases.get(b.id)?.left ?? 0) >= need) continue;
-      const refilled = this.refill(b, need);
+    const { buckets, leases } = plan;
+    for (let i = 0; i < buckets.length; i++) {
+      const need = amountOf(cost, buckets[i]!.dimension);
+      if (need <= 0 || leases[i]!.left >= need) continue;
+      const refilled = this.refill(leases[i]!, need, !again);
       if (refilled instanceof Promise) (pending ??= []).push(refilled);
     }
-    if (pending === null) return this.spend(buckets, cost);
-    return Promise.all(pending).then(() => this.spend(buckets, cost));
+    if (pending === null) return this.spend(plan, cost);
+    // Still short after the shared answer, a request asks once more on its own: the answer it
+    // waited for may have been sized for another request, or have said "nothing left" while this
+    // worker's own expiring lease held the budget (given back since). Only its own answer refuses.
+    return Promise.all(pending).then(() => (!again && this.short(plan, cost) !== -1 ? this.admit(plan, cost, true) : this.spend(plan, cost)));
+  }
+
+  /** The first bucket whose lease does not hold the request's cost, -1 when every one does. */
+  private short(plan: Plan, cost: Cost): number {
+    for (let i = 0; i < plan.buckets.length; i++) {
+      const need = amountOf(cost, plan.buckets[i]!.dimension);
+      if (need > 0 && plan.leases[i]!.left < need) return i;
+    }
+    return -1;
+  }
+
+  private spend(plan: Plan, cost: Cost): true | Refusal {
+    const refused = this.short(plan, cost);
+    if (refused === -1) {
+      for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountOf(cost, plan.buckets[i]!.dimension);
+      return true;
+    }
+    const spec = plan.buckets[refused]!;
+    const lease = plan.leases[refused]!;
+    const state = this.state(plan);
+    const missing = Math.max(1, amountOf(cost, spec.dimension) - (lease.left + lease.level));
+    return { refused: state.find((s) => s.dimension === spec.dimension)!, retryAfterMs: Math.ceil((missing * 60_000) / spec.perMinute), state };
+  }
+
+  /**
+   * The tightest bucket of each dimension of the plan, as the headers report it: `each(context,
+   * …)` once per dimension (a function and a context rather than a closure: this runs per request).
+   */
+  tightest<C>(plan: Plan, context: C, each: (context: C, dimension: Dimension, limit: number, remaining: number, resetMs: number) => void): void {
+    for (const [dimension, at] of plan.byDimension) {
+      let best = at[0]!;
+      let remaining = remainingOf(plan.leases[best]!);
+      for (let j = 1; j < at.length; j++) {
+        const r = remainingOf(plan.leases[at[j]!]!);
+        if (r < remaining) [best, remaining] = [at[j]!, r];
+      }
+      const spec = plan.buckets[best]!;
+      each(context, dimension, spec.perMinute, remaining, resetMsOf(spec, remaining));
+    }
+  }
+
+  /** The same as data (refusals carry it, and share it with the other workers). */
+  state(plan: Plan): BucketState[] {
+    const out: BucketState[] = [];
+    this.tightest(plan, out, collect);
+    return out;
   }
 
   /** Whether a client back early is refused again (`limits.penalizeEarlyRetry`). */
@@ -307,76 +430,72 @@ export class Limiter {
     return this.store.reset(client);
   }
 
-  /** Drops this worker's leases of `client`'s buckets (or all) without giving them back, and its refusals of it. */
+  /** Empties this worker's leases of `client`'s buckets (or all) without giving them back, and forgets its refusals of it. */
   forget(client: string | null): void {
     for (const [id, lease] of this.leases) {
       if (client !== null && !bucketOf(id, client)) continue;
       if (lease.timer !== null) clearTimeout(lease.timer);
-      this.leases.delete(id);
+      // Emptied, not deleted: plans hold their leases.
+      lease.timer = null;
+      lease.left = 0;
+      lease.level = lease.spec.capacity;
     }
     if (client === null) this.told.clear();
     else this.told.delete(client);
   }
 
-  /** Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`). */
-  settle(buckets: readonly BucketSpec[], dimension: Dimension, unused: number): void {
+  /**
+   * Gives back what a request reserved and did not use (its answer was shorter than `max_tokens`):
+   * into this worker's lease of the bucket, where the next request spends it, and with the rest of
+   * the lease back to the store when the lease expires. Giving it to the store at once was an IPC
+   * message (or a Redis call) per request, most of what limits cost.
+   */
+  settle(plan: Plan, dimension: Dimension, unused: number): void {
     if (unused <= 0) return;
-    for (const b of buckets) if (b.dimension === dimension) this.store.give(b, unused);
+    for (let i = 0; i < plan.buckets.length; i++) if (plan.buckets[i]!.dimension === dimension) this.hold(plan.leases[i]!, unused, null);
   }
 
   /**
-   * Takes more budget for `b` (at least `need`, a tenth of the bucket per worker if there is
-   * that much). Grants add to the lease: requests short at the same moment each take their own,
-   * and whatever one of them took serves whichever spends first (the total never exceeds what
-   * the store granted; a grant nobody spent goes back when the lease expires).
+   * Takes more budget for a lease (at least `need`, a tenth of the bucket per worker if there is
+   * that much). A `shared` refill is one request to the store at a time: requests short while
+   * it is out wait for its answer (a burst after a lease expired made one round trip each, and
+   * leased the whole bucket to one worker). Grants add to the lease, and whatever was granted
+   * serves whichever request spends first (the total never exceeds what the store granted; a
+   * grant nobody spent goes back when the lease expires).
    */
-  private refill(b: BucketSpec, need: number): void | Promise<void> {
-    const want = Math.max(need, Math.ceil(b.capacity / (10 * this.workers)));
-    const got = this.store.take(b, need, want);
+  private refill(lease: Lease, need: number, shared: boolean): void | Promise<void> {
+    if (shared && lease.refilling !== null) return lease.refilling;
+    const b = lease.spec;
+    // What the lease holds (settled reservations among it) counts: the store is asked for the rest.
+    const missing = Math.max(1, need - lease.left);
+    const want = Math.max(missing, Math.ceil(b.capacity / (10 * this.workers)));
+    const got = this.store.take(b, missing, want);
     const apply = (r: Grant): void => {
+      if (shared) lease.refilling = null;
       if (r.unavailable) this.onUnavailable?.();
-      this.hold(b, r.granted, r.level);
+      this.hold(lease, r.granted, r.level);
     };
-    return got instanceof Promise ? got.then(apply) : apply(got);
+    if (!(got instanceof Promise)) return apply(got);
+    const answered = got.then(apply, (err: unknown) => {
+      if (shared) lease.refilling = null;
+      throw err;
+    });
+    if (shared) lease.refilling = answered;
+    return answered;
   }
 
-  private hold(b: BucketSpec, granted: number, level: number): void {
-    let lease = this.leases.get(b.id);
-    if (lease === undefined) this.leases.set(b.id, (lease = { left: 0, level, timer: null }));
+  /** Adds `granted` to a lease (from the store, whose level it then reports, or settled back: `level` null). */
+  private hold(lease: Lease, granted: number, level: number | null): void {
     lease.left += granted;
-    lease.level = level;
-    if (lease.timer === null && lease.left > 0) {
-      const l = lease;
-      l.timer = setTimeout(() => {
-        l.timer = null;
-        if (l.left > 0) this.store.give(b, l.left);
-        l.left = 0;
-      }, LEASE_MS).unref();
-    }
+    if (level !== null) lease.level = level;
+    if (lease.timer === null && lease.left > 0) lease.timer = setTimeout(() => this.expire(lease), LEASE_MS).unref();
   }
 
-  private spend(buckets: readonly BucketSpec[], cost: Cost): LimitDecision {
-    const refused = buckets.find((b) => cost[b.dimension] > 0 && (this.leases.get(b.id)?.left ?? 0) < cost[b.dimension]);
-    if (refused === undefined) for (const b of buckets) if (cost[b.dimension] > 0) this.leases.get(b.id)!.left -= cost[b.dimension];
-    const state = this.state(buckets);
-    if (refused === undefined) return { ok: true, state };
-    const lease = this.leases.get(refused.id);
-    const available = (lease?.left ?? 0) + (lease?.level ?? 0);
-    const missing = Math.max(1, cost[refused.dimension] - available);
-    return { ok: false, refused: state.find((s) => s.dimension === refused.dimension)!, retryAfterMs: Math.ceil((missing * 60_000) / refused.perMinute), state };
-  }
-
-  /** The tightest bucket of each dimension, as the headers report it. */
-  private state(buckets: readonly BucketSpec[]): BucketState[] {
-    const tightest: BucketState[] = [];
-    for (const b of buckets) {
-      const lease = this.leases.get(b.id);
-      const remaining = Math.min(b.capacity, Math.max(0, Math.floor((lease?.left ?? 0) + (lease?.level ?? b.capacity))));
-      const s = { dimension: b.dimension, limit: b.perMinute, remaining, resetMs: Math.ceil(((b.capacity - remaining) * 60_000) / b.perMinute) };
-      const i = tightest.findIndex((t) => t.dimension === b.dimension);
-      if (i === -1) tightest.push(s);
-      else if (s.remaining < tightest[i]!.remaining) tightest[i] = s;
-    }
-    return tightest;
+  /** The lease's time is up: what it holds goes back to the store. */
+  private expire(lease: Lease): void {
+    if (lease.timer !== null) clearTimeout(lease.timer);
+    lease.timer = null;
+    if (lease.left > 0) this.store.give(lease.spec, lease.left);
+    lease.left = 0;
   }
 }

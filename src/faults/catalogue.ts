@@ -58,17 +58,31 @@ export const FAULT_TYPES = Object.keys(FAULTS) as FaultType[];
 export const isErrorFault = (type: FaultType): type is ErrorFault => FAULTS[type].kind === 'error';
 const ERROR_FAULTS = FAULT_TYPES.filter(isErrorFault) as [ErrorFault, ...ErrorFault[]];
 
-/** `30s`, `1.5m`, `250ms`, `2h`, or a number of milliseconds. */
-export const duration = z.union([
-  z.number().min(0).max(MAX_DELAY_MS),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration such as 250ms, 30s, 2m or 1h')
-    .transform((s) => {
-      const [, n, unit] = s.match(/^([\d.]+)(ms|s|m|h)$/)!;
-      return Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
-    }),
-]);
+/**
+ * `30s`, `1.5m`, `250ms`, `2h`, or a number of milliseconds, at most `maxMs` written either way
+ * (a reload validates the parsed config again, where the text has become its number).
+ */
+const durationUpTo = (maxMs: number) =>
+  z.union([
+    z.number().min(0).max(maxMs),
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration such as 250ms, 30s, 2m or 1h')
+      .transform((s) => {
+        const [, n, unit] = s.match(/^([\d.]+)(ms|s|m|h)$/)!;
+        return Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit as 'ms' | 's' | 'm' | 'h'];
+      })
+      .pipe(z.number().max(maxMs)),
+  ]);
+
+/** A delay a fault adds (`ms`). */
+export const duration = durationUpTo(MAX_DELAY_MS);
+
+/** The longest stretch of a timeline (scenario phases, rule windows and periods). */
+export const MAX_SPAN_MS = 7 * 24 * 3_600_000;
+
+/** A stretch of a timeline: up to a week. */
+export const span = durationUpTo(MAX_SPAN_MS);
 
 /**
  * One fault with its parameters. `after` (a token index) or `at` (a fraction of the answer) place

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, faultSpecSchema } from './catalogue.js';
+import { faultSpecSchema, span } from './catalogue.js';
 
 /** The POST routes a rule can match, by name (each Route in src/http/app.ts carries one). */
 export const FAULT_ROUTES = ['chat.completions', 'completions', 'embeddings', 'responses', 'complete', 'messages', 'messages.count_tokens'] as const;
@@ -64,8 +64,8 @@ export const triggerSchema = z
     probability: z.number().min(0).max(1).optional(),
     /** `x` fires, `.` passes, repeating: `..x` fails every third matching request. */
     pattern: z.string().regex(/^[.x]+$/, 'only . (pass) and x (fault)').optional(),
-    window: z.object({ from: duration.default(0), until: duration.optional() }).strict().optional(),
-    periodic: z.object({ every: duration, for: duration }).strict().optional(),
+    window: z.object({ from: span.default(0), until: span.optional() }).strict().optional(),
+    periodic: z.object({ every: span, for: span }).strict().optional(),
   })
   .strict()
   .superRefine((w, ctx) => {

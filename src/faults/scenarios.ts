@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './catalogue.js';
+import { span } from './catalogue.js';
 import { ruleSchema } from './rules.js';
 
 /**
@@ -9,7 +9,7 @@ import { ruleSchema } from './rules.js';
  */
 export const phaseSchema = z
   .object({
-    for: duration.refine((ms) => ms > 0, 'must be more than 0'),
+    for: span.refine((ms) => ms > 0, 'must be more than 0'),
     /** Rules added after the config's own while the phase lasts (their counts are the phase's own). */
     faults: z.array(ruleSchema).max(100).default([]),
     /** Multiplies TTFT and inter-token gaps of the requests admitted during the phase. */

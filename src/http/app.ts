@@ -131,12 +131,17 @@ export class Server {
   profiles: Profiles;
   readonly services: Services;
   port = 0;
+  /** The admin listener's port (`admin.port`), null when the main port serves the admin API. */
+  adminPort: number | null = null;
   draining = false;
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
   private simHeaders: boolean;
   private keys: KeyRing;
   private limiter: Limiter;
   private readonly app: TemplatedApp;
+  /** The admin API's own app when `admin.port` is set (it then has no route on the main port). */
+  private readonly adminApp: TemplatedApp | null;
+  private adminSocket: us_listen_socket | null = null;
   private listenSocket: us_listen_socket | null = null;
 
   constructor(private readonly options: ServerOptions) {
@@ -176,6 +181,7 @@ export class Server {
     if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, this.scenarioStartMs);
     const control = options.control ?? localControl(this);
     this.app = uWS.App();
+    this.adminApp = config.admin.port === null ? null : uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).
     for (const path of HEALTH_PATHS) {
@@ -186,7 +192,9 @@ export class Server {
       this.app.get(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', true) : this.health(res, 200, 'ready', true))));
       this.app.head(path, (res, req) => void (this.guarded(res, req, path) && (this.draining ? this.health(res, 503, 'draining', false) : this.health(res, 200, 'ready', false))));
     }
-    this.app.any('/admin/*', (res, req) => adminRequest(this, control, res, req));
+    // Every path of the admin listener is the admin API's (unknown ones get its 404).
+    if (this.adminApp !== null) this.adminApp.any('/*', (res, req) => adminRequest(this, control, res, req));
+    else this.app.any('/admin/*', (res, req) => adminRequest(this, control, res, req));
     this.app.get(METRICS_PATH, (res, req) => void (this.guarded(res, req, METRICS_PATH) && this.metrics(res)));
     this.app.any('/*', (res, req) => {
       const headers = readHeaders(req, this.simHeaders);
@@ -224,6 +232,20 @@ export class Server {
       this.limiter = limiter;
       services.metrics.reset();
     }
+  }
+
+  /** Listens on `admin.host`:`admin.port` when the admin API has its own listener (a no-op otherwise). */
+  listenAdmin(host: string, port: number): Promise<void> {
+    const app = this.adminApp;
+    if (app === null) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      app.listen(host, port, (socket) => {
+        if (socket === false) return reject(new Error(`cannot listen on ${host}:${port}`));
+        this.adminSocket = socket;
+        this.adminPort = uWS.us_socket_local_port(socket);
+        resolve();
+      });
+    });
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -332,6 +354,8 @@ export class Server {
   close(): void {
     if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    if (this.adminSocket !== null) uWS.us_listen_socket_close(this.adminSocket);
+    this.adminSocket = null;
   }
 
   /**

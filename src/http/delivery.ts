@@ -16,11 +16,8 @@ import { closeAfterWriting, closeWithoutResponse, errorEventFrame, faultedWait, 
 const frames = new FrameBuffer();
 
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
-const SSE_HEADERS: readonly (readonly [string, string])[] = [
-  ['cache-control', 'no-cache'],
-  // WIRE C3: proxies must not buffer the stream.
-  ['x-accel-buffering', 'no'],
-];
+/** The stream's own header lines, joined once (src/http/uws.ts `writeHead`); WIRE C3: proxies must not buffer the stream. */
+const SSE_HEADER_LINES = '\r\ncache-control: no-cache\r\nx-accel-buffering: no';
 
 const HEADERS_NOW = ': ping\n\n';
 
@@ -213,8 +210,7 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, ex.headers);
-    for (const [k, v] of SSE_HEADERS) ex.res.writeHeader(k, v);
+    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, ex.headers, SSE_HEADER_LINES);
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { assertFaultedTogether, startCluster, type Cluster } from '../helpers/cluster.js';
 import { until } from '../helpers/server.js';
 
 // The control plane on a real primary with 2 workers: reloads reach every worker, scenarios and
@@ -147,4 +147,31 @@ t.test('without admin.key there is no admin API', async (t) => {
   for (const [method, path] of [['GET', '/admin/config'], ['POST', '/admin/config'], ['POST', '/admin/rate-limits/reset']] as const) {
     t.equal((await fetch(`${c.url}${path}`, { method, headers: { 'x-admin-key': 'anything-at-all' } })).status, 404, `${method} ${path}`);
   }
+});
+
+t.test('admin.port: the admin API on its own listener; a scenario activated there switches both workers together', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmsim-admin-port-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ timeScale: 0, scenarios: { later: { phases: [{ for: '1500ms' }, { for: '1h', faults: [{ name: 'late', fault: { type: 'server_error' } }] }] } } }));
+  const c = await startCluster(['--workers', '2', '--warm-up', 'false', '--config', file, '--admin.key', ADMIN_KEY, '--admin.port', '0']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const listening = await c.waitFor((l) => l.msg === 'llm-simulator listening');
+  t.equal(listening.adminHost, '127.0.0.1');
+  t.ok(Number.isInteger(listening.adminPort) && listening.adminPort !== c.port, `admin listener on its own port (${listening.adminPort})`);
+  const adminUrl = `http://127.0.0.1:${listening.adminPort}`;
+  const onAdmin = { ...c, url: adminUrl };
+
+  t.equal((await fetch(`${c.url}/admin/config`, { headers: { 'x-admin-key': ADMIN_KEY } })).status, 404, 'the main port has no admin API');
+  t.equal((await admin(onAdmin, 'GET', '/admin/config')).status, 200, 'the admin port serves it');
+  t.equal((await fetch(`${adminUrl}/admin/config`)).status, 401, 'behind the same key');
+  t.same(await admin(onAdmin, 'GET', '/v1/models'), { status: 404, json: { error: { message: 'Invalid URL (GET /v1/models)', code: 'not_found' } } }, 'and nothing else');
+  t.equal((await admin(onAdmin, 'POST', '/admin/config', { admin: { port: listening.adminPort + 1 } })).status, 409, 'admin.port needs a restart');
+  t.equal((await admin(onAdmin, 'POST', '/admin/config', { response: { minTokens: 3, maxTokens: 3 } })).json.workers, 2, 'reloads keep the picked admin port');
+
+  // Activated through the API: both workers enter the faulty phase within 50 ms of each other.
+  t.equal((await admin(onAdmin, 'POST', '/admin/scenarios/later/activate')).status, 200);
+  await assertFaultedTogether(t, c, 5000);
+
+  // Deactivated: the next requests (new connections, both workers) are healthy at once.
+  t.equal((await admin(onAdmin, 'POST', '/admin/scenarios/later/deactivate')).status, 200);
+  t.same(new Set((await chats(c, 40)).statuses), new Set([200]), 'faults stop with the reply');
 });

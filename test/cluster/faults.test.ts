@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import t from 'tap';
-import { MAIN, startCluster } from '../helpers/cluster.js';
+import { MAIN, assertFaultedTogether, startCluster } from '../helpers/cluster.js';
 
 // Counting triggers are exact across the cluster: the primary's ledger counts every worker's
 // matching requests, so `first: 5` on two workers is five faults in all.
@@ -93,48 +93,6 @@ t.test('a scenario runs from the primary\'s start: both workers switch phase tog
   writeFileSync(file, JSON.stringify({ timeScale: 0, scenarios: { later: { phases: [{ for: '2500ms' }, { for: '1h', faults: [{ name: 'late', fault: { type: 'server_error' } }] }] } }, scenario: 'later' }));
   const s = await startCluster(['--workers', '2', '--config', file]);
   t.teardown(() => void s.proc.kill('SIGKILL'));
-  const sockets = new Agent({ keepAlive: true, maxSockets: 16 });
-  t.teardown(() => sockets.destroy());
-  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'phase?' }], max_tokens: 1 });
-  const sent = new Map<string, { at: number; status: number }>();
-  let n = 0;
-  const one = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const id = `probe-${n++}`;
-      const at = Date.now();
-      const req = request(`${s.url}/v1/chat/completions`, { method: 'POST', agent: sockets, headers: { 'content-type': 'application/json', 'x-request-id': id } }, (res) => {
-        res.resume();
-        res.on('end', () => (sent.set(id, { at, status: res.statusCode! }), resolve()));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  // 16 lanes until well after the switch (bounded: at most 6 s).
-  const deadline = Date.now() + 6000;
-  let lastFault = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (Date.now() < deadline && (lastFault === 0 || Date.now() - lastFault < 300)) {
-        await one();
-        for (const v of sent.values()) if (v.status === 500 && lastFault === 0) lastFault = Date.now();
-      }
-    }),
-  );
-  // Access lines are batched (at most 250 ms late): wait for one per request sent.
-  const probeLines = () => s.lines.filter((l) => l.msg === 'request' && String(l.requestId).startsWith('probe-'));
-  for (const stop = Date.now() + 5000; probeLines().length < sent.size && Date.now() < stop; ) await new Promise((r) => setTimeout(r, 20));
-  const pidOf = new Map<string, number>(probeLines().map((l) => [l.requestId as string, l.pid as number]));
-  t.equal(pidOf.size, sent.size, 'every probe has its access line');
-  const firstFault = new Map<number, number>();
-  const lastHealthy = new Map<number, number>();
-  for (const [id, v] of sent) {
-    const pid = pidOf.get(id);
-    if (pid === undefined) continue;
-    if (v.status === 500) firstFault.set(pid, Math.min(firstFault.get(pid) ?? Infinity, v.at));
-    else lastHealthy.set(pid, Math.max(lastHealthy.get(pid) ?? 0, v.at));
-  }
-  t.equal(firstFault.size, 2, 'both workers reached the faulty phase');
-  const [a, b] = [...firstFault.values()];
-  t.ok(Math.abs(a! - b!) <= 50, `first faults on the two workers ${Math.abs(a! - b!)} ms apart`);
-  for (const [pid, healthy] of lastHealthy) t.ok(healthy <= Math.max(a!, b!) + 5, `worker ${pid}: no healthy answer after the switch`);
+  // Probes until well after the switch (bounded: at most 6 s).
+  await assertFaultedTogether(t, s, 6000);
 });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { TapTest } from './tap.js';
 
 export const MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../dist/src/main.js');
 
@@ -83,4 +84,65 @@ export async function burst(urls: readonly string[], count: number, idPrefix = '
   } finally {
     for (const a of agents) a.destroy();
   }
+}
+
+/** Asserts that both workers of `c` began faulting within 50 ms of each other, and answered nothing healthy after (probing for at most `maxMs`). */
+export async function assertFaultedTogether(t: TapTest, c: Cluster, maxMs: number): Promise<void> {
+  const { firstFault, lastHealthy, probes, paired } = await probeFaultSwitch(c, maxMs);
+  t.equal(paired, probes, 'every probe has its access line');
+  t.equal(firstFault.size, 2, 'both workers reached the faulty phase');
+  const [a, b] = [...firstFault.values()];
+  t.ok(Math.abs(a! - b!) <= 50, `first faults on the two workers ${Math.abs(a! - b!)} ms apart`);
+  for (const [pid, healthy] of lastHealthy) t.ok(healthy <= Math.max(a!, b!) + 5, `worker ${pid}: no healthy answer after the switch`);
+}
+
+/**
+ * When each worker of a cluster began faulting: 16 keep-alive lanes send chat requests (each
+ * with `x-request-id: probe-<n>`) until 300 ms after the first 500, for at most `maxMs`; each
+ * answer is paired with its worker through the access log. Resolves, per worker pid, with the
+ * send time of its first 500 and of its last healthy answer.
+ */
+export async function probeFaultSwitch(c: Cluster, maxMs: number): Promise<{ firstFault: Map<number, number>; lastHealthy: Map<number, number>; probes: number; paired: number }> {
+  const sockets = new Agent({ keepAlive: true, maxSockets: 16 });
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'phase?' }], max_tokens: 1 });
+  const sent = new Map<string, { at: number; status: number }>();
+  let n = 0;
+  const one = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const id = `probe-${n++}`;
+      const at = Date.now();
+      const req = request(`${c.url}/v1/chat/completions`, { method: 'POST', agent: sockets, headers: { 'content-type': 'application/json', 'x-request-id': id } }, (res) => {
+        res.resume();
+        res.on('end', () => (sent.set(id, { at, status: res.statusCode! }), resolve()));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  const deadline = Date.now() + maxMs;
+  let lastFault = 0;
+  try {
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (Date.now() < deadline && (lastFault === 0 || Date.now() - lastFault < 300)) {
+          await one();
+          if (lastFault === 0) for (const v of sent.values()) if (v.status === 500) lastFault = Date.now();
+        }
+      }),
+    );
+  } finally {
+    sockets.destroy();
+  }
+  // Access lines are batched (at most 250 ms late): wait for one per request sent.
+  const probeLines = () => c.lines.filter((l) => l.msg === 'request' && String(l.requestId).startsWith('probe-'));
+  for (const stop = Date.now() + 5000; probeLines().length < sent.size && Date.now() < stop; ) await new Promise((r) => setTimeout(r, 20));
+  const pidOf = new Map<string, number>(probeLines().map((l) => [l.requestId as string, l.pid as number]));
+  const firstFault = new Map<number, number>();
+  const lastHealthy = new Map<number, number>();
+  for (const [id, v] of sent) {
+    const pid = pidOf.get(id);
+    if (pid === undefined) continue;
+    if (v.status === 500) firstFault.set(pid, Math.min(firstFault.get(pid) ?? Infinity, v.at));
+    else lastHealthy.set(pid, Math.max(lastHealthy.get(pid) ?? 0, v.at));
+  }
+  return { firstFault, lastHealthy, probes: sent.size, paired: pidOf.size };
 }

@@ -78,3 +78,18 @@ t.test('models and profiles in config are validated', async (t) => {
   t.throws(() => validateConfig({ profiles: { bad: { itlMs: { type: 'empirical', p50: 5, p90: 4, p99: 6, p999: 7 } } } }), /config: profiles\.bad\.itlMs/);
   t.throws(() => validateConfig({ profiles: { bad: { stall: { probability: 2, durationMs: 1 } } } }), /config: profiles\.bad\.stall\.probability/);
 });
+
+t.test('a validated config validates again to itself (reloads check the parsed config)', async (t) => {
+  const config = validateConfig({
+    scenarios: { long: { phases: [{ for: '2h' }, { for: '90m', faults: [{ name: 'slow', fault: { type: 'delay', ms: '5m' } }] }] } },
+    faults: {
+      rules: [
+        { name: 'nightly', when: { window: { from: '1h', until: '3h' } }, fault: { type: 'server_error' } },
+        { name: 'daily', when: { periodic: { every: '24h', for: '10m' } }, fault: { type: 'server_error' } },
+      ],
+    },
+  });
+  t.same(validateConfig(JSON.parse(JSON.stringify(config))), config);
+  t.throws(() => validateConfig({ scenarios: { x: { phases: [{ for: '200h' }] } } }), /scenarios\.x\.phases\.0\.for/, 'a timeline stretch is at most a week, written either way');
+  t.throws(() => validateConfig({ faults: { rules: [{ name: 'd', fault: { type: 'delay', ms: '1h' } }] } }), /faults\.rules\.0\.fault\.ms/, 'a delay is at most 10 minutes, as a number is');
+});
