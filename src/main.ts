@@ -2,12 +2,14 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig } from './config/load.js';
 import { Primary } from './cluster/primary.js';
+import { answerCli } from './cli.js';
 
 async function main(): Promise<void> {
   // The HTTP side (uWS, routes, tokenizers) loads only where it serves: not in the primary.
   if (cluster.isWorker) return (await import('./cluster/http-worker.js')).runHttpWorker();
   let config;
   try {
+    if (answerCli(process.argv.slice(2), process.env)) return;
     config = loadConfig(process.argv.slice(2), process.env);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { validateConfig } from '../../src/config/load.js';
 import { KeyRing } from '../../src/edge/auth.js';
 import { Limiter, localStore } from '../../src/edge/limits.js';
-import { addLimitHeaders, costOf } from '../../src/http/limits.js';
+import { addLimitLines, costOf } from '../../src/http/limits.js';
 import type { Exchange } from '../../src/http/exchange.js';
 import { parseJson } from '../../src/api/validate.js';
 
@@ -34,7 +34,7 @@ let sink: unknown;
 const key = (i: number) => ring.check(names[i % 1000]!);
 const plan = (i: number) => limiter.plan(clients[i % 1000]!, null, 'gpt-4o-mini', 'chat.completions');
 // What the headers are added to: the exchange's dialect and header list.
-const ex = { dialect: { name: 'openai' }, headers: [] as [string, string][] } as unknown as Exchange;
+const ex = { dialect: { name: 'openai' }, headerLines: '' } as unknown as Exchange;
 console.table([
   phase('key check', (i) => (sink = key(i))),
   phase('+ plan', (i) => (sink = (key(i), plan(i)))),
@@ -43,8 +43,8 @@ console.table([
   phase('+ headers', (i) => {
     const p = (key(i), plan(i));
     sink = limiter.admit(p, costOf(body, config));
-    ex.headers.length = 0;
-    limiter.tightest(p, ex, addLimitHeaders);
+    ex.headerLines = '';
+    limiter.tightest(p, ex, addLimitLines);
   }),
 ]);
 void sink;

@@ -12,6 +12,6 @@ export interface Dialect {
   errorBody(err: SimError, requestId: string): string;
   /** An error reported inside a stream whose 200 has been sent (WIRE C7). */
   streamErrorFrame(err: SimError, requestId: string): string;
-  /** Headers on every response of this dialect, beside content-type and the request id. */
-  readonly staticHeaders: readonly (readonly [string, string])[];
+  /** Headers on every response of this dialect, beside content-type and the request id, as joined header lines (`\r\nname: value…`, src/http/uws.ts). */
+  readonly staticLines: string;
 }

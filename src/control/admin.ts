@@ -57,7 +57,7 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
   let aborted = false;
   res.onAborted(() => (aborted = true));
   const reply = (status: number, body: unknown): void => {
-    if (!aborted) res.cork(() => writeResponse(res, status, JSON_TYPE, [], JSON.stringify(body)));
+    if (!aborted) res.cork(() => writeResponse(res, status, JSON_TYPE, '', [], JSON.stringify(body)));
   };
   const fail = (err: unknown): void => {
     if (err instanceof ControlError) return reply(err.status, { error: { message: err.message, code: err.code } });

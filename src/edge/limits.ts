@@ -224,6 +224,8 @@ export interface Plan {
   readonly byDimension: readonly (readonly [Dimension, readonly number[]])[];
   /** Whether any bucket counts tokens (only those have a reservation to settle). */
   readonly settles: boolean;
+  /** The fixed text of each bucket's headers in a dialect, made by src/http/limits.ts the first time it writes them for this plan. */
+  headerText: { openai: unknown; anthropic: unknown };
 }
 
 /** A refused admission: the bucket that refused, how long until it holds the request's cost, and every dimension's state. */
@@ -256,7 +258,10 @@ const MAX_TOLD = 100_000;
 const remainingOf = (lease: Lease): number => Math.min(lease.spec.capacity, Math.max(0, Math.floor(lease.left + lease.level)));
 const resetMsOf = (spec: BucketSpec, remaining: number): number => Math.ceil(((spec.capacity - remaining) * 60_000) / spec.perMinute);
 
-const collect = (out: BucketState[], dimension: Dimension, limit: number, remaining: number, resetMs: number): void => void out.push({ dimension, limit, remaining, resetMs });
+const collect = (out: BucketState[], plan: Plan, bucket: number, remaining: number, resetMs: number): void => {
+  const { dimension, perMinute } = plan.buckets[bucket]!;
+  out.push({ dimension, limit: perMinute, remaining, resetMs });
+};
 
 /** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
 export class Limiter {
@@ -313,7 +318,7 @@ export class Limiter {
     for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
     add(`route:${route}:${client}`, this.config.routes[route]);
     const byDimension = DIMENSIONS.map((d) => [d, buckets.flatMap((b, i) => (b.dimension === d ? [i] : []))] as const).filter(([, at]) => at.length > 0);
-    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests') };
+    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), headerText: { openai: null, anthropic: null } };
   }
 
   /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */
@@ -371,18 +376,18 @@ export class Limiter {
 
   /**
    * The tightest bucket of each dimension of the plan, as the headers report it: `each(context,
-   * …)` once per dimension (a function and a context rather than a closure: this runs per request).
+   * plan, bucket index, …)` once per dimension (a function and a context rather than a closure:
+   * this runs per request).
    */
-  tightest<C>(plan: Plan, context: C, each: (context: C, dimension: Dimension, limit: number, remaining: number, resetMs: number) => void): void {
-    for (const [dimension, at] of plan.byDimension) {
+  tightest<C>(plan: Plan, context: C, each: (context: C, plan: Plan, bucket: number, remaining: number, resetMs: number) => void): void {
+    for (const [, at] of plan.byDimension) {
       let best = at[0]!;
       let remaining = remainingOf(plan.leases[best]!);
       for (let j = 1; j < at.length; j++) {
         const r = remainingOf(plan.leases[at[j]!]!);
         if (r < remaining) [best, remaining] = [at[j]!, r];
       }
-      const spec = plan.buckets[best]!;
-      each(context, dimension, spec.perMinute, remaining, resetMsOf(spec, remaining));
+      each(context, plan, best, remaining, resetMsOf(plan.buckets[best]!, remaining));
     }
   }
 

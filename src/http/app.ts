@@ -384,7 +384,7 @@ export class Server {
     const dialect = BY_HEADERS(headers);
     const checked = this.checkKey(path, headers, dialect.name);
     if (!('refusal' in checked)) return true;
-    writeResponse(res, dialect.status(checked.refusal), JSON_TYPE, [], dialect.errorBody(checked.refusal, dialect.newRequestId()));
+    writeResponse(res, dialect.status(checked.refusal), JSON_TYPE, '', [], dialect.errorBody(checked.refusal, dialect.newRequestId()));
     return false;
   }
 
@@ -507,7 +507,7 @@ export class Server {
 
   private health(res: HttpResponse, status: number, state: string, withBody: boolean): void {
     const body = `{"status":"${state}"}`;
-    if (withBody) writeResponse(res, status, JSON_TYPE, [], body);
+    if (withBody) writeResponse(res, status, JSON_TYPE, '', [], body);
     else writeBodiless(res, status, JSON_TYPE, body.length);
   }
 
@@ -517,10 +517,10 @@ export class Server {
     const local = this.services.metrics;
     const collect = this.options.collectMetrics ?? ((m: Metrics) => m.text());
     collect(local).then(
-      (text) => !aborted && res.cork(() => writeResponse(res, 200, METRICS_CONTENT_TYPE, [], text)),
+      (text) => !aborted && res.cork(() => writeResponse(res, 200, METRICS_CONTENT_TYPE, '', [], text)),
       (err) => {
         this.services.log.error({ err }, 'metrics collection failed');
-        if (!aborted) res.cork(() => writeResponse(res, 500, 'text/plain', [], 'metrics collection failed\n'));
+        if (!aborted) res.cork(() => writeResponse(res, 500, 'text/plain', '', [], 'metrics collection failed\n'));
       },
     );
   }

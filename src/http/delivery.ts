@@ -7,7 +7,7 @@ import type { Generation, StreamEncoder } from '../sim/stream.js';
 import type { TokenText } from '../sim/text.js';
 import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
-import { writeHead } from './uws.js';
+
 import { faultToken } from '../faults/catalogue.js';
 import { overloadedError } from '../faults/render.js';
 import { closeAfterWriting, closeWithoutResponse, errorEventFrame, faultedWait, HTML_TYPE, Later, ThrottledBody } from './faults.js';
@@ -210,7 +210,7 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    writeHead(ex.res, 200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, ex.headers, SSE_HEADER_LINES);
+    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES);
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();

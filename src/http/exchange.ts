@@ -10,7 +10,7 @@ import type { Admission } from '../faults/admission.js';
 import type { FaultSpec } from '../faults/catalogue.js';
 import type { ApiKey } from '../edge/auth.js';
 import { writeFaulted } from './faults.js';
-import { writeResponse } from './uws.js';
+import { writeHead, writeResponse } from './uws.js';
 
 /** Per-process services every exchange reports to. */
 export interface Services {
@@ -52,8 +52,13 @@ export class Exchange {
   streaming = false;
   /** Set while a delivery (stream or delayed reply) is under way, so an abort can cancel it. */
   delivery: { cancel(): void } | null = null;
-  /** Response headers of this exchange's dialect, the request id first (a fault may add its own). */
-  readonly headers: (readonly [string, string])[];
+  /**
+   * Response headers as joined header lines (src/http/uws.ts): the request id, the dialect's fixed
+   * headers, the caller's `x-request-id`, and what the rate limits add to an admitted request.
+   */
+  headerLines: string;
+  /** More response headers, after `headerLines` (a fault's, a refusal's `retry-after`). */
+  readonly headers: (readonly [string, string])[] = [];
   /**
    * A fault admission gave this exchange that acts on its answer (a stream fault, or one that
    * mangles the body), for the delivery to carry out; null for nearly every request.
@@ -75,9 +80,7 @@ export class Exchange {
     readonly requestId: string,
     callerRequestId: string,
   ) {
-    const headers = [[dialect.requestIdHeader, requestId] as const, ...dialect.staticHeaders];
-    if (callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id') headers.push(['x-request-id', callerRequestId]);
-    this.headers = headers;
+    this.headerLines = `\r\n${dialect.requestIdHeader}: ${requestId}${dialect.staticLines}${callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id' ? `\r\nx-request-id: ${callerRequestId}` : ''}`;
     services.active++;
     services.open.add(this);
     res.onAborted(() => this.abort());
@@ -95,8 +98,18 @@ export class Exchange {
   replyJson(status: number, body: string, close = false): void {
     if (this.aborted || this.finished) return;
     if (this.fault !== null && status < 400) return writeFaulted(this, status, body);
-    writeResponse(this.res, status, JSON_TYPE, this.headers, body, close);
+    this.writeResponse(status, JSON_TYPE, body, close);
     this.finish(status);
+  }
+
+  /** Writes a complete response with this exchange's headers. */
+  writeResponse(status: number, contentType: string, body: string, close = false): void {
+    writeResponse(this.res, status, contentType, this.headerLines, this.headers, body, close);
+  }
+
+  /** Writes status and this exchange's headers (and `more` joined lines); the body follows. */
+  writeHead(status: number, contentType: string, more = ''): void {
+    writeHead(this.res, status, contentType, this.headerLines, this.headers, more);
   }
 
   /**

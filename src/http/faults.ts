@@ -3,7 +3,7 @@ import { faultToken, isErrorFault, type ErrorFault, type FaultSpec } from '../fa
 import { BAD_GATEWAY_HTML, faultError } from '../faults/render.js';
 import type { Timed } from '../sim/scheduler.js';
 import type { Exchange } from './exchange.js';
-import { writeHead, writeResponse } from './uws.js';
+
 
 /**
  * Where admission's decisions meet the wire: the error faults and the connection faults are
@@ -92,7 +92,7 @@ function replyFaultError(ex: Exchange, type: ErrorFault, fault: FaultSpec, input
   const { err, headers } = faultError(type, fault, ex.dialect.name, input.model);
   ex.headers.push(...headers);
   if (type !== 'bad_gateway') return ex.replyError(err);
-  writeResponse(ex.res, 502, HTML_TYPE, ex.headers, BAD_GATEWAY_HTML);
+  ex.writeResponse(502, HTML_TYPE, BAD_GATEWAY_HTML);
   ex.finish(502);
 }
 
@@ -116,27 +116,27 @@ export function writeFaulted(ex: Exchange, status: number, body: string): void {
     case 'close':
       return closeWithoutResponse(ex);
     case 'empty_body':
-      writeResponse(ex.res, status, 'application/json', ex.headers, '');
+      ex.writeResponse(status, 'application/json', '');
       return ex.finish(status);
     case 'invalid_json':
-      writeResponse(ex.res, status, 'application/json', ex.headers, body.slice(0, Math.floor(body.length / 2)));
+      ex.writeResponse(status, 'application/json', body.slice(0, Math.floor(body.length / 2)));
       return ex.finish(status);
     case 'wrong_content_type':
-      writeResponse(ex.res, status, HTML_TYPE, ex.headers, body);
+      ex.writeResponse(status, HTML_TYPE, body);
       return ex.finish(status);
     case 'cut': {
       // content-length says the whole body; half of it comes, then the connection closes.
       const bytes = Buffer.from(body);
-      writeHead(ex.res, status, 'application/json', ex.headers);
+      ex.writeHead(status, 'application/json');
       ex.res.tryEnd(bytes.subarray(0, bytes.length >> 1), bytes.length);
       return closeAfterWriting(ex, status);
     }
     case 'throttle':
-      writeHead(ex.res, status, 'application/json', ex.headers);
+      ex.writeHead(status, 'application/json');
       return new ThrottledBody(ex, Buffer.from(body), fault.bytesPerSecond!, status).start();
     default:
       // stall and slow acted on the reply's deadline already.
-      writeResponse(ex.res, status, 'application/json', ex.headers, body);
+      ex.writeResponse(status, 'application/json', body);
       return ex.finish(status);
   }
 }

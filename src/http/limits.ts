@@ -14,20 +14,25 @@ import type { Exchange } from './exchange.js';
  * was really counted and sent (`settle` below).
  */
 export function costOf(body: unknown, config: Readonly<Config>): Cost & { readonly maxTokens: number } {
+  // Named fields, not a loop over field names: `body[field]` was a megamorphic keyed load per field per request.
   const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-  let chars = 0;
-  for (const field of ['messages', 'input'] as const) {
-    const list = b[field];
-    if (typeof list === 'string') chars += list.length;
-    else if (Array.isArray(list)) {
-      for (const m of list) if (m !== null && typeof m === 'object') chars += textOf((m as { content?: unknown }).content).length;
-    }
-  }
-  for (const field of ['system', 'prompt'] as const) chars += typeof b[field] === 'string' ? (b[field] as string).length : textOf(b[field]).length;
-  const cap = [b.max_tokens, b.max_completion_tokens, b.max_output_tokens, b.max_tokens_to_sample].find((v) => typeof v === 'number' && Number.isFinite(v) && v > 0) as number | undefined;
+  const chars = listChars(b.messages) + listChars(b.input) + textChars(b.system) + textChars(b.prompt);
+  const cap = positive(b.max_tokens) ?? positive(b.max_completion_tokens) ?? positive(b.max_output_tokens) ?? positive(b.max_tokens_to_sample);
   const maxTokens = Math.min(cap ?? config.response.maxTokens, 1_000_000);
   const input = Math.ceil(chars / 4);
   return { requests: 1, tokens: input + maxTokens, inputTokens: input, outputTokens: maxTokens, maxTokens };
+}
+
+const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+const textChars = (v: unknown): number => (typeof v === 'string' ? v.length : v === undefined ? 0 : textOf(v).length);
+
+/** The characters of `messages` / `input`: a string, or a list of messages with content. */
+function listChars(list: unknown): number {
+  if (typeof list === 'string') return list.length;
+  if (!Array.isArray(list)) return 0;
+  let chars = 0;
+  for (const m of list) if (m !== null && typeof m === 'object') chars += textChars((m as { content?: unknown }).content);
+  return chars;
 }
 
 /** Go-duration style, as OpenAI's reset headers: `12ms`, `1s`, `6m0s`, `1m30.5s` (whole milliseconds; integer arithmetic, since `toFixed` cost more than the rest of the headers). */
@@ -55,20 +60,39 @@ const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] =
 const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
 const ANTHROPIC_NAMES: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
 
-/** Adds the dialect's rate-limit headers (WIRE A9, B8) of one dimension to the exchange's. */
-export function addLimitHeaders(ex: Exchange, dimension: Dimension, limit: number, remaining: number, resetMs: number): void {
-  if (ex.dialect.name === 'openai') {
-    const names = OPENAI_NAMES[slotOf(dimension)];
-    if (names !== undefined) ex.headers.push([names[0], String(limit)], [names[1], String(remaining)], [names[2], goDuration(resetMs)]);
-    return;
+const namesOf = (dialect: 'openai' | 'anthropic', dimension: Dimension): readonly [string, string, string] | undefined => (dialect === 'openai' ? OPENAI_NAMES : ANTHROPIC_NAMES)[slotOf(dimension)];
+const resetText = (dialect: 'openai' | 'anthropic', resetMs: number): string => (dialect === 'openai' ? goDuration(resetMs) : rfc3339(resetMs));
+
+/** Each bucket's headers in a dialect as fixed text around the remaining count and the reset (null: the dialect has no header for its dimension). */
+type HeaderText = readonly (readonly [string, string] | null)[];
+
+/**
+ * Adds the dialect's rate-limit headers (WIRE A9, B8) of one bucket to an admitted exchange, as
+ * joined lines: per request only the remaining count and the reset are formatted.
+ */
+export function addLimitLines(ex: Exchange, plan: Plan, bucket: number, remaining: number, resetMs: number): void {
+  const dialect = ex.dialect.name;
+  let text = (dialect === 'openai' ? plan.headerText.openai : plan.headerText.anthropic) as HeaderText | null;
+  if (text === null) {
+    text = plan.buckets.map((b) => {
+      const names = namesOf(dialect, b.dimension);
+      return names === undefined ? null : ([`\r\n${names[0]}: ${b.perMinute}\r\n${names[1]}: `, `\r\n${names[2]}: `] as const);
+    });
+    if (dialect === 'openai') plan.headerText.openai = text;
+    else plan.headerText.anthropic = text;
   }
-  const names = ANTHROPIC_NAMES[slotOf(dimension)]!;
-  ex.headers.push([names[0], String(limit)], [names[1], String(remaining)], [names[2], rfc3339(resetMs)]);
+  const fixed = text[bucket];
+  if (fixed != null) ex.headerLines += fixed[0] + remaining + fixed[1] + resetText(dialect, resetMs);
 }
 
-const addStateHeaders = (ex: Exchange, state: readonly BucketState[]): void => {
-  for (const s of state) addLimitHeaders(ex, s.dimension, s.limit, s.remaining, s.resetMs);
-};
+/** The same headers for a refusal, from the state it carries. */
+function addStateHeaders(ex: Exchange, state: readonly BucketState[]): void {
+  const dialect = ex.dialect.name;
+  for (const s of state) {
+    const names = namesOf(dialect, s.dimension);
+    if (names !== undefined) ex.headers.push([names[0], String(s.limit)], [names[1], String(s.remaining)], [names[2], resetText(dialect, s.resetMs)]);
+  }
+}
 
 /**
  * Runs the limits for an exchange: `next` goes on with the request when every bucket admits it
@@ -101,7 +125,7 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
 }
 
 function admitted(ex: Exchange, limiter: Limiter, plan: Plan, cost: ReturnType<typeof costOf>, next: () => void): void {
-  limiter.tightest(plan, ex, addLimitHeaders);
+  limiter.tightest(plan, ex, addLimitLines);
   if (plan.settles) {
     ex.settle = (prompt, completion) => {
       limiter.settle(plan, 'tokens', cost.tokens - prompt - completion);

@@ -69,20 +69,20 @@ export function readHeaders(req: HttpRequest, simHeaders: boolean): RequestHeade
 /**
  * Writes the status line and every header in one native call. uWebSockets.js converts each string
  * argument to UTF-8 on its own (two per `writeHeader`: ~1,000 instructions a header under
- * callgrind, most of what six rate-limit headers cost), so the headers are joined here into the
- * value of the first, carrying the others as further lines. The bytes on the wire are exactly
+ * callgrind, most of what six rate-limit headers cost), so the headers travel as *joined header
+ * lines* (`\r\nname: value` each) in the value of the first. The bytes on the wire are exactly
  * those of one `writeHeader` per header (`name: value\r\n` each, which uWS writes unchecked
- * either way). `lines` is more header lines, already joined (`\r\nname: value…`).
+ * either way). `lines` come first, then `headers`, then `more`.
  */
-function writeStatusAndHeaders(res: HttpResponse, status: number, contentType: string, headers: HeaderList, lines = ''): void {
-  let value = contentType;
+function writeStatusAndHeaders(res: HttpResponse, status: number, contentType: string, lines: string, headers: HeaderList, more: string): void {
+  let value = contentType + lines;
   for (let i = 0; i < headers.length; i++) value += `\r\n${headers[i]![0]}: ${headers[i]![1]}`;
-  res.writeStatus(statusLine(status)).writeHeader('content-type', value + lines);
+  res.writeStatus(statusLine(status)).writeHeader('content-type', value + more);
 }
 
-/** Writes a complete response. Call inside a cork, or from the request handler itself. */
-export function writeResponse(res: HttpResponse, status: number, contentType: string, headers: HeaderList, body: string, close = false): void {
-  writeStatusAndHeaders(res, status, contentType, headers);
+/** Writes a complete response (headers as joined `lines`, then a list). Call inside a cork, or from the request handler itself. */
+export function writeResponse(res: HttpResponse, status: number, contentType: string, lines: string, headers: HeaderList, body: string, close = false): void {
+  writeStatusAndHeaders(res, status, contentType, lines, headers, '');
   res.end(body, close);
 }
 
@@ -94,9 +94,9 @@ export function writeBodiless(res: HttpResponse, status: number, contentType: st
   res.endWithoutBody(bodyLength);
 }
 
-/** Writes status and headers only (`lines`: more, already joined as `\r\nname: value…`); the body follows with write()/end(). */
-export function writeHead(res: HttpResponse, status: number, contentType: string, headers: HeaderList, lines = ''): void {
-  writeStatusAndHeaders(res, status, contentType, headers, lines);
+/** Writes status and headers only (joined `lines`, a list, then `more` joined lines); the body follows with write()/end(). */
+export function writeHead(res: HttpResponse, status: number, contentType: string, lines: string, headers: HeaderList, more = ''): void {
+  writeStatusAndHeaders(res, status, contentType, lines, headers, more);
 }
 
 export const enum BodyResult {

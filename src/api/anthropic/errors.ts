@@ -55,5 +55,5 @@ export const anthropic: Dialect = {
   streamErrorFrame(err: SimError, requestId: string): string {
     return `event: error\ndata: ${this.errorBody(err, requestId)}\n\n`;
   },
-  staticHeaders: [],
+  staticLines: '',
 };

@@ -54,8 +54,5 @@ export const openai: Dialect = {
   streamErrorFrame(err: SimError, requestId: string): string {
     return `data: ${this.errorBody(err, requestId)}\n\n`;
   },
-  staticHeaders: [
-    ['openai-version', '2020-10-01'],
-    ['access-control-expose-headers', 'X-Request-ID'],
-  ],
+  staticLines: '\r\nopenai-version: 2020-10-01\r\naccess-control-expose-headers: X-Request-ID',
 };
