@@ -14,4 +14,6 @@ export interface Dialect {
   streamErrorFrame(err: SimError, requestId: string): string;
   /** Headers on every response of this dialect, beside content-type and the request id, as joined header lines (`\r\nname: value…`, src/http/uws.ts). */
   readonly staticLines: string;
+  /** The vendor's own `access-control-expose-headers` line, sent when CORS (src/edge/cors.ts) sends none of its own. */
+  readonly exposeLines: string;
 }

@@ -1,3 +1,5 @@
+import { corsSchema } from '../edge/cors.js';
+import { tlsSchema } from '../edge/tls.js';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
@@ -5,6 +7,9 @@ import { faultsSchema } from '../faults/rules.js';
 import { PRESETS, scenarioSchema } from '../faults/scenarios.js';
 import { authSchema } from '../edge/auth.js';
 import { limitsSchema } from '../edge/limits.js';
+
+/** A configured model's `created` when it gives none: 2025-01-01T00:00:00Z (a fixed date, so listings repeat run to run). */
+export const MODEL_CREATED = 1_735_689_600;
 
 /**
  * The one configuration schema. Every key has its default beside it; the README's configuration
@@ -16,18 +21,25 @@ export const modelSchema = z
     aliases: z.array(z.string().min(1)).default([]),
     provider: z.enum(['openai', 'anthropic']),
     kind: z.enum(['chat', 'completion', 'embedding']),
-    displayName: z.string().min(1),
-    /** Unix seconds (OpenAI `created`); Anthropic renders it as RFC 3339. */
-    created: z.number().int().min(0),
-    contextWindow: z.number().int().min(1),
-    maxOutputTokens: z.number().int().min(1),
+    /** Default: the id. */
+    displayName: z.string().min(1).optional(),
+    /** Unix seconds (OpenAI `created`); Anthropic renders it as RFC 3339. Default: MODEL_CREATED. */
+    created: z.number().int().min(0).default(MODEL_CREATED),
+    contextWindow: z.number().int().min(1).default(128_000),
+    maxOutputTokens: z.number().int().min(1).default(16_384),
+    /** Default for an embedding model: 1536 (text-embedding-3-small's). */
     embeddingDimensions: z.number().int().min(1).optional(),
     /** How prompts are counted (src/sim/tokens.ts); default: `approximate` for Anthropic models, `o200k_base` otherwise. */
     tokenizer: z.enum(['o200k_base', 'cl100k_base', 'approximate']).optional(),
     /** Name of the latency profile (built-in or from `profiles`). */
     profile: z.string().min(1),
   })
-  .strict();
+  .strict()
+  // So `{id, provider, kind, profile}` is a whole entry: the fields that depend on others are filled here.
+  .transform(({ displayName, embeddingDimensions, ...m }) => {
+    const dimensions = embeddingDimensions ?? (m.kind === 'embedding' ? 1536 : undefined);
+    return { ...m, displayName: displayName ?? m.id, ...(dimensions !== undefined ? { embeddingDimensions: dimensions } : {}) };
+  });
 
 export const configSchema = z
   .object({
@@ -100,6 +112,10 @@ export const configSchema = z
     auth: authSchema,
     /** Rate limits per key, model and route (README "Rate limits"). */
     limits: limitsSchema,
+    /** CORS for browser apps (README "CORS"). */
+    cors: corsSchema,
+    /** https (README "TLS"). */
+    tls: tlsSchema,
     admin: z
       .object({
         /** The admin API's key (header `X-Admin-Key`); null: no admin API (its paths answer 404). */

@@ -18,7 +18,7 @@ export class ControlError extends Error {
  * Settings a running simulator cannot change (sockets, processes, threads, the budget store's
  * connection): a reload that changes one is refused with 409 and changes nothing.
  */
-export const RESTART_ONLY = ['host', 'port', 'sharePort', 'workers', 'pool.threads', 'limits.store', 'admin.port', 'admin.host'] as const;
+export const RESTART_ONLY = ['host', 'port', 'sharePort', 'workers', 'pool.threads', 'limits.store', 'admin.port', 'admin.host', 'tls'] as const;
 
 type Tree = Record<string, unknown>;
 const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,6 +72,8 @@ export function redacted(config: Readonly<Config>): unknown {
   for (const k of auth.keys) if (k.key !== undefined) k.key = maskKey(k.key);
   const admin = copy.admin as { key: string | null };
   if (admin.key !== null) admin.key = '[redacted]';
+  const tls = copy.tls as { passphrase: string | null };
+  if (tls.passphrase !== null) tls.passphrase = '[redacted]';
   const limits = copy.limits as { store: string };
   limits.store = redactUrl(limits.store);
   return copy;

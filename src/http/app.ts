@@ -34,6 +34,8 @@ import { LocalLedger, type Ledger } from '../cluster/ledger.js';
 import { injectFault, journal } from './faults.js';
 import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
+import { Cors } from '../edge/cors.js';
+import { sslOptions } from '../edge/tls.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
@@ -136,6 +138,9 @@ export class Server {
   draining = false;
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
   private simHeaders: boolean;
+  private cors: Cors;
+  /** Whether the listeners serve https (`tls`, fixed for the process's life). */
+  readonly tls: boolean;
   private keys: KeyRing;
   private limiter: Limiter;
   private readonly app: TemplatedApp;
@@ -151,6 +156,7 @@ export class Server {
     this.version = options.version ?? 1;
     this.scenarioStartMs = options.scenarioStartMs ?? epochMs;
     this.simHeaders = config.control.headers;
+    this.cors = new Cors(config.cors);
     this.keys = new KeyRing(config.auth);
     this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
     this.catalogue = new Catalogue(config.models);
@@ -180,8 +186,10 @@ export class Server {
     this.limiter.onUnavailable = () => this.services.metrics.storeUnavailable();
     if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, this.scenarioStartMs);
     const control = options.control ?? localControl(this);
-    this.app = uWS.App();
-    this.adminApp = config.admin.port === null ? null : uWS.App();
+    const ssl = sslOptions(config.tls);
+    this.tls = ssl !== null;
+    this.app = ssl !== null ? uWS.SSLApp(ssl) : uWS.App();
+    this.adminApp = config.admin.port === null ? null : ssl !== null ? uWS.SSLApp(ssl) : uWS.App();
     for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
     // HEAD answers like GET without the body (load balancers' health checks use either).
     for (const path of HEALTH_PATHS) {
@@ -197,10 +205,11 @@ export class Server {
     else this.app.any('/admin/*', (res, req) => adminRequest(this, control, res, req));
     this.app.get(METRICS_PATH, (res, req) => void (this.guarded(res, req, METRICS_PATH) && this.metrics(res)));
     this.app.any('/*', (res, req) => {
-      const headers = readHeaders(req, this.simHeaders);
       const method = methodOf(req);
+      if (method === 'OPTIONS' && this.cors.on) return this.cors.preflight(res, req);
+      const headers = readHeaders(req, this.simHeaders);
       const url = req.getUrl();
-      const ex = this.exchange(res, BY_HEADERS(headers), method, 'unmatched', url, headers);
+      const ex = this.exchange(res, req, BY_HEADERS(headers), method, 'unmatched', url, headers);
       if (this.authorize(ex, headers)) ex.replyError(new SimError('route_not_found', `Invalid URL (${method} ${url})`));
     });
   }
@@ -223,7 +232,7 @@ export class Server {
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
     try {
-      return await warmUp(uWS.us_socket_local_port(socket));
+      return await warmUp(uWS.us_socket_local_port(socket), this.tls);
     } finally {
       uWS.us_listen_socket_close(socket);
       services.access = access;
@@ -313,6 +322,7 @@ export class Server {
     services.timeScale = config.timeScale;
     services.stallTimeoutMs = config.streamStallTimeoutMs;
     this.simHeaders = config.control.headers;
+    this.cors = new Cors(config.cors);
     this.config = config;
     this.version = version;
   }
@@ -398,16 +408,19 @@ export class Server {
     return { refusal: authError(auth.reason, dialect, presented) };
   }
 
-  private exchange(res: HttpResponse, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
+  private exchange(res: HttpResponse, req: HttpRequest, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
     const requestId = headers.requestId !== '' ? headers.requestId : dialect.newRequestId();
-    return new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId);
+    const { cors } = this;
+    const edgeLines = (cors.on ? cors.responseLines(req.getHeader('origin')) : null) ?? dialect.exposeLines;
+    return new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId, edgeLines);
   }
 
   private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {
-    const headers = readHeaders(req, this.simHeaders);
     const method = methodOf(req);
+    if (method === 'OPTIONS' && this.cors.on) return this.cors.preflight(res, req);
+    const headers = readHeaders(req, this.simHeaders);
     const url = req.getUrl();
-    const ex = this.exchange(res, route.dialect(headers), method, route.path, url, headers);
+    const ex = this.exchange(res, req, route.dialect(headers), method, route.path, url, headers);
     if (!this.authorize(ex, headers)) return;
     try {
       if (method === 'POST' && route.post !== undefined) this.post(ex, route, route.post, headers, req);

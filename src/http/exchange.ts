@@ -79,8 +79,10 @@ export class Exchange {
     readonly dialect: Dialect,
     readonly requestId: string,
     callerRequestId: string,
+    /** The CORS lines of this request (src/edge/cors.ts), or the dialect's own expose line when CORS is off. */
+    edgeLines: string,
   ) {
-    this.headerLines = `\r\n${dialect.requestIdHeader}: ${requestId}${dialect.staticLines}${callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id' ? `\r\nx-request-id: ${callerRequestId}` : ''}`;
+    this.headerLines = `\r\n${dialect.requestIdHeader}: ${requestId}${dialect.staticLines}${edgeLines}${callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id' ? `\r\nx-request-id: ${callerRequestId}` : ''}`;
     services.active++;
     services.open.add(this);
     res.onAborted(() => this.abort());

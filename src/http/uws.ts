@@ -9,6 +9,7 @@ import type { RequestHeaders } from '../api/context.js';
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
+  204: '204 No Content',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
@@ -92,6 +93,15 @@ export function writeBodiless(res: HttpResponse, status: number, contentType: st
   res.onAborted(noop);
   res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
   res.endWithoutBody(bodyLength);
+}
+
+/** A 204: joined header `lines` (at least one) and no body, without a content-length (RFC 9110 forbids one on 204). */
+export function writeNoContent(res: HttpResponse, lines: string): void {
+  // This uWS build does not count endWithoutBody as responding and aborts the process without a handler.
+  res.onAborted(noop);
+  const first = lines.indexOf(': ');
+  res.writeStatus(statusLine(204)).writeHeader(lines.slice(2, first), lines.slice(first + 2));
+  res.endWithoutBody();
 }
 
 /** Writes status and headers only (joined `lines`, a list, then `more` joined lines); the body follows with write()/end(). */

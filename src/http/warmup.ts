@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -32,10 +33,10 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
   { method: 'GET', path: '/v1/models' },
 ];
 
-function send(agent: Agent, port: number, v: (typeof VARIANTS)[number], i: number): Promise<void> {
+function send(agent: Agent, tls: boolean, port: number, v: (typeof VARIANTS)[number], i: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const body = v.body === undefined ? undefined : JSON.stringify({ ...v.body, ...('messages' in v.body && v.path === '/v1/chat/completions' ? { seed: i } : {}) });
-    const req = request(
+    const req = (tls ? tlsRequest : request)(
       // The instant profile: no simulated waits (embeddings take no timing headers).
       { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', 'x-sim-profile': 'instant', ...v.headers } },
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
@@ -50,13 +51,14 @@ function send(agent: Agent, port: number, v: (typeof VARIANTS)[number], i: numbe
 }
 
 /** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections; resolves with the milliseconds it took. */
-export async function warmUp(port: number): Promise<number> {
+export async function warmUp(port: number, tls = false): Promise<number> {
   const started = performance.now();
-  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
+  const agent = tls ? new TlsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false }) : new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   try {
     for (let round = 0; round < ROUNDS; round += CONNECTIONS) {
       const batch: Promise<void>[] = [];
-      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, port, v, round + k));
+      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, v, round + k));
       await Promise.all(batch);
     }
   } finally {

@@ -93,3 +93,16 @@ t.test('a validated config validates again to itself (reloads check the parsed c
   t.throws(() => validateConfig({ scenarios: { x: { phases: [{ for: '200h' }] } } }), /scenarios\.x\.phases\.0\.for/, 'a timeline stretch is at most a week, written either way');
   t.throws(() => validateConfig({ faults: { rules: [{ name: 'd', fault: { type: 'delay', ms: '1h' } }] } }), /faults\.rules\.0\.fault\.ms/, 'a delay is at most 10 minutes, as a number is');
 });
+
+t.test('a configured model needs only id, provider, kind and profile', async (t) => {
+  const { MODEL_CREATED } = await import('../../src/config/schema.js');
+  const [chat, embedding] = validateConfig({
+    models: [
+      { id: 'my-chat', provider: 'openai', kind: 'chat', profile: 'fast' },
+      { id: 'my-embedder', provider: 'openai', kind: 'embedding', profile: 'fast' },
+    ],
+  }).models;
+  t.same(chat, { id: 'my-chat', aliases: [], provider: 'openai', kind: 'chat', displayName: 'my-chat', created: MODEL_CREATED, contextWindow: 128_000, maxOutputTokens: 16_384, profile: 'fast' });
+  t.equal(embedding!.embeddingDimensions, 1536, 'an embedding model gets dimensions');
+  t.throws(() => validateConfig({ models: [{ id: 'x', provider: 'openai', kind: 'chat' }] }), /config: models\.0\.profile/, 'the profile is still required');
+});

@@ -56,4 +56,5 @@ export const anthropic: Dialect = {
     return `event: error\ndata: ${this.errorBody(err, requestId)}\n\n`;
   },
   staticLines: '',
+  exposeLines: '',
 };

@@ -54,5 +54,6 @@ export const openai: Dialect = {
   streamErrorFrame(err: SimError, requestId: string): string {
     return `data: ${this.errorBody(err, requestId)}\n\n`;
   },
-  staticLines: '\r\nopenai-version: 2020-10-01\r\naccess-control-expose-headers: X-Request-ID',
+  staticLines: '\r\nopenai-version: 2020-10-01',
+  exposeLines: '\r\naccess-control-expose-headers: X-Request-ID',
 };
