@@ -19,6 +19,8 @@ export const ERROR_STATUS = {
   model_not_found: 404,
   route_not_found: 404,
   method_not_allowed: 405,
+  /** 408: a request body that did not arrive within `timeouts.bodyMs` (the connection then closes). */
+  request_timeout: 408,
   body_too_large: 413,
   /** 429 for a requests-per-minute limit (OpenAI `type: requests`). */
   rate_limit_requests: 429,

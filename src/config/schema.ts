@@ -71,6 +71,16 @@ export const configSchema = z
     streamStallTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the workers are stopped. */
     drainTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
+    /** Deadlines of a request (README "Timeouts"). */
+    timeouts: z
+      .object({
+        /** The whole request, a stream included; then the dialect's 504 (in-band once a stream has begun). Seed 000's: 300 s. */
+        requestMs: z.number().int().min(1).max(86_400_000).default(300_000),
+        /** A request body that has not all arrived by then gets a 408 and the connection closes (slowloris). */
+        bodyMs: z.number().int().min(1).max(3_600_000).default(30_000),
+      })
+      .strict()
+      .prefault({}),
     /** First delay before a crashed worker is replaced; doubles per crash in a row, capped at 10 s. */
     respawnDelayMs: z.number().int().min(0).max(10_000).default(250),
     /**

@@ -139,6 +139,7 @@ export class Server {
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
   private simHeaders: boolean;
   private cors: Cors;
+  private sweeper: NodeJS.Timeout | null = null;
   /** Whether the listeners serve https (`tls`, fixed for the process's life). */
   readonly tls: boolean;
   private keys: KeyRing;
@@ -156,6 +157,7 @@ export class Server {
     this.version = options.version ?? 1;
     this.scenarioStartMs = options.scenarioStartMs ?? epochMs;
     this.simHeaders = config.control.headers;
+    this.sweepEvery(config.timeouts);
     this.cors = new Cors(config.cors);
     this.keys = new KeyRing(config.auth);
     this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
@@ -322,6 +324,7 @@ export class Server {
     services.timeScale = config.timeScale;
     services.stallTimeoutMs = config.streamStallTimeoutMs;
     this.simHeaders = config.control.headers;
+    this.sweepEvery(config.timeouts);
     this.cors = new Cors(config.cors);
     this.config = config;
     this.version = version;
@@ -366,6 +369,28 @@ export class Server {
     this.listenSocket = null;
     if (this.adminSocket !== null) uWS.us_listen_socket_close(this.adminSocket);
     this.adminSocket = null;
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+
+  /**
+   * `timeouts`: one sweep over the open exchanges every quarter of the shorter deadline (at most
+   * every second, at least every 10 ms), rather than a timer per request. A body still arriving
+   * after `bodyMs` gets the 408 and the connection closes; a request older than `requestMs` ends
+   * with the dialect's 504, in-band once its stream has begun.
+   */
+  private sweepEvery(timeouts: Config['timeouts']): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    const everyMs = Math.min(1000, Math.max(10, Math.min(timeouts.requestMs, timeouts.bodyMs) / 4));
+    this.sweeper = setInterval(() => {
+      const now = performance.now();
+      const { requestMs, bodyMs } = this.config.timeouts;
+      for (const ex of this.services.open) {
+        const age = now - ex.startedAt;
+        if (ex.readingBody && age > bodyMs) ex.cutShort(new SimError('request_timeout', `The request body did not arrive within ${bodyMs} ms.`), true);
+        else if (age > requestMs) ex.cutShort(new SimError('gateway_timeout', `The request did not complete within ${requestMs} ms.`));
+      }
+    }, everyMs).unref();
   }
 
   /**
@@ -449,7 +474,9 @@ export class Server {
     // Only the headers some rule matches on are read (none without rules).
     const ruleHeaders = admission.headerNames.length === 0 ? null : new Map(admission.headerNames.map((name) => [name, req.getHeader(name)]));
     // onData callbacks run with the socket already corked, like the route handler itself.
+    ex.readingBody = true;
     readBody(ex.res, limit, declared, (result, text) => {
+      ex.readingBody = false;
       if (ex.aborted) return;
       if (result === BodyResult.TooLarge) return ex.replyError(tooLarge(limit), true);
       try {

@@ -69,6 +69,8 @@ export class Exchange {
   /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
   settle: ((promptTokens: number, completionTokens: number) => void) | null = null;
   readonly startedAt = performance.now();
+  /** While its body is still arriving (`timeouts.bodyMs` applies). */
+  readingBody = false;
 
   constructor(
     readonly res: HttpResponse,
@@ -141,14 +143,14 @@ export class Exchange {
     this.cutShort(err instanceof SimError ? err : INTERNAL_ERROR);
   }
 
-  /** Ends the exchange now with `err`: in-band when a stream has begun, as an error response otherwise. */
-  cutShort(err: SimError): void {
+  /** Ends the exchange now with `err`: in-band when a stream has begun, as an error response otherwise (closing the connection after it if `close`). */
+  cutShort(err: SimError, close = false): void {
     if (this.aborted || this.finished) return;
     const delivery = this.delivery;
     this.delivery = null;
     delivery?.cancel();
     this.res.cork(() => {
-      if (!this.streaming) return this.replyError(err);
+      if (!this.streaming) return this.replyError(err, close);
       this.res.end(this.dialect.streamErrorFrame(err, this.requestId));
       this.finish(200);
     });

@@ -17,6 +17,7 @@ const WIRE: Record<ErrorCode, string> = {
   model_not_found: 'not_found_error',
   route_not_found: 'not_found_error',
   method_not_allowed: 'invalid_request_error',
+  request_timeout: 'timeout_error',
   body_too_large: 'request_too_large',
   rate_limit_requests: 'rate_limit_error',
   rate_limit_tokens: 'rate_limit_error',

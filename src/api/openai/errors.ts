@@ -18,6 +18,7 @@ const WIRE: Record<ErrorCode, { type: string; code: string | null }> = {
   model_not_found: { type: 'invalid_request_error', code: 'model_not_found' },
   route_not_found: { type: 'invalid_request_error', code: null },
   method_not_allowed: { type: 'invalid_request_error', code: null },
+  request_timeout: { type: 'invalid_request_error', code: null },
   body_too_large: { type: 'invalid_request_error', code: null },
   // WIRE A8: the 429's type is the kind of limit.
   rate_limit_requests: { type: 'requests', code: 'rate_limit_exceeded' },
