@@ -1,5 +1,6 @@
 import { corsSchema } from '../edge/cors.js';
 import { tlsSchema } from '../edge/tls.js';
+import { concurrencySchema } from '../http/concurrency.js';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
@@ -71,6 +72,9 @@ export const configSchema = z
     streamStallTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
     /** On SIGTERM/SIGINT, in-flight requests get this long to finish before the workers are stopped. */
     drainTimeoutMs: z.number().int().min(0).max(3_600_000).default(30_000),
+    /** Requests in flight in the whole cluster (seed 000's limit); beyond it `concurrency.mode` says what happens. */
+    maxConcurrentRequests: z.number().int().min(1).max(10_000_000).default(10_000),
+    concurrency: concurrencySchema,
     /** Deadlines of a request (README "Timeouts"). */
     timeouts: z
       .object({

@@ -36,6 +36,7 @@ import { lastPrompt } from '../api/generation.js';
 import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { Cors } from '../edge/cors.js';
 import { sslOptions } from '../edge/tls.js';
+import { ConcurrencyGate } from './concurrency.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
@@ -129,20 +130,24 @@ export class Server {
   config: Readonly<Config>;
   version: number;
   private scenarioStartMs: number;
-  catalogue: Catalogue;
-  profiles: Profiles;
+  // Built from the snapshot by apply() (the constructor calls it).
+  catalogue!: Catalogue;
+  profiles!: Profiles;
   readonly services: Services;
   port = 0;
   /** The admin listener's port (`admin.port`), null when the main port serves the admin API. */
   adminPort: number | null = null;
   draining = false;
   /** config.control.headers: whether the x-sim-* request headers are read at all. */
-  private simHeaders: boolean;
-  private cors: Cors;
+  private simHeaders!: boolean;
+  private cors!: Cors;
   private sweeper: NodeJS.Timeout | null = null;
+  private readonly gate: ConcurrencyGate;
+  /** This process's place among the workers (its share of cluster-wide counts). */
+  private readonly workerIndex: number;
   /** Whether the listeners serve https (`tls`, fixed for the process's life). */
   readonly tls: boolean;
-  private keys: KeyRing;
+  private keys!: KeyRing;
   private limiter: Limiter;
   private readonly app: TemplatedApp;
   /** The admin API's own app when `admin.port` is set (it then has no route on the main port). */
@@ -152,41 +157,40 @@ export class Server {
 
   constructor(private readonly options: ServerOptions) {
     const { config } = options;
+    // The "previous" snapshot for apply() below: what it rebuilds only on change is built here.
     this.config = config;
     const epochMs = options.epochMs ?? Date.now();
     this.version = options.version ?? 1;
     this.scenarioStartMs = options.scenarioStartMs ?? epochMs;
-    this.simHeaders = config.control.headers;
-    this.sweepEvery(config.timeouts);
-    this.cors = new Cors(config.cors);
-    this.keys = new KeyRing(config.auth);
+    this.workerIndex = options.worker ?? 0;
     this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
-    this.catalogue = new Catalogue(config.models);
     warmTokenizers();
-    this.profiles = new Profiles(config);
     this.services = {
       metrics: new Metrics(),
       log: options.logging.log,
-      access: config.accessLog ? options.logging.access : null,
       scheduler: new Scheduler(),
       capacity: new Capacity(),
       admission: new Admission(config.faults.rules, {
         seed: config.seed,
-        worker: options.worker ?? 0,
+        worker: this.workerIndex,
         ledger: options.ledger ?? new LocalLedger(),
         epochMs,
         journalSize: config.faults.journalSize,
       }),
-      announceFaults: config.faults.announce,
-      timeScale: config.timeScale,
-      stallTimeoutMs: config.streamStallTimeoutMs,
+      // Set from the snapshot by apply().
+      access: null,
+      announceFaults: false,
+      timeScale: 1,
+      stallTimeoutMs: 0,
       active: 0,
       open: new Set(),
       onIdle: null,
     };
+    this.gate = new ConcurrencyGate(this.services.metrics.concurrencyCells());
     this.limiter.onTold = options.tell ?? null;
     this.limiter.onUnavailable = () => this.services.metrics.storeUnavailable();
     if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, this.scenarioStartMs);
+    this.apply({ config, version: this.version, scenarioStartMs: this.scenarioStartMs });
     const control = options.control ?? localControl(this);
     const ssl = sslOptions(config.tls);
     this.tls = ssl !== null;
@@ -325,6 +329,7 @@ export class Server {
     services.stallTimeoutMs = config.streamStallTimeoutMs;
     this.simHeaders = config.control.headers;
     this.sweepEvery(config.timeouts);
+    this.gate.configure(config.maxConcurrentRequests, config.concurrency, config.workers, this.workerIndex);
     this.cors = new Cors(config.cors);
     this.config = config;
     this.version = version;
@@ -529,8 +534,14 @@ export class Server {
     return this.catalogue.find(model)?.id ?? 'unknown';
   }
 
-  /** Validates, plans and delivers an admitted request. */
+  /** Runs an admitted request once it has a place under `maxConcurrentRequests` (it may wait for one, or be refused). */
   private run(ex: Exchange, handler: PostHandler, body: unknown, ctx: RouteContext): void {
+    if (this.gate.tryEnter(ex)) return this.execute(ex, handler, body, ctx);
+    this.gate.waitOrRefuse(ex, () => this.execute(ex, handler, body, ctx));
+  }
+
+  /** Validates, plans and delivers a request. */
+  private execute(ex: Exchange, handler: PostHandler, body: unknown, ctx: RouteContext): void {
     const result = handler(body, ctx);
     if (result instanceof Promise) {
       result.then(

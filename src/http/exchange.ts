@@ -11,6 +11,7 @@ import type { FaultSpec } from '../faults/catalogue.js';
 import type { ApiKey } from '../edge/auth.js';
 import { writeFaulted } from './faults.js';
 import { writeHead, writeResponse } from './uws.js';
+import type { ConcurrencyGate } from './concurrency.js';
 
 /** Per-process services every exchange reports to. */
 export interface Services {
@@ -69,6 +70,9 @@ export class Exchange {
   /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
   settle: ((promptTokens: number, completionTokens: number) => void) | null = null;
   readonly startedAt = performance.now();
+  /** The concurrency gate holding a place for this exchange, or a place in its queue (`gateQueued`). */
+  gate: ConcurrencyGate | null = null;
+  gateQueued = false;
   /** While its body is still arriving (`timeouts.bodyMs` applies). */
   readingBody = false;
 
@@ -165,6 +169,11 @@ export class Exchange {
     if (this.finished) return;
     this.finished = true;
     this.services.open.delete(this);
+    if (this.gate !== null) {
+      const gate = this.gate;
+      this.gate = null;
+      gate.left(this);
+    }
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds);

@@ -163,9 +163,12 @@ export class Metrics {
   private readonly authFailures = new CounterFamily('llm_auth_failures_total', 'Requests refused at the edge for their API key: missing, invalid, or a model the key may not use.', ['reason']);
   private readonly rateLimits = new CounterFamily('llm_rate_limit_exceeded_total', 'Requests refused by a rate limit, by the kind of limit (requests, tokens, inputTokens, outputTokens), key name (`ip` without one) and model.', ['kind', 'key', 'model']);
   private readonly earlyRetries = new CounterFamily('llm_retry_after_violations_total', 'Requests from a client that came back before the retry-after it was given, by key name (`ip` without one).', ['key']);
+  private readonly concurrent = new CounterFamily('llm_concurrent_requests', 'Requests holding one of this worker\'s places under maxConcurrentRequests.', [], 'gauge');
+  private readonly concurrencyQueued = new CounterFamily('llm_concurrency_queued_requests', 'Requests waiting for a place under maxConcurrentRequests (concurrency.mode queue).', [], 'gauge');
+  private readonly concurrencyRejected = new CounterFamily('llm_concurrency_rejected_total', 'Requests refused at maxConcurrentRequests (mode reject, or the queue full).', []);
   private readonly storeErrors = new CounterFamily('llm_rate_limit_store_errors_total', 'Budget leases decided without the rate-limit store (it did not answer): granted or refused as limits.onStoreError says.', []);
   private readonly reloads = new CounterFamily('llm_config_reloads_total', 'Configuration reloads (admin API, SIGHUP, config file), by result: applied or invalid (nothing changed).', ['result']);
-  private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+  private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.concurrent, this.concurrencyQueued, this.concurrencyRejected, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
@@ -216,6 +219,11 @@ export class Metrics {
 
   configReload(result: 'applied' | 'invalid'): void {
     this.reloads.labels(result).inc();
+  }
+
+  /** The cells the concurrency gate keeps (src/http/concurrency.ts). */
+  concurrencyCells(): { running: Cell; queued: Cell; refused: Cell } {
+    return { running: this.concurrent.labels(), queued: this.concurrencyQueued.labels(), refused: this.concurrencyRejected.labels() };
   }
 
   storeUnavailable(): void {

@@ -21,3 +21,15 @@ t.test('requestsPerMinute 100 on 2 workers: a burst of 1,000 admits 100', async 
   await c.waitFor(() => servedBy().size === 2, 5000).catch(() => undefined);
   t.equal(servedBy().size, 2, 'both workers served the burst');
 });
+
+t.test('maxConcurrentRequests 4 on 2 workers: a burst of 200 slow requests runs at most 4 at once', async (t) => {
+  const c = await startCluster(['--workers', '2', '--warm-up', 'false', '--max-concurrent-requests', '4', '--concurrency.mode', 'reject']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const [statuses] = (await burst([c.url], 200, 'gate', { 'x-sim-ttft-ms': '1500' })) as [number[]];
+  const admitted = statuses.filter((s) => s === 200).length;
+  t.equal(statuses.filter((s) => s !== 200 && s !== 503).length, 0, 'every answer is a 200 or the overload 503');
+  t.ok(admitted <= 4, `never more than the cluster's limit: ${admitted} ran`);
+  t.ok(admitted >= 2, 'each worker ran its share');
+  const metrics = await (await fetch(`${c.url}/metrics`)).text();
+  t.match(metrics, new RegExp(`^llm_concurrency_rejected_total ${200 - admitted}$`, 'm'), 'refusals counted across the cluster');
+});
