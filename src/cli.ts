@@ -76,9 +76,9 @@ export function helpText(): string {
 }
 
 /**
- * Answers the CLI's own flags: true when one was given and answered (the process then exits with
- * `process.exitCode`), false when the server should start. Config problems throw ConfigError, as
- * at start-up (one line, exit 2).
+ * Answers the CLI's own flags: true when one was given and answered (main then returns without
+ * serving, and the process exits 0), false when the server should start. Config problems throw
+ * ConfigError, as at start-up (one line, exit 2).
  */
 export function answerCli(argv: readonly string[], env: NodeJS.ProcessEnv): boolean {
   const own = argv.filter((a) => (CLI_FLAGS as readonly string[]).includes(a));

@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { z } from 'zod';
 import { INJECTED_HEADER } from '../faults/admission.js';
+import { RATE_LIMIT_HEADERS } from '../http/limits.js';
 import { writeNoContent } from '../http/uws.js';
 
 /**
@@ -22,19 +23,14 @@ export const corsSchema = z
 
 export type CorsConfig = z.infer<typeof corsSchema>;
 
-/** Request headers a preflight allows when it names none (it normally lists them, and is answered with its own list). */
-export const ALLOWED_HEADERS = ['authorization', 'content-type', 'x-api-key', 'anthropic-version', 'anthropic-beta', 'anthropic-dangerous-direct-browser-access', 'openai-organization', 'openai-project', 'x-request-id', 'x-stainless-*', 'x-sim-*'];
+/**
+ * Request headers a preflight allows when it names none. It normally lists them and is answered
+ * with its own list, which is how every `x-stainless-*` and `x-sim-*` header a client sends is allowed.
+ */
+const DEFAULT_ALLOWED_HEADERS = 'authorization, content-type, x-api-key, anthropic-version, anthropic-beta, anthropic-dangerous-direct-browser-access, openai-organization, openai-project, x-request-id';
 
 /** What a page may read of a response: the request ids, the rate-limit headers of both vendors, `retry-after`, the fault marker. */
-export const EXPOSED_HEADERS = [
-  'x-request-id',
-  'request-id',
-  'openai-version',
-  'retry-after',
-  ...['requests', 'tokens'].flatMap((d) => [`x-ratelimit-limit-${d}`, `x-ratelimit-remaining-${d}`, `x-ratelimit-reset-${d}`]),
-  ...['requests', 'tokens', 'input-tokens', 'output-tokens'].flatMap((d) => [`anthropic-ratelimit-${d}-limit`, `anthropic-ratelimit-${d}-remaining`, `anthropic-ratelimit-${d}-reset`]),
-  INJECTED_HEADER,
-];
+export const EXPOSED_HEADERS = ['x-request-id', 'request-id', 'openai-version', 'retry-after', ...RATE_LIMIT_HEADERS, INJECTED_HEADER];
 
 const METHODS = 'GET, POST, DELETE, OPTIONS';
 /** A header list as a preflight sends it: names of token characters, comma-separated (anything else is not echoed). */
@@ -77,7 +73,7 @@ export class Cors {
     let lines = allowed ? `\r\naccess-control-allow-origin: ${this.byOrigin ? origin : '*'}` : '';
     if (this.byOrigin) lines += '\r\nvary: Origin';
     if (allowed) {
-      lines += `\r\naccess-control-allow-methods: ${METHODS}\r\naccess-control-allow-headers: ${HEADER_LIST.test(requested) ? requested : ALLOWED_HEADERS.filter((h) => !h.endsWith('*')).join(', ')}\r\naccess-control-max-age: ${this.config.maxAgeSeconds}`;
+      lines += `\r\naccess-control-allow-methods: ${METHODS}\r\naccess-control-allow-headers: ${HEADER_LIST.test(requested) ? requested : DEFAULT_ALLOWED_HEADERS}\r\naccess-control-max-age: ${this.config.maxAgeSeconds}`;
     }
     res.cork(() => writeNoContent(res, lines));
   }

@@ -236,7 +236,7 @@ export class Server {
     this.limiter = new Limiter(limitsSchema.parse({}), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
-    const socket = await new Promise<us_listen_socket>((resolve, reject) => this.app.listen('127.0.0.1', 0, (s) => (s === false ? reject(new Error('warm-up: cannot listen on loopback')) : resolve(s))));
+    const socket = await listenOn(this.app, '127.0.0.1', 0);
     try {
       return await warmUp(uWS.us_socket_local_port(socket), this.tls);
     } finally {
@@ -250,28 +250,16 @@ export class Server {
   }
 
   /** Listens on `admin.host`:`admin.port` when the admin API has its own listener (a no-op otherwise). */
-  listenAdmin(host: string, port: number): Promise<void> {
-    const app = this.adminApp;
-    if (app === null) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      app.listen(host, port, (socket) => {
-        if (socket === false) return reject(new Error(`cannot listen on ${host}:${port}`));
-        this.adminSocket = socket;
-        this.adminPort = uWS.us_socket_local_port(socket);
-        resolve();
-      });
-    });
+  async listenAdmin(host: string, port: number): Promise<void> {
+    if (this.adminApp === null) return;
+    this.adminSocket = await listenOn(this.adminApp, host, port);
+    this.adminPort = uWS.us_socket_local_port(this.adminSocket);
   }
 
-  listen(host: string, port: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (socket === false) return reject(new Error(`cannot listen on ${host}:${port}`));
-        this.listenSocket = socket;
-        this.port = uWS.us_socket_local_port(socket);
-        resolve(this.port);
-      });
-    });
+  async listen(host: string, port: number): Promise<number> {
+    this.listenSocket = await listenOn(this.app, host, port);
+    this.port = uWS.us_socket_local_port(this.listenSocket);
+    return this.port;
   }
 
   /** Stops accepting connections, answers /ready with 503, and resolves once in-flight requests finish or the deadline passes. */
@@ -609,5 +597,9 @@ function decodePathParameter(raw: string): string {
     return raw;
   }
 }
+
+/** One listen of a uWS app: its socket, or an error naming the address. */
+const listenOn = (app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> =>
+  new Promise((resolve, reject) => app.listen(host, port, (socket) => (socket === false ? reject(new Error(`cannot listen on ${host}:${port}`)) : resolve(socket))));
 
 const tooLarge = (limit: number): SimError => new SimError('body_too_large', `Request body exceeds the limit of ${limit} bytes.`);

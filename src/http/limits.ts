@@ -60,6 +60,9 @@ const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] =
 const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
 const ANTHROPIC_NAMES: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
 
+/** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
+export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_NAMES, ...ANTHROPIC_NAMES].flatMap((names) => names ?? []);
+
 const namesOf = (dialect: 'openai' | 'anthropic', dimension: Dimension): readonly [string, string, string] | undefined => (dialect === 'openai' ? OPENAI_NAMES : ANTHROPIC_NAMES)[slotOf(dimension)];
 const resetText = (dialect: 'openai' | 'anthropic', resetMs: number): string => (dialect === 'openai' ? goDuration(resetMs) : rfc3339(resetMs));
 
