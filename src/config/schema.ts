@@ -1,6 +1,7 @@
 import { corsSchema } from '../edge/cors.js';
 import { tlsSchema } from '../edge/tls.js';
 import { concurrencySchema } from '../http/concurrency.js';
+import { compressionSchema } from '../http/compress.js';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
@@ -130,6 +131,8 @@ export const configSchema = z
     cors: corsSchema,
     /** https (README "TLS"). */
     tls: tlsSchema,
+    /** gzip / br / deflate by `accept-encoding` (README "Compression"). */
+    compression: compressionSchema,
     admin: z
       .object({
         /** The admin API's key (header `X-Admin-Key`); null: no admin API (its paths answer 404). */

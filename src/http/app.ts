@@ -37,6 +37,7 @@ import { authError, KeyRing, mayUse, type ApiKey } from '../edge/auth.js';
 import { Cors } from '../edge/cors.js';
 import { sslOptions } from '../edge/tls.js';
 import { ConcurrencyGate } from './concurrency.js';
+import { negotiate } from './compress.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
@@ -182,6 +183,7 @@ export class Server {
       announceFaults: false,
       timeScale: 1,
       stallTimeoutMs: 0,
+      compression: null,
       active: 0,
       open: new Set(),
       onIdle: null,
@@ -315,6 +317,7 @@ export class Server {
     services.announceFaults = config.faults.announce;
     services.timeScale = config.timeScale;
     services.stallTimeoutMs = config.streamStallTimeoutMs;
+    services.compression = config.compression.enabled ? config.compression : null;
     this.simHeaders = config.control.headers;
     this.sweepEvery(config.timeouts);
     this.gate.configure(config.maxConcurrentRequests, config.concurrency, config.workers, this.workerIndex);
@@ -430,7 +433,13 @@ export class Server {
     const requestId = headers.requestId !== '' ? headers.requestId : dialect.newRequestId();
     const { cors } = this;
     const edgeLines = (cors.on ? cors.responseLines(req.getHeader('origin')) : null) ?? dialect.exposeLines;
-    return new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId, edgeLines);
+    const ex = new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId, edgeLines);
+    const { compression } = this.services;
+    if (compression !== null) {
+      ex.compression = compression;
+      ex.encoding = negotiate(req.getHeader('accept-encoding'));
+    }
+    return ex;
   }
 
   private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {

@@ -210,7 +210,7 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES);
+    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES + ex.compressStream());
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();
@@ -224,7 +224,7 @@ class SseStream extends Delivery {
       // uWS ends the header block only with the first non-empty chunk: an SSE comment (WIRE C2,
       // ignored by both SDKs' decoders) sends status and headers now, as a provider does, so a
       // gateway's header timeout measures the connection, not the time to first token.
-      ex.res.write(HEADERS_NOW);
+      ex.write(HEADERS_NOW);
       ex.services.scheduler.add(this, this.due);
     }
   }
@@ -272,12 +272,12 @@ class SseStream extends Delivery {
     if (this.sent === n) {
       this.encoder.close(out);
       // Sent before complete(): freeing the slot may start a waiting stream, which reuses `frames`.
-      ex.res.end(out.view());
+      ex.end(out.view());
       this.complete(0); // tokens were counted as they went
       ex.finish(200);
       return;
     }
-    if (out.length > 0 && !ex.res.write(out.view())) {
+    if (out.length > 0 && !ex.write(out.view())) {
       // uWS keeps what it could not send (at most one flush: nothing more is written while
       // blocked); onWritable resumes, or the stall deadline closes the connection.
       this.blocked = true;

@@ -11,6 +11,7 @@ import type { FaultSpec } from '../faults/catalogue.js';
 import type { ApiKey } from '../edge/auth.js';
 import { writeFaulted } from './faults.js';
 import { writeHead, writeResponse } from './uws.js';
+import { compressBody, CompressedStream, encodedLines, VARY, type CompressionConfig, type Encoding } from './compress.js';
 import type { ConcurrencyGate } from './concurrency.js';
 
 /** Per-process services every exchange reports to. */
@@ -29,6 +30,8 @@ export interface Services {
   timeScale: number;
   /** config.streamStallTimeoutMs. */
   stallTimeoutMs: number;
+  /** config.compression when enabled, else null (nothing is read or checked for it). */
+  compression: CompressionConfig | null;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */
@@ -75,6 +78,11 @@ export class Exchange {
   gateQueued = false;
   /** While its body is still arriving (`timeouts.bodyMs` applies). */
   readingBody = false;
+  /** The snapshot's `compression` when it was on as the request arrived, and what the client accepts (src/http/compress.ts). */
+  compression: CompressionConfig | null = null;
+  encoding: Encoding | null = null;
+  /** The stream's compressor, when its events are compressed (`compression.streams`). */
+  private compressor: CompressedStream | null = null;
 
   constructor(
     readonly res: HttpResponse,
@@ -96,6 +104,7 @@ export class Exchange {
 
   private abort(): void {
     this.aborted = true;
+    if (this.compressor !== null) this.compressor.abort();
     if (this.delivery !== null) {
       this.delivery.cancel();
       this.delivery = null;
@@ -106,8 +115,39 @@ export class Exchange {
   replyJson(status: number, body: string, close = false): void {
     if (this.aborted || this.finished) return;
     if (this.fault !== null && status < 400) return writeFaulted(this, status, body);
-    this.writeResponse(status, JSON_TYPE, body, close);
+    if (this.compression !== null && Buffer.byteLength(body) >= this.compression.minBytes) this.writeCompressible(status, body, close);
+    else this.writeResponse(status, JSON_TYPE, body, close);
     this.finish(status);
+  }
+
+  /** A JSON body large enough to compress: compressed when the client accepts an encoding, and marked `vary` either way. */
+  private writeCompressible(status: number, body: string, close: boolean): void {
+    const { encoding } = this;
+    this.writeHead(status, JSON_TYPE, encoding === null ? VARY : encodedLines(encoding));
+    this.res.end(encoding === null ? body : compressBody(encoding, body), close);
+  }
+
+  /**
+   * A stream about to begin: its events are compressed from here on when `compression.streams`
+   * applies (never under a fault, whose bytes are the fault's). The header lines that say so.
+   */
+  compressStream(): string {
+    const { compression } = this;
+    if (compression === null || !compression.streams || this.fault !== null) return '';
+    if (this.encoding === null) return VARY;
+    this.compressor = new CompressedStream(this.res, this.encoding);
+    return encodedLines(this.encoding);
+  }
+
+  /** Writes body bytes of a begun stream (through its compressor when it has one); false when uWS reports backpressure. */
+  write(data: Uint8Array | string): boolean {
+    return this.compressor === null ? this.res.write(data) : this.compressor.write(data);
+  }
+
+  /** Writes a begun stream's last bytes and ends it. */
+  end(data: Uint8Array | string): void {
+    if (this.compressor === null) this.res.end(data);
+    else this.compressor.end(data);
   }
 
   /** Writes a complete response with this exchange's headers. */
@@ -155,7 +195,7 @@ export class Exchange {
     delivery?.cancel();
     this.res.cork(() => {
       if (!this.streaming) return this.replyError(err, close);
-      this.res.end(this.dialect.streamErrorFrame(err, this.requestId));
+      this.end(this.dialect.streamErrorFrame(err, this.requestId));
       this.finish(200);
     });
   }
