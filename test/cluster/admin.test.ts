@@ -175,3 +175,42 @@ t.test('admin.port: the admin API on its own listener; a scenario activated ther
   t.equal((await admin(onAdmin, 'POST', '/admin/scenarios/later/deactivate')).status, 200);
   t.same(new Set((await chats(c, 40)).statuses), new Set([200]), 'faults stop with the reply');
 });
+
+t.test('a new profile through the API: both workers serve its latency from the reply on', async (t) => {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmsim-admin-profile-')), 'config.json');
+  writeFileSync(file, JSON.stringify({ timeScale: 1, profiles: { 'openai-mini': { prefillOverheadMs: 5 } } }));
+  const c = await startCluster(['--workers', '2', '--warm-up', 'false', '--config', file, '--admin.key', ADMIN_KEY]);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  let n = 0;
+  /** `count` requests on new connections at once: how long each took, and which workers answered (by their access lines). */
+  const timed = async (count: number): Promise<{ ms: number[]; pids: Set<number> }> => {
+    const ids: string[] = [];
+    const ms = await Promise.all(
+      Array.from({ length: count }, async () => {
+        const id = `profile-${n++}`;
+        ids.push(id);
+        const started = performance.now();
+        const r = await fetch(`${c.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close', 'x-request-id': id }, body: CHAT });
+        await r.text();
+        return performance.now() - started;
+      }),
+    );
+    await until(() => ids.every((id) => c.lines.some((l) => l.requestId === id)), 5000);
+    return { ms, pids: new Set(c.lines.filter((l) => ids.includes(l.requestId)).map((l) => l.pid as number)) };
+  };
+  const before = await timed(20);
+  t.ok(Math.max(...before.ms) < 250, `before: ${Math.round(Math.max(...before.ms))} ms at most (5 ms to the first token)`);
+  // Under load: a bounded loop keeps requests in flight while the new profile is applied.
+  let running = true;
+  const load = (async () => {
+    const deadline = Date.now() + 10_000;
+    while (running && Date.now() < deadline) await timed(4);
+  })();
+  const applied = await admin(c, 'POST', '/admin/config', { profiles: { 'openai-mini': { prefillOverheadMs: 400 } } });
+  t.same(applied, { status: 200, json: { version: 2, workers: 2 } });
+  const after = await timed(20);
+  running = false;
+  await load;
+  t.equal(after.pids.size, 2, 'both workers answered after the reply');
+  t.ok(Math.min(...after.ms) >= 400, `every request sent after the reply waited the new 400 ms (the fastest took ${Math.round(Math.min(...after.ms))} ms)`);
+});
