@@ -21,6 +21,7 @@
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
  *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost)
+ *   --header "k: v"     chat: one more request header for every load (e.g. "accept-encoding: gzip")
  *   --out FILE          results file (default bench/results/<time>.json)
  *
  * Servers run in their own processes, pinned to CPU 0 with the load generator on CPU 1 when
@@ -50,6 +51,7 @@ const { values: opt } = parseArgs({
     'sim-port': { type: 'string', default: '18080' },
     'sim-flags': { type: 'string', default: '' },
     'variant-flags': { type: 'string' },
+    header: { type: 'string' },
     out: { type: 'string' },
     window: { type: 'string', default: '100' },
     cold: { type: 'boolean', default: false },
@@ -65,7 +67,7 @@ const want = (s: string): boolean => opt.scenario === 'all' || opt.scenario === 
 
 async function main(): Promise<void> {
   const results: Record<string, unknown> = { date: new Date().toISOString(), pinned: PIN, workers: Number(opt.workers) };
-  if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target, variant: opt['variant-flags']?.split(' ').filter(Boolean) });
+  if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target, variant: opt['variant-flags']?.split(' ').filter(Boolean), header: opt.header });
   if (want('stream')) results.stream = await streamAccuracy(simArgs, Number(opt.streams), duration);
   if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs), Number(opt['gap-ms']));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));

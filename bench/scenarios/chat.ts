@@ -16,6 +16,8 @@ export interface ChatOptions {
   target?: string;
   /** A second simulator with these extra flags (e.g. `--config limits.yaml`), measured interleaved with the first: what a feature costs. */
   variant?: string[];
+  /** One more request header (`name: value`) on every load, e.g. `accept-encoding: gzip` for what compression costs. */
+  header?: string;
 }
 
 interface Load {
@@ -37,11 +39,19 @@ function parseWrkDuration(s: string | undefined): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
+/** `--header "name: value"` as a header object (empty without one). */
+function extraHeader(o: ChatOptions): Record<string, string> {
+  if (o.header === undefined) return {};
+  const colon = o.header.indexOf(':');
+  return { [o.header.slice(0, colon).trim()]: o.header.slice(colon + 1).trim() };
+}
+
 /** One throughput run against a URL with wrk (pinned to CPU 1) or autocannon. */
 async function load(url: string, o: ChatOptions): Promise<Load> {
   if (WRK) {
     const script = join(tmpdir(), 'llmsim-bench.lua');
-    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(CHAT_BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer bench"\n`);
+    const extra = Object.entries(extraHeader(o)).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join('');
+    writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(CHAT_BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer bench"\n${extra}`);
     const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', script, url];
     const out = await new Promise<string>((res, rej) => {
       const p = spawn(PIN ? 'taskset' : 'wrk', PIN ? ['-c', '1', 'wrk', ...args] : args);
@@ -59,7 +69,7 @@ async function load(url: string, o: ChatOptions): Promise<Load> {
     };
   }
   const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({ url, method: 'POST', body: CHAT_BODY, headers: HEADERS, connections: o.connections, duration: o.durationS });
+  const r = await autocannon({ url, method: 'POST', body: CHAT_BODY, headers: { ...HEADERS, ...extraHeader(o) }, connections: o.connections, duration: o.durationS });
   return { rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
 }
 
