@@ -60,7 +60,8 @@ export class Primary {
   /** The runtime state every worker runs (and a replacement starts on); advanced by reloads. */
   private live: LiveState;
   /** The primary's own series (reloads), added to the workers' on every scrape. */
-  private readonly metrics = new Metrics();
+  /** The primary's own counters (reloads); it serves no model, so it adds nothing to vLLM's family. */
+  private readonly metrics = Object.assign(new Metrics(), { vllm: false });
   private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(

@@ -131,6 +131,13 @@ export const configSchema = z
     cors: corsSchema,
     /** https (README "TLS"). */
     tls: tlsSchema,
+    metrics: z
+      .object({
+        /** Also expose vLLM's metric family (`vllm:*`, label `model_name`), for inference gateways and autoscalers that read it (README "Metrics"). */
+        vllm: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
     /** gzip / br / deflate by `accept-encoding` (README "Compression"). */
     compression: compressionSchema,
     admin: z

@@ -318,6 +318,8 @@ export class Server {
     services.timeScale = config.timeScale;
     services.stallTimeoutMs = config.streamStallTimeoutMs;
     services.compression = config.compression.enabled ? config.compression : null;
+    services.metrics.vllm = config.metrics.vllm;
+    services.metrics.servedModels = this.catalogue.models.map((m) => m.id);
     this.simHeaders = config.control.headers;
     this.sweepEvery(config.timeouts);
     this.gate.configure(config.maxConcurrentRequests, config.concurrency, config.workers, this.workerIndex);
@@ -463,6 +465,8 @@ export class Server {
 
   private post(ex: Exchange, route: Route, handler: PostHandler, headers: RequestHeaders, req: HttpRequest): void {
     const limit = this.config.bodyLimitBytes;
+    // Counted by endpoint from here on: `unknown` until the body names a model of the catalogue.
+    ex.modelLabel = 'unknown';
     const declared = Number(req.getHeader('content-length'));
     if (declared > limit) {
       // Answer before reading a byte; close, since the rest of the body will not be read.
@@ -484,13 +488,14 @@ export class Server {
       try {
         const body = parseJson(text);
         const model = modelOf(body);
+        ex.modelLabel = this.modelLabel(model);
         if (!mayUse(ex.key, model)) {
           this.services.metrics.authFailure('model');
           // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.
           return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
         }
         if (!this.limiter.active) return this.faulted(ex, route, handler, body, model, ctx, ruleHeaders);
-        limitRequest(ex, this.limiter, route.name!, model, this.modelLabel(model), body, this.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
+        limitRequest(ex, this.limiter, route.name!, model, ex.modelLabel, body, this.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
       } catch (err) {
         ex.fail(err);
       }
@@ -503,7 +508,7 @@ export class Server {
     const { headers } = ctx;
     // Off (no rules, no scenario, no x-sim-fault) it is this one check.
     if (!admission.hasRules && headers.fault === '') return this.run(ex, handler, body, ctx);
-    const input = admissionInput(route.name!, ex.dialect.name, body, model, this.modelLabel(model), ruleHeaders, ex.key);
+    const input = admissionInput(route.name!, ex.dialect.name, body, model, ex.modelLabel, ruleHeaders, ex.key);
     const decision = admission.decide(input, headers.fault === '' ? null : parseFaultHeader(headers.fault));
     if (!(decision instanceof Promise)) return this.admitted(ex, decision, input, handler, body, ctx);
     decision.then(

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { ModelCells } from '../metrics/metrics.js';
+import type { FinishedReason, ModelCells } from '../metrics/metrics.js';
 import { FrameBuffer } from '../sim/frames.js';
 import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
@@ -36,9 +36,11 @@ const FLUSH_MAX_BYTES = 64 * 1024;
 export function deliver(ex: Exchange, gen: Generation): void {
   if (ex.aborted) return;
   const { model, timing } = gen.sim;
-  const cells = ex.services.metrics.model(model.id);
+  const cells = ex.services.metrics.model(model.id, model.contextWindow);
+  cells.kvCapacity = timing.profile.spec.kvCacheTokens;
   cells.active.inc();
   cells.promptTokens.inc(gen.sim.promptTokens);
+  cells.requestPromptTokens.observe(gen.sim.promptTokens);
   const delivery = gen.sim.stream ? new SseStream(ex, gen, cells) : new DelayedReply(ex, gen, cells);
   ex.delivery = delivery;
   const admission = ex.services.capacity.acquire(model.id, timing.profile, delivery);
@@ -70,6 +72,8 @@ abstract class Delivery implements Waiter, Timed {
   inline = true;
   protected state: 'waiting' | 'running' | 'done' = 'waiting';
   protected admittedAt = 0;
+  /** What this sequence holds in the model's simulated KV cache (its prompt, then its tokens as they are generated). */
+  protected kvHeld = 0;
   private readonly beginCorked = (): void => this.begin();
 
   constructor(
@@ -87,6 +91,7 @@ abstract class Delivery implements Waiter, Timed {
     const phase = ex.services.admission.latencyFactor();
     gen.sim.timing.admit(profile.ttftFactor(utilisation) * phase, profile.itlFactor(utilisation) * phase, ex.services.timeScale);
     this.cells.queueTime.observe((this.admittedAt - ex.startedAt) / 1000);
+    this.hold(gen.sim.promptTokens);
     this.updateGauges();
     // A slot freed by another request (or by the primary's sync) is not this response's cork.
     if (this.inline) this.begin();
@@ -102,8 +107,23 @@ abstract class Delivery implements Waiter, Timed {
     }
     this.state = 'done';
     this.cells.active.dec();
+    this.ended('abort');
     this.updateGauges();
     this.settle();
+  }
+
+  /** Tokens enter the model's KV cache (the prompt at admission, generated tokens as they go). */
+  protected hold(tokens: number): void {
+    this.kvHeld += tokens;
+    this.cells.kvTokens.inc(tokens);
+  }
+
+  /** The sequence is over: its KV cache is freed, and why it ended is counted (vLLM's request_success, token histograms). */
+  private ended(reason: FinishedReason): void {
+    this.cells.kvTokens.dec(this.kvHeld);
+    this.kvHeld = 0;
+    this.cells.finished[reason].inc();
+    this.cells.requestGenerationTokens.observe(this.generated());
   }
 
   /** The rate limits' reservation, settled to the tokens really counted and sent. */
@@ -117,8 +137,11 @@ abstract class Delivery implements Waiter, Timed {
   /** Tokens of the answer sent (or, cut short, sent so far). */
   protected abstract generated(): number;
 
-  /** Accounts the end of a delivered response; the caller then ends it. */
-  protected complete(tokens: number): void {
+  /**
+   * Accounts the end of a delivered response (`tokens` not yet counted); the caller then ends it.
+   * `cut`: a fault ended it before its answer was whole (vLLM would call that an abort).
+   */
+  protected complete(tokens: number, cut = false): void {
     const { ex, gen } = this;
     this.state = 'done';
     ex.delivery = null;
@@ -126,6 +149,7 @@ abstract class Delivery implements Waiter, Timed {
     this.cells.active.dec();
     this.cells.tokens.inc(tokens);
     this.cells.e2e.observe((performance.now() - ex.startedAt) / 1000);
+    this.ended(cut ? 'abort' : gen.completion.finish === 'length' ? 'length' : 'stop');
     this.updateGauges();
     this.settle();
   }
@@ -155,6 +179,8 @@ class DelayedReply extends Delivery {
     const { ex, gen } = this;
     const { timing } = gen.sim;
     const n = gen.completion.text.length;
+    // Its tokens are sent together at the end: the cache holds them for the reply's whole time.
+    this.hold(n);
     const generating = faultedWait(ex.fault, n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0, n);
     this.due = this.admittedAt + timing.ttftMs + generating;
     if (this.due <= performance.now()) this.send(performance.now());
@@ -214,7 +240,7 @@ class SseStream extends Delivery {
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();
-      this.complete(0);
+      this.complete(0, true);
       return ex.finish(200);
     }
     this.due = this.admittedAt + this.gen.sim.timing.ttftMs;
@@ -268,6 +294,7 @@ class SseStream extends Delivery {
       if (++this.sent < n) this.due += timing.rawGap() * timing.gapScale;
     }
     cells.tokens.inc(this.sent - first);
+    this.hold(this.sent - first);
     if (this.sent === this.faultAt && this.faultMidStream(out)) return;
     if (this.sent === n) {
       this.encoder.close(out);
@@ -304,7 +331,7 @@ class SseStream extends Delivery {
   private faultAtStart(): boolean {
     const { ex } = this;
     if (ex.fault!.type === 'close') {
-      this.complete(0);
+      this.complete(0, true);
       closeWithoutResponse(ex);
       return true;
     }
@@ -331,18 +358,18 @@ class SseStream extends Delivery {
     switch (fault.type) {
       case 'cut':
         ex.res.write(out.view());
-        this.complete(0);
+        this.complete(0, true);
         closeAfterWriting(ex, 200);
         return true;
       case 'error_event':
         out.text(errorEventFrame(ex, fault, gen.sim.model.id));
         ex.res.end(out.view());
-        this.complete(0);
+        this.complete(0, true);
         ex.finish(200);
         return true;
       case 'no_terminator':
         ex.res.end(out.view());
-        this.complete(0);
+        this.complete(0, true);
         ex.finish(200);
         return true;
       case 'stall':

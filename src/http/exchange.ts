@@ -68,6 +68,8 @@ export class Exchange {
    * mangles the body), for the delivery to carry out; null for nearly every request.
    */
   fault: FaultSpec | null = null;
+  /** The model as a metrics label: the catalogue's id (or `unknown`) once an API request's body is read, '' elsewhere. */
+  modelLabel = '';
   /** The configured API key the request presented (auth mode `keys`), else null. */
   key: ApiKey | null = null;
   /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
@@ -216,7 +218,7 @@ export class Exchange {
     }
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
-    services.metrics.request(this.method, this.route, status, seconds);
+    services.metrics.request(this.method, this.route, status, seconds, this.modelLabel);
     if (services.access !== null) services.access.write(this.method, this.url, status, Math.round(seconds * 1e4) / 10, this.requestId);
     if (--services.active === 0 && services.onIdle !== null) services.onIdle();
   }

@@ -8,6 +8,36 @@ const ITL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
 /** Fine below 2 ms: the scheduler's promise is p99 lateness ≤ 2 ms. */
 const LATENESS_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+/**
+ * vLLM's bucket layouts, as its Prometheus logger declares them (vllm/v1/metrics/loggers.py,
+ * `PrometheusStatLogger`): time to first token; time per output token and inter-token latency;
+ * e2e, queue, prefill and decode time of a request.
+ */
+export const VLLM_TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160, 640, 2560];
+export const VLLM_ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
+export const VLLM_REQUEST_BUCKETS = [0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920, 7680];
+
+/** vLLM's `build_1_2_5_buckets(max)`: 1, 2, 5, 10, 20, 50, … up to `max` (token-count histograms, up to the model's context). */
+export function buckets125(max: number): number[] {
+  const out: number[] = [];
+  for (let exponent = 1; ; exponent *= 10) {
+    for (const m of [1, 2, 5]) {
+      if (m * exponent > max) return out;
+      out.push(m * exponent);
+    }
+  }
+}
+
+/**
+ * Each latency histogram is recorded once, on the union of our buckets and vLLM's: the `llm_*`
+ * family shows them all, and the `vllm:*` family is the same cells cut to vLLM's own bounds at
+ * scrape time (exact, since every vLLM bound is one of ours).
+ */
+const union = (...layouts: number[][]): number[] => [...new Set(layouts.flat())].sort((a, b) => a - b);
+const TTFT_BUCKETS = union(LATENCY_BUCKETS, VLLM_TTFT_BUCKETS);
+const GAP_BUCKETS = union(ITL_BUCKETS, VLLM_ITL_BUCKETS);
+const REQUEST_BUCKETS = union(LATENCY_BUCKETS, VLLM_REQUEST_BUCKETS);
+
 type Labels = Record<string, string>;
 
 /** One process's part of GET /admin/stats. */
@@ -43,7 +73,7 @@ export class HistogramCell {
   count = 0;
   constructor(
     readonly labels: Labels,
-    private readonly bounds: readonly number[],
+    readonly bounds: readonly number[],
   ) {
     this.counts = new Float64Array(bounds.length);
   }
@@ -60,6 +90,30 @@ export class HistogramCell {
   }
 }
 
+type Exposed = MetricObjectWithValues<MetricValue<string>>;
+
+/**
+ * How a family is shown under another name at scrape time (a seed's name, vLLM's): its series'
+ * labels renamed or dropped (series that then coincide are summed), or the series left out (null).
+ */
+export type Relabel = (labels: Labels) => Labels | null;
+
+/** Groups `cells` by their relabelled labels, in order of first appearance. */
+function grouped<C extends { labels: Labels }>(cells: Iterable<C>, relabel: Relabel): Map<string, { labels: Labels; cells: C[] }> {
+  const groups = new Map<string, { labels: Labels; cells: C[] }>();
+  for (const cell of cells) {
+    const labels = relabel(cell.labels);
+    if (labels === null) continue;
+    const key = Object.values(labels).join('\u0001');
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { labels, cells: [cell] });
+    else group.cells.push(cell);
+  }
+  return groups;
+}
+
+const SAME: Relabel = (labels) => labels;
+
 abstract class Family<C extends { labels: Labels }> {
   protected readonly cells = new Map<string, C>();
   constructor(
@@ -68,6 +122,12 @@ abstract class Family<C extends { labels: Labels }> {
     readonly labelNames: readonly string[],
   ) {}
   protected abstract make(labels: Labels): C;
+  /** The family as it is recorded. */
+  snapshot(): Exposed {
+    return this.view(this.name, this.help, SAME);
+  }
+  /** The family under another name and labels (see Relabel). */
+  abstract view(name: string, help: string, relabel: Relabel): Exposed;
   /** The series for these label values (in labelNames order). Hold on to it: this look-up is the slow part. */
   labels(...values: string[]): C {
     const key = values.join('\u0001');
@@ -79,7 +139,6 @@ abstract class Family<C extends { labels: Labels }> {
     }
     return cell;
   }
-  abstract snapshot(): MetricObjectWithValues<MetricValue<string>>;
   reset(): void {
     this.cells.clear();
   }
@@ -102,11 +161,13 @@ class CounterFamily extends Family<Cell> {
   protected make(labels: Labels): Cell {
     return new Cell(labels);
   }
-  snapshot(): MetricObjectWithValues<MetricValue<string>> {
-    const values = [...this.cells.values()].map((c) => ({ value: c.value, labels: c.labels }));
-    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValue<string>>;
+  view(name: string, help: string, relabel: Relabel): Exposed {
+    const values = [...grouped(this.cells.values(), relabel).values()].map((g) => ({ value: g.cells.reduce((n, c) => n + c.value, 0), labels: g.labels }));
+    return exposed(name, help, this.type, values);
   }
 }
+
+const exposed = (name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: object[], aggregator = 'sum'): Exposed => ({ name, help, type, values, aggregator }) as unknown as Exposed;
 
 class HistogramFamily extends Family<HistogramCell> {
   constructor(
@@ -120,41 +181,92 @@ class HistogramFamily extends Family<HistogramCell> {
   protected make(labels: Labels): HistogramCell {
     return new HistogramCell(labels, this.bounds);
   }
-  snapshot(): MetricObjectWithValues<MetricValue<string>> {
-    const bucket = `${this.name}_bucket`;
-    const values: object[] = [];
-    for (const cell of this.cells.values()) {
-      let acc = 0;
-      this.bounds.forEach((le, i) => {
-        acc += cell.counts[i]!;
-        values.push({ value: acc, metricName: bucket, labels: { le, ...cell.labels } });
-      });
-      values.push({ value: cell.count, metricName: bucket, labels: { le: '+Inf', ...cell.labels } });
-      values.push({ value: cell.sum, metricName: `${this.name}_sum`, labels: { ...cell.labels } });
-      values.push({ value: cell.count, metricName: `${this.name}_count`, labels: { ...cell.labels } });
+  /** A series with its own bounds (token-count histograms follow each model's context window). */
+  labelsWithBounds(bounds: readonly number[], ...values: string[]): HistogramCell {
+    const key = values.join('\u0001');
+    let cell = this.cells.get(key);
+    if (cell === undefined) {
+      const labels: Labels = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
+      this.cells.set(key, (cell = new HistogramCell(labels, bounds)));
     }
-    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' } as unknown as MetricObjectWithValues<MetricValue<string>>;
+    return cell;
+  }
+  view(name: string, help: string, relabel: Relabel, shownBounds: readonly number[] | null = null): Exposed {
+    const bucket = `${name}_bucket`;
+    const values: object[] = [];
+    for (const { labels, cells } of grouped(this.cells.values(), relabel).values()) {
+      // Cells that coincide share their bounds (one family, or one model's context window).
+      const { bounds } = cells[0]!;
+      const counts = new Float64Array(bounds.length);
+      let sum = 0;
+      let count = 0;
+      for (const c of cells) {
+        for (let i = 0; i < counts.length; i++) counts[i]! += c.counts[i]!;
+        sum += c.sum;
+        count += c.count;
+      }
+      // Cumulative counts at every bound, or only at the bounds shown (each one of the recorded bounds).
+      const shown = shownBounds === null ? null : new Set(shownBounds);
+      let acc = 0;
+      bounds.forEach((le, i) => {
+        acc += counts[i]!;
+        if (shown === null || shown.has(le)) values.push({ value: acc, metricName: bucket, labels: { le, ...labels } });
+      });
+      values.push({ value: count, metricName: bucket, labels: { le: '+Inf', ...labels } });
+      values.push({ value: sum, metricName: `${name}_sum`, labels: { ...labels } });
+      values.push({ value: count, metricName: `${name}_count`, labels: { ...labels } });
+    }
+    return exposed(name, help, 'histogram', values);
   }
 }
+
+/** Why a generation ended, as vLLM's `finished_reason` says it (its FinishReason: stop, length, abort). */
+export type FinishedReason = 'stop' | 'length' | 'abort';
+
+/** Keeps the series of API routes (they have a model label) and renames them for a seed's family. */
+const byEndpoint =
+  (withStatus: boolean): Relabel =>
+  (l) => {
+    if (l.model === '' || l.model === undefined) return null;
+    const labels: Labels = { endpoint: l.path!, model: l.model };
+    if (withStatus) labels.status = l.status!;
+    return labels;
+  };
+const withoutModel: Relabel = (l) => {
+  const { model: _model, ...rest } = l;
+  return rest;
+};
+const modelName: Relabel = (l) => {
+  const { model, ...rest } = l;
+  return { model_name: model!, ...rest };
+};
 
 /**
  * The metrics of one process. Recording is a field update on a cached series (prom-client's own
  * metric objects hash their labels on every update, which cost ~2.4 µs a request); prom-client
  * does what it is good at: summing the snapshots of all workers and writing the exposition text.
  * In a cluster the primary sums every worker's snapshot on each scrape (src/cluster/primary.ts).
+ * Each fact is recorded once: the seeds' names and vLLM's are views of the same cells, made at
+ * scrape time (`snapshot`).
  */
 export class Metrics {
-  private readonly requests = new CounterFamily('http_requests_total', 'HTTP requests answered, by route and status (499: the client went away).', ['method', 'path', 'status']);
-  private readonly duration = new HistogramFamily('http_request_duration_seconds', 'Time from request to the last byte of the response.', ['method', 'path'], LATENCY_BUCKETS);
+  /** Requests answered, by method, route, status and (API routes) model: http_requests_total and the seeds' request counters are views of it. */
+  private readonly requests = new CounterFamily('http_requests_total', 'HTTP requests answered, by route and status (499: the client went away).', ['method', 'path', 'status', 'model']);
+  private readonly duration = new HistogramFamily('http_request_duration_seconds', 'Time from request to the last byte of the response.', ['method', 'path', 'model'], REQUEST_BUCKETS);
   private readonly tokens = new CounterFamily('llm_tokens_generated_total', 'Completion tokens sent to clients.', ['model']);
   private readonly promptTokens = new CounterFamily('llm_prompt_tokens_total', 'Prompt tokens received in generation requests.', ['model']);
   private readonly active = new CounterFamily('llm_active_requests', 'Generation requests in flight (waiting or running).', ['model'], 'gauge');
   private readonly running = new CounterFamily('llm_running_requests', 'Sequences holding one of the model\'s slots.', ['model'], 'gauge');
   private readonly waiting = new CounterFamily('llm_waiting_requests', 'Requests queued for a slot.', ['model'], 'gauge');
-  private readonly ttft = new HistogramFamily('llm_time_to_first_token_seconds', 'Server-side time from request to the first token sent (queue time included).', ['model'], LATENCY_BUCKETS);
-  private readonly itl = new HistogramFamily('llm_inter_token_latency_seconds', 'Server-side time between two tokens of a stream (0 for tokens sent together).', ['model'], ITL_BUCKETS);
-  private readonly queueTime = new HistogramFamily('llm_queue_time_seconds', 'Time a request waited for a slot.', ['model'], LATENCY_BUCKETS);
-  private readonly e2e = new HistogramFamily('llm_e2e_request_latency_seconds', 'Request to last token.', ['model'], LATENCY_BUCKETS);
+  private readonly kvTokens = new CounterFamily('llm_kv_cache_tokens', 'Simulated KV-cache occupancy: prompt and generated tokens of the sequences running.', ['model'], 'gauge');
+  private readonly ttft = new HistogramFamily('llm_time_to_first_token_seconds', 'Server-side time from request to the first token sent (queue time included).', ['model'], TTFT_BUCKETS);
+  private readonly itl = new HistogramFamily('llm_inter_token_latency_seconds', 'Server-side time between two tokens of a stream (0 for tokens sent together).', ['model'], GAP_BUCKETS);
+  private readonly queueTime = new HistogramFamily('llm_queue_time_seconds', 'Time a request waited for a slot.', ['model'], REQUEST_BUCKETS);
+  private readonly e2e = new HistogramFamily('llm_e2e_request_latency_seconds', 'Request to last token.', ['model'], REQUEST_BUCKETS);
+  private readonly finished = new CounterFamily('llm_requests_finished_total', 'Generations ended, by why: stop, length, or abort (the client went away or the answer was cut).', ['model', 'finished_reason']);
+  private readonly requestPromptTokens = new HistogramFamily('llm_request_prompt_tokens', 'Prompt tokens per generation request.', ['model'], []);
+  private readonly requestGenerationTokens = new HistogramFamily('llm_request_generation_tokens', 'Completion tokens per generation request.', ['model'], []);
   private readonly backpressure = new CounterFamily('llm_stream_backpressure_total', 'Times a stream paused because its client read too slowly.', ['model']);
   private readonly stalled = new CounterFamily('llm_stream_stalled_total', 'Streams closed because their client read nothing for streamStallTimeoutMs.', ['model']);
   private readonly lateness = new HistogramFamily('llm_token_lateness_seconds', 'Send time minus scheduled time, per token (and per non-stream reply).', ['model'], LATENESS_BUCKETS);
@@ -168,21 +280,29 @@ export class Metrics {
   private readonly concurrencyRejected = new CounterFamily('llm_concurrency_rejected_total', 'Requests refused at maxConcurrentRequests (mode reject, or the queue full).', []);
   private readonly storeErrors = new CounterFamily('llm_rate_limit_store_errors_total', 'Budget leases decided without the rate-limit store (it did not answer): granted or refused as limits.onStoreError says.', []);
   private readonly reloads = new CounterFamily('llm_config_reloads_total', 'Configuration reloads (admin API, SIGHUP, config file), by result: applied or invalid (nothing changed).', ['result']);
-  private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.concurrent, this.concurrencyQueued, this.concurrencyRejected, this.requests, this.duration, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.ttft, this.itl, this.queueTime, this.e2e, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+  private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.concurrent, this.concurrencyQueued, this.concurrencyRejected, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.kvTokens, this.ttft, this.itl, this.queueTime, this.e2e, this.finished, this.requestPromptTokens, this.requestGenerationTokens, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
+
+  /** config.metrics.vllm: the vLLM-compatible family is in every scrape. */
+  vllm = true;
+  /** The catalogue's model ids: vLLM's gauges show every served model, 0 before its first request. */
+  servedModels: readonly string[] = [];
 
   /** By method, then route path: both strings are the server's own constants, so lookups hash nothing new (a `method + path` key built a string and hashed it per request). */
   private readonly requestCells = new Map<string, Map<string, RouteCells>>();
   private readonly modelCells = new Map<string, ModelCells>();
 
-  request(method: string, path: string, status: number, seconds: number): void {
+  /** One answered request; `model` is the catalogue id (or `unknown`) on the API routes, '' elsewhere. */
+  request(method: string, path: string, status: number, seconds: number, model: string): void {
     let byPath = this.requestCells.get(method);
     if (byPath === undefined) this.requestCells.set(method, (byPath = new Map()));
     let route = byPath.get(path);
-    if (route === undefined) byPath.set(path, (route = { duration: this.duration.labels(method, path), byStatus: new Map() }));
-    let counter = route.byStatus.get(status);
-    if (counter === undefined) route.byStatus.set(status, (counter = this.requests.labels(method, path, String(status))));
+    if (route === undefined) byPath.set(path, (route = new Map()));
+    let cells = route.get(model);
+    if (cells === undefined) route.set(model, (cells = { duration: this.duration.labels(method, path, model), byStatus: new Map() }));
+    let counter = cells.byStatus.get(status);
+    if (counter === undefined) cells.byStatus.set(status, (counter = this.requests.labels(method, path, String(status), model)));
     counter.inc();
-    route.duration.observe(seconds);
+    cells.duration.observe(seconds);
   }
 
   rateLimited(kind: string, key: string, model: string): void {
@@ -203,7 +323,9 @@ export class Metrics {
     const requests: Record<string, Record<string, number>> = {};
     for (const c of this.requests.series()) {
       const n = since(c);
-      if (n > 0) (requests[`${c.labels.method} ${c.labels.path}`] ??= {})[c.labels.status!] = n;
+      if (n === 0) continue;
+      const byStatus = (requests[`${c.labels.method} ${c.labels.path}`] ??= {});
+      byStatus[c.labels.status!] = (byStatus[c.labels.status!] ?? 0) + n;
     }
     const faults: Record<string, number> = {};
     for (const c of this.faults.series()) {
@@ -240,19 +362,26 @@ export class Metrics {
     this.errorsInjected.labels(fault).inc();
   }
 
-  model(id: string): ModelCells {
+  /** The cells of one model; `contextWindow` bounds its token-count histograms (vLLM's 1-2-5 layout up to it). */
+  model(id: string, contextWindow: number): ModelCells {
     let cells = this.modelCells.get(id);
     if (cells === undefined) {
+      const tokenBuckets = buckets125(contextWindow);
       cells = {
         tokens: this.tokens.labels(id),
         promptTokens: this.promptTokens.labels(id),
         active: this.active.labels(id),
         running: this.running.labels(id),
         waiting: this.waiting.labels(id),
+        kvTokens: this.kvTokens.labels(id),
+        kvCapacity: 0,
         ttft: this.ttft.labels(id),
         itl: this.itl.labels(id),
         queueTime: this.queueTime.labels(id),
         e2e: this.e2e.labels(id),
+        finished: { stop: this.finished.labels(id, 'stop'), length: this.finished.labels(id, 'length'), abort: this.finished.labels(id, 'abort') },
+        requestPromptTokens: this.requestPromptTokens.labelsWithBounds(tokenBuckets, id),
+        requestGenerationTokens: this.requestGenerationTokens.labelsWithBounds(tokenBuckets, id),
         lateness: this.lateness.labels(id),
         backpressure: this.backpressure.labels(id),
         stalled: this.stalled.labels(id),
@@ -271,7 +400,57 @@ export class Metrics {
   }
 
   snapshot(): Promise<MetricsSnapshot> {
-    return Promise.resolve(this.families.map((f) => f.snapshot()));
+    return Promise.resolve([...this.families.map((f) => f.snapshot()), ...this.seedViews(), ...(this.vllm ? this.vllmViews() : [])]);
+  }
+
+  /** The seeds' names for what the families above record (README "Metrics"). */
+  private seedViews(): Exposed[] {
+    return [
+      this.requests.view('http_requests_total', this.requests.help, withoutModel),
+      this.duration.view('http_request_duration_seconds', this.duration.help, withoutModel),
+      this.requests.view('llm_simulation_requests_total', 'API requests answered, by endpoint and model (seed 000).', byEndpoint(false)),
+      this.duration.view('llm_simulation_duration_seconds', 'API request to the last byte of its response, by endpoint and model (seed 000).', byEndpoint(false)),
+      this.requests.view('llm_requests_total', 'API requests answered, by endpoint, model and status (seed 001).', byEndpoint(true)),
+      this.duration.view('llm_request_duration_seconds', 'API request to the last byte of its response, by endpoint and model (seed 001).', byEndpoint(false)),
+    ];
+  }
+
+  /**
+   * vLLM's names, types, labels (`model_name`) and buckets (vllm/v1/metrics/loggers.py), for
+   * software that routes by them (inference gateways' endpoint pickers, autoscalers). vLLM v1
+   * also labels each series with its `engine` index; a simulator is one engine, so that label
+   * is left out.
+   */
+  private vllmViews(): Exposed[] {
+    // Gauges for every served model (0 until its first request), as one vLLM server shows its model from the start.
+    const gauge = (name: string, help: string, value: (cells: ModelCells | undefined) => number): Exposed =>
+      exposed(name, help, 'gauge', this.servedIds().map((id) => ({ value: value(this.modelCells.get(id)), labels: { model_name: id } })));
+    const kvUsage = (c: ModelCells | undefined): number => (c === undefined || c.kvCapacity === 0 ? 0 : c.kvTokens.value / c.kvCapacity);
+    const h = (family: HistogramFamily, name: string, help: string, bounds: readonly number[] | null = null): Exposed => family.view(name, help, modelName, bounds);
+    return [
+      gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', (c) => c?.running.value ?? 0),
+      gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', (c) => c?.waiting.value ?? 0),
+      gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', kvUsage),
+      gauge('vllm:gpu_cache_usage_perc', 'GPU KV-cache usage. 1 means 100 percent usage. DEPRECATED: Use vllm:kv_cache_usage_perc instead.', kvUsage),
+      this.promptTokens.view('vllm:prompt_tokens_total', 'Number of prefill tokens processed.', modelName),
+      this.tokens.view('vllm:generation_tokens_total', 'Number of generation tokens processed.', modelName),
+      this.finished.view('vllm:request_success_total', 'Count of successfully processed requests.', modelName),
+      exposed('vllm:num_preemptions_total', 'Cumulative number of preemption from the engine.', 'counter', this.servedIds().map((id) => ({ value: 0, labels: { model_name: id } }))),
+      h(this.ttft, 'vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', VLLM_TTFT_BUCKETS),
+      h(this.itl, 'vllm:time_per_output_token_seconds', 'Histogram of time per output token in seconds.', VLLM_ITL_BUCKETS),
+      h(this.itl, 'vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', VLLM_ITL_BUCKETS),
+      h(this.e2e, 'vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', VLLM_REQUEST_BUCKETS),
+      h(this.queueTime, 'vllm:request_queue_time_seconds', 'Histogram of time spent in WAITING phase for request.', VLLM_REQUEST_BUCKETS),
+      h(this.requestPromptTokens, 'vllm:request_prompt_tokens', 'Number of prefill tokens processed.'),
+      h(this.requestGenerationTokens, 'vllm:request_generation_tokens', 'Number of generation tokens processed.'),
+      // An info gauge as vLLM writes it: its value is when it was written; no LoRA adapters here. The cluster keeps the newest.
+      exposed('vllm:lora_requests_info', 'Running stats on lora requests.', 'gauge', [{ value: Date.now() / 1000, labels: { max_lora: '0', waiting_lora_adapters: '', running_lora_adapters: '' } }], 'max'),
+    ];
+  }
+
+  /** The catalogue's models and any other model with cells (a reload may have removed one still running). */
+  private servedIds(): string[] {
+    return [...new Set([...this.servedModels, ...this.modelCells.keys()])];
   }
 
   async text(): Promise<string> {
@@ -279,10 +458,8 @@ export class Metrics {
   }
 }
 
-interface RouteCells {
-  readonly duration: HistogramCell;
-  readonly byStatus: Map<number, Cell>;
-}
+/** One route's cells, by model ('' off the API routes). */
+type RouteCells = Map<string, { readonly duration: HistogramCell; readonly byStatus: Map<number, Cell> }>;
 
 export interface ModelCells {
   readonly tokens: Cell;
@@ -290,10 +467,16 @@ export interface ModelCells {
   readonly active: Cell;
   readonly running: Cell;
   readonly waiting: Cell;
+  /** Tokens the model's running sequences hold in the simulated KV cache, and its size (the profile's `kvCacheTokens`, set by each delivery). */
+  readonly kvTokens: Cell;
+  kvCapacity: number;
   readonly ttft: HistogramCell;
   readonly itl: HistogramCell;
   readonly queueTime: HistogramCell;
   readonly e2e: HistogramCell;
+  readonly finished: Readonly<Record<FinishedReason, Cell>>;
+  readonly requestPromptTokens: HistogramCell;
+  readonly requestGenerationTokens: HistogramCell;
   readonly lateness: HistogramCell;
   readonly backpressure: Cell;
   readonly stalled: Cell;

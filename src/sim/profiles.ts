@@ -18,6 +18,12 @@ export const profileSchema = z
     embedding: z.object({ baseMs: distributionSchema.default(0), perTokenMs: z.number().min(0).max(1000).default(0) }).strict().prefault({}),
     /** Sequences a model runs at once across the whole cluster; null = unlimited. */
     maxConcurrent: z.number().int().min(1).nullable().default(null),
+    /**
+     * The simulated KV cache across the cluster, in tokens: running sequences fill it with their
+     * prompt and generated tokens (`vllm:kv_cache_usage_perc`). The default is of the order one
+     * 80 GB GPU holds for a mid-sized model.
+     */
+    kvCacheTokens: z.number().int().min(1).max(1_000_000_000).default(262_144),
     /** Requests that may wait for a slot across the cluster; past it, requests are refused as overloaded. */
     queueLimit: z.number().int().min(0).default(1000),
     slowdown: z.object({ ttft: slowdownSchema.default(1), itl: slowdownSchema.default(1) }).strict().prefault({}),
