@@ -280,6 +280,7 @@ export class Metrics {
   private readonly concurrencyRejected = new CounterFamily('llm_concurrency_rejected_total', 'Requests refused at maxConcurrentRequests (mode reject, or the queue full).', []);
   private readonly storeErrors = new CounterFamily('llm_rate_limit_store_errors_total', 'Budget leases decided without the rate-limit store (it did not answer): granted or refused as limits.onStoreError says.', []);
   private readonly reloads = new CounterFamily('llm_config_reloads_total', 'Configuration reloads (admin API, SIGHUP, config file), by result: applied or invalid (nothing changed).', ['result']);
+  /** Shown as they are (requests and durations are shown only through views: seedViews). */
   private readonly families: Family<{ labels: Labels }>[] = [this.reloads, this.authFailures, this.rateLimits, this.earlyRetries, this.storeErrors, this.concurrent, this.concurrencyQueued, this.concurrencyRejected, this.tokens, this.promptTokens, this.active, this.running, this.waiting, this.kvTokens, this.ttft, this.itl, this.queueTime, this.e2e, this.finished, this.requestPromptTokens, this.requestGenerationTokens, this.lateness, this.backpressure, this.stalled, this.faults, this.errorsInjected];
 
   /** config.metrics.vllm: the vLLM-compatible family is in every scrape. */
@@ -394,7 +395,7 @@ export class Metrics {
   /** Forgets every series (after the start-up warm-up, whose traffic is nobody's). Only while nothing is in flight. */
   reset(): void {
     this.statsBase.clear();
-    for (const f of this.families) f.reset();
+    for (const f of [...this.families, this.requests, this.duration]) f.reset();
     this.requestCells.clear();
     this.modelCells.clear();
   }
