@@ -11,6 +11,24 @@ const BATCH_CHARS = 8192;
 const FLUSH_EVERY_MS = 250;
 
 const accessLogs: AccessLog[] = [];
+
+/** What an access line reports of a request (src/http/exchange.ts's Exchange). */
+export interface AccessEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly requestId: string;
+  /** The configured key it presented (its name is logged, never the key). */
+  readonly key: { readonly name: string } | null;
+  /** The model as a metrics label, '' off the API routes. */
+  readonly modelLabel: string;
+  /** A generation's prompt and completion tokens (as sent so far), -1 for other requests. */
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** When its first token left, ms after the request arrived (to 0.1 ms), -1 for none. */
+  readonly ttftMs: number;
+  /** The fault injected into it (a catalogue name), '' for none. */
+  readonly injected: string;
+}
 const destinations: SonicBoom[] = [];
 
 /**
@@ -32,9 +50,19 @@ export class AccessLog {
     setInterval(() => this.flush(), FLUSH_EVERY_MS).unref();
   }
 
-  /** `method` is one of the few HTTP verbs uWS routes; `path` and `requestId` come from the client and are escaped. */
-  write(method: string, path: string, status: number, ms: number, requestId: string): void {
-    this.pending += `{"level":${INFO},"time":${Date.now()}${this.prefix}${method}","path":${JSON.stringify(path)},"status":${status},"ms":${ms},"requestId":${JSON.stringify(requestId)},"msg":"request"}\n`;
+  /**
+   * One request's line. `method` is one of the few HTTP verbs uWS routes; `url` and `requestId`
+   * come from the client and are escaped. The rest appears only where it applies: the key's name,
+   * the model, a generation's token counts and time to first token, an injected fault.
+   */
+  write(entry: AccessEntry, status: number, ms: number): void {
+    let line = `{"level":${INFO},"time":${Date.now()}${this.prefix}${entry.method}","path":${JSON.stringify(entry.url)},"status":${status},"ms":${ms},"requestId":${JSON.stringify(entry.requestId)}`;
+    if (entry.key !== null) line += `,"key":${JSON.stringify(entry.key.name)}`;
+    if (entry.modelLabel !== '') line += `,"model":${JSON.stringify(entry.modelLabel)}`;
+    if (entry.promptTokens >= 0) line += `,"promptTokens":${entry.promptTokens},"completionTokens":${entry.completionTokens}`;
+    if (entry.ttftMs >= 0) line += `,"ttftMs":${entry.ttftMs}`;
+    if (entry.injected !== '') line += `,"fault":"${entry.injected}"`;
+    this.pending += `${line},"msg":"request"}\n`;
     if (this.pending.length >= BATCH_CHARS) this.flush();
   }
 

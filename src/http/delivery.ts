@@ -118,12 +118,23 @@ abstract class Delivery implements Waiter, Timed {
     this.cells.kvTokens.inc(tokens);
   }
 
-  /** The sequence is over: its KV cache is freed, and why it ended is counted (vLLM's request_success, token histograms). */
+  /** The sequence is over: its KV cache is freed, why it ended is counted (vLLM's request_success, token histograms), and its tokens go to the access line. */
   private ended(reason: FinishedReason): void {
+    const { ex } = this;
+    const generated = this.generated();
     this.cells.kvTokens.dec(this.kvHeld);
     this.kvHeld = 0;
     this.cells.finished[reason].inc();
-    this.cells.requestGenerationTokens.observe(this.generated());
+    this.cells.requestGenerationTokens.observe(generated);
+    ex.promptTokens = this.gen.sim.promptTokens;
+    ex.completionTokens = generated;
+  }
+
+  /** The first token left `now` (performance.now()): its metric and the access line's. */
+  protected firstToken(now: number): void {
+    const ms = now - this.ex.startedAt;
+    this.cells.ttft.observe(ms / 1000);
+    this.ex.ttftMs = Math.round(ms * 10) / 10;
   }
 
   /** The rate limits' reservation, settled to the tokens really counted and sent. */
@@ -194,7 +205,7 @@ class DelayedReply extends Delivery {
   private send(now: number): void {
     const { ex, gen } = this;
     this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
-    this.cells.ttft.observe((this.admittedAt + gen.sim.timing.ttftMs - ex.startedAt) / 1000);
+    this.firstToken(this.admittedAt + gen.sim.timing.ttftMs);
     this.complete(gen.completion.text.length);
     ex.replyJson(200, gen.body());
   }
@@ -281,7 +292,7 @@ class SseStream extends Delivery {
       if (ex.fault !== null && this.faultAtStart()) return;
       this.opened = true;
       this.encoder.open(out);
-      cells.ttft.observe((now - ex.startedAt) / 1000);
+      this.firstToken(now);
     }
     // Every token due by now, or within the scheduler's horizon, up to FLUSH_MAX_BYTES a write.
     const horizon = now + HORIZON_MS;

@@ -70,6 +70,12 @@ export class Exchange {
   fault: FaultSpec | null = null;
   /** The model as a metrics label: the catalogue's id (or `unknown`) once an API request's body is read, '' elsewhere. */
   modelLabel = '';
+  /** A generation's tokens and time to first token (ms), for the access line; -1 until known. */
+  promptTokens = -1;
+  completionTokens = -1;
+  ttftMs = -1;
+  /** The fault injected into this request (its catalogue name), '' for none. */
+  injected = '';
   /** The configured API key the request presented (auth mode `keys`), else null. */
   key: ApiKey | null = null;
   /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
@@ -219,7 +225,7 @@ export class Exchange {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds, this.modelLabel);
-    if (services.access !== null) services.access.write(this.method, this.url, status, Math.round(seconds * 1e4) / 10, this.requestId);
+    if (services.access !== null) services.access.write(this, status, Math.round(seconds * 1e4) / 10);
     if (--services.active === 0 && services.onIdle !== null) services.onIdle();
   }
 }

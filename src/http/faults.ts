@@ -49,6 +49,7 @@ export class Later implements Timed {
 export function injectFault(ex: Exchange, spec: FaultSpec, source: string, input: AdmissionInput, answer: () => void): void {
   const fault = normalise(spec, input.stream);
   const { services } = ex;
+  ex.injected = spec.type;
   services.metrics.faultInjected(spec.type, source, input.modelId, input.route);
   journal(ex, source, spec.type, input);
   if (services.announceFaults) ex.headers.push([INJECTED_HEADER, `${source}/${spec.type}`]);

@@ -141,3 +141,25 @@ t.test('metrics.vllm false: no vLLM family', async (t) => {
   t.notMatch(m, /^(# TYPE )?vllm:/m, 'no vllm:* series');
   t.match(m, /^llm_tokens_generated_total\{model="gpt-4o-mini"\} \d+$/m, 'the simulator\'s own family is there');
 });
+
+t.test('the access line: key name, model, tokens, time to first token, injected fault; one line a request', async (t) => {
+  const c = await startCluster(['--workers', '2', '--warm-up', 'false', '--auth.mode', 'keys', '--auth.keys', JSON.stringify([{ key: 'sk-team-a-secret', name: 'team-a' }])]);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  const auth = { authorization: 'Bearer sk-team-a-secret' };
+  const streamed = await chat(c, true, { ...auth, 'x-request-id': 'line-stream', 'x-sim-ttft-ms': '40', 'x-sim-itl-ms': '1' }, 5);
+  const whole = await chat(c, false, { ...auth, 'x-request-id': 'line-whole', 'x-sim-ttft-ms': '40', 'x-sim-itl-ms': '1' }, 5);
+  const faulted = await fetch(`${c.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...auth, 'x-request-id': 'line-fault', 'x-sim-fault': 'server_error' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }) });
+  t.equal(faulted.status, 500);
+  const line = (id: string) => c.waitFor((l) => l.msg === 'request' && l.requestId === id);
+  const s = await line('line-stream');
+  t.match(s, { method: 'POST', path: '/v1/chat/completions', status: 200, key: 'team-a', model: 'gpt-4o-mini', promptTokens: streamed.prompt, completionTokens: streamed.completion }, 'a stream: key name, model, tokens as the client was told');
+  t.ok(s.ttftMs >= 40 && s.ttftMs < s.ms, `its time to first token (${s.ttftMs} ms) within its ${s.ms} ms`);
+  const w = await line('line-whole');
+  t.match(w, { key: 'team-a', model: 'gpt-4o-mini', promptTokens: whole.prompt, completionTokens: whole.completion });
+  t.ok(w.ttftMs >= 40, 'a non-stream reply: its simulated time to first token');
+  const f = await line('line-fault');
+  t.match(f, { status: 500, key: 'team-a', model: 'gpt-4o-mini', fault: 'server_error' }, 'a faulted request names its fault');
+  t.notOk('promptTokens' in f || 'ttftMs' in f, 'and has no tokens: nothing was generated');
+  t.notOk(c.lines.some((l) => JSON.stringify(l).includes('sk-team-a-secret')), 'no line carries the key itself');
+  t.equal(c.lines.filter((l) => l.requestId === 'line-stream').length, 1, 'one line for the whole stream, none per token');
+});
