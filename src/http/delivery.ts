@@ -130,6 +130,16 @@ abstract class Delivery implements Waiter, Timed {
     ex.completionTokens = generated;
   }
 
+  /**
+   * W3C `server-timing` for a delivered generation: the simulated queue and prefill (time to
+   * first token once admitted), and the total when it is known (a non-stream reply; a stream's
+   * headers leave before its end, and uWS sends no trailers), in ms.
+   */
+  protected serverTiming(totalMs: number): string {
+    const queue = this.admittedAt - this.ex.startedAt;
+    return `queue;dur=${queue.toFixed(1)}, prefill;dur=${this.gen.sim.timing.ttftMs.toFixed(1)}${totalMs >= 0 ? `, total;dur=${totalMs.toFixed(1)}` : ''}`;
+  }
+
   /** The first token left `now` (performance.now()): its metric and the access line's. */
   protected firstToken(now: number): void {
     const ms = now - this.ex.startedAt;
@@ -207,6 +217,7 @@ class DelayedReply extends Delivery {
     this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
     this.firstToken(this.admittedAt + gen.sim.timing.ttftMs);
     this.complete(gen.completion.text.length);
+    ex.headers.push(['server-timing', this.serverTiming(now - ex.startedAt)]);
     ex.replyJson(200, gen.body());
   }
 }
@@ -247,7 +258,7 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES + ex.compressStream());
+    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, `${SSE_HEADER_LINES}\r\nserver-timing: ${this.serverTiming(-1)}${ex.compressStream()}`);
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();

@@ -160,12 +160,17 @@ export class Exchange {
 
   /** Writes a complete response with this exchange's headers. */
   writeResponse(status: number, contentType: string, body: string, close = false): void {
-    writeResponse(this.res, status, contentType, this.headerLines, this.headers, body, close);
+    writeResponse(this.res, status, contentType, this.linesNow(), this.headers, body, close);
   }
 
   /** Writes status and this exchange's headers (and `more` joined lines); the body follows. */
   writeHead(status: number, contentType: string, more = ''): void {
-    writeHead(this.res, status, contentType, this.headerLines, this.headers, more);
+    writeHead(this.res, status, contentType, this.linesNow(), this.headers, more);
+  }
+
+  /** The header lines as they leave now: OpenAI answers with `openai-processing-ms`, its time so far (WIRE A9). */
+  private linesNow(): string {
+    return this.dialect.name === 'openai' ? `${this.headerLines}\r\nopenai-processing-ms: ${Math.round(performance.now() - this.startedAt)}` : this.headerLines;
   }
 
   /**
