@@ -45,6 +45,30 @@ t.test('compose: Prometheus scrapes the simulator\'s port and path', async (t) =
   t.ok(compose.services.prometheus.volumes[0].startsWith('./deploy/prometheus/prometheus.yml:'), 'compose mounts that file');
 });
 
+t.test('Grafana: every metric the dashboard queries is in /metrics; compose provisions it and its data source', async (t) => {
+  const dashboard = JSON.parse(read('deploy/grafana/llm-simulator.json'));
+  const exprs: string[] = dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((target) => target.expr));
+  const names = new Set(exprs.flatMap((e) => [...e.matchAll(/\b(?:llm_|http_|vllm:)[a-z0-9_:]+/g)].map((m) => m[0])));
+  t.ok(names.size >= 12, `${names.size} metrics queried by ${dashboard.panels.length} panels`);
+  const s = await startServer();
+  t.teardown(() => s.close());
+  await fetch(`${s.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true }) }).then((r) => r.text());
+  const metrics = await (await fetch(`${s.url}/metrics`)).text();
+  const typeOf = (name: string) => new RegExp(`^# TYPE ${name} (\\w+)$`, 'm').exec(metrics)?.[1];
+  for (const name of names) {
+    const base = name.replace(/_(bucket|sum|count)$/, '');
+    t.ok(base !== name ? typeOf(base) === 'histogram' : typeOf(name) !== undefined, `${name} is served`);
+  }
+  const uids = new Set(dashboard.panels.flatMap((p: { datasource: { uid: string } }) => [p.datasource.uid]));
+  const datasource = yamlOf('deploy/grafana/provisioning/datasources/prometheus.yml').datasources[0];
+  t.same([...uids], [datasource.uid], 'every panel uses the provisioned data source');
+  t.equal(datasource.url, 'http://prometheus:9090');
+  const grafana = yamlOf('compose.yaml').services.grafana;
+  const provider = yamlOf('deploy/grafana/provisioning/dashboards/llm-simulator.yml').providers[0];
+  t.ok(grafana.volumes.includes(`./deploy/grafana/llm-simulator.json:${provider.options.path}/llm-simulator.json:ro`), 'compose mounts the dashboard where its provider looks');
+  t.ok(grafana.volumes.includes('./deploy/grafana/provisioning:/etc/grafana/provisioning:ro'));
+});
+
 t.test('.dockerignore keeps node_modules and the tests out of the build context', async (t) => {
   const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
   for (const entry of ['node_modules', 'test', 'dist', '.git']) t.ok(ignored.includes(entry), entry);
