@@ -48,6 +48,7 @@ function containStrays(log: Logger): void {
 export async function stop(server: Server, pool: CpuPool, log: Logger, deadlineMs: number): Promise<never> {
   const clean = await server.drain(deadlineMs);
   if (!clean) log.warn({ active: server.services.active }, 'drain deadline passed with requests still in flight');
+  await server.services.tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'spans could not be exported at shutdown'));
   await pool.destroy();
   flushLog();
   process.exit(0);

@@ -2,6 +2,7 @@ import { corsSchema } from '../edge/cors.js';
 import { tlsSchema } from '../edge/tls.js';
 import { concurrencySchema } from '../http/concurrency.js';
 import { compressionSchema } from '../http/compress.js';
+import { tracingSchema } from '../tracing/tracing.js';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
@@ -138,6 +139,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** OpenTelemetry traces over OTLP/HTTP (README "Traces"). */
+    tracing: tracingSchema,
     /** gzip / br / deflate by `accept-encoding` (README "Compression"). */
     compression: compressionSchema,
     admin: z

@@ -42,7 +42,8 @@ import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
 import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
-import { limitRequest } from './limits.js';
+import { limitRequest, requestedMaxTokens } from './limits.js';
+import { requested, Tracing, tracingSchema } from '../tracing/tracing.js';
 import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
@@ -184,6 +185,7 @@ export class Server {
       timeScale: 1,
       stallTimeoutMs: 0,
       compression: null,
+      tracing: null,
       active: 0,
       open: new Set(),
       onIdle: null,
@@ -230,9 +232,11 @@ export class Server {
     const { services } = this;
     const access = services.access;
     const admission = services.admission;
+    const tracing = services.tracing;
     const keys = this.keys;
     const limiter = this.limiter;
     services.access = null;
+    services.tracing = null;
     // Warm-up traffic carries no key and spends no budget: it must reach the routes it warms.
     this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
     this.limiter = new Limiter(limitsSchema.parse({}), localStore(), 1);
@@ -245,6 +249,7 @@ export class Server {
       uWS.us_listen_socket_close(socket);
       services.access = access;
       services.admission = admission;
+      services.tracing = tracing;
       this.keys = keys;
       this.limiter = limiter;
       services.metrics.reset();
@@ -318,6 +323,12 @@ export class Server {
     services.timeScale = config.timeScale;
     services.stallTimeoutMs = config.streamStallTimeoutMs;
     services.compression = config.compression.enabled ? config.compression : null;
+    if (JSON.stringify(config.tracing) !== JSON.stringify(services.tracing?.config ?? tracingSchema.parse({}))) {
+      // Spans of requests still running end on the old provider, which exports them as it shuts down.
+      const old = services.tracing;
+      services.tracing = config.tracing.endpoint === null ? null : new Tracing({ ...config.tracing, endpoint: config.tracing.endpoint });
+      void old?.shutdown().catch((err: unknown) => services.log.warn({ err }, 'spans could not be exported'));
+    }
     services.metrics.vllm = config.metrics.vllm;
     services.metrics.servedModels = this.catalogue.models.map((m) => m.id);
     this.simHeaders = config.control.headers;
@@ -436,7 +447,8 @@ export class Server {
     const { cors } = this;
     const edgeLines = (cors.on ? cors.responseLines(req.getHeader('origin')) : null) ?? dialect.exposeLines;
     const ex = new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId, edgeLines);
-    const { compression } = this.services;
+    const { compression, tracing } = this.services;
+    if (tracing !== null) ex.span = tracing.start(method, route, url, dialect.name, req.getHeader('traceparent'), req.getHeader('tracestate'));
     if (compression !== null) {
       ex.compression = compression;
       ex.encoding = negotiate(req.getHeader('accept-encoding'));
@@ -489,6 +501,7 @@ export class Server {
         const body = parseJson(text);
         const model = modelOf(body);
         ex.modelLabel = this.modelLabel(model);
+        if (ex.span !== null) requested(ex.span, route.path, model, body !== null && typeof body === 'object' ? requestedMaxTokens(body as Record<string, unknown>) : undefined);
         if (!mayUse(ex.key, model)) {
           this.services.metrics.authFailure('model');
           // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.

@@ -128,6 +128,7 @@ abstract class Delivery implements Waiter, Timed {
     this.cells.requestGenerationTokens.observe(generated);
     ex.promptTokens = this.gen.sim.promptTokens;
     ex.completionTokens = generated;
+    ex.finishReason = reason;
   }
 
   /**

@@ -13,6 +13,8 @@ import { writeFaulted } from './faults.js';
 import { writeHead, writeResponse } from './uws.js';
 import { compressBody, CompressedStream, encodedLines, VARY, type CompressionConfig, type Encoding } from './compress.js';
 import type { ConcurrencyGate } from './concurrency.js';
+import type { Span } from '@opentelemetry/api';
+import { endSpan, type Tracing } from '../tracing/tracing.js';
 
 /** Per-process services every exchange reports to. */
 export interface Services {
@@ -32,6 +34,8 @@ export interface Services {
   stallTimeoutMs: number;
   /** config.compression when enabled, else null (nothing is read or checked for it). */
   compression: CompressionConfig | null;
+  /** Traces when `tracing.endpoint` is set, else null (no span is made). */
+  tracing: Tracing | null;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */
@@ -76,6 +80,10 @@ export class Exchange {
   ttftMs = -1;
   /** The fault injected into this request (its catalogue name), '' for none. */
   injected = '';
+  /** Why its generation ended (stop, length, abort), '' when nothing was generated. */
+  finishReason = '';
+  /** Its trace span, when tracing is on. */
+  span: Span | null = null;
   /** The configured API key the request presented (auth mode `keys`), else null. */
   key: ApiKey | null = null;
   /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
@@ -231,6 +239,7 @@ export class Exchange {
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds, this.modelLabel);
     if (services.access !== null) services.access.write(this, status, Math.round(seconds * 1e4) / 10);
+    if (this.span !== null) endSpan(this.span, this, status);
     if (--services.active === 0 && services.onIdle !== null) services.onIdle();
   }
 }

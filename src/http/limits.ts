@@ -17,10 +17,15 @@ export function costOf(body: unknown, config: Readonly<Config>): Cost & { readon
   // Named fields, not a loop over field names: `body[field]` was a megamorphic keyed load per field per request.
   const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
   const chars = listChars(b.messages) + listChars(b.input) + textChars(b.system) + textChars(b.prompt);
-  const cap = positive(b.max_tokens) ?? positive(b.max_completion_tokens) ?? positive(b.max_output_tokens) ?? positive(b.max_tokens_to_sample);
+  const cap = requestedMaxTokens(b);
   const maxTokens = Math.min(cap ?? config.response.maxTokens, 1_000_000);
   const input = Math.ceil(chars / 4);
   return { requests: 1, tokens: input + maxTokens, inputTokens: input, outputTokens: maxTokens, maxTokens };
+}
+
+/** The answer's cap a body asks for, under whichever name its route uses; undefined for none. */
+export function requestedMaxTokens(b: Record<string, unknown>): number | undefined {
+  return positive(b.max_tokens) ?? positive(b.max_completion_tokens) ?? positive(b.max_output_tokens) ?? positive(b.max_tokens_to_sample);
 }
 
 const positive = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
