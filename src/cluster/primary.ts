@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
-import { aggregateSnapshots } from '../metrics/metrics.js';
+import { exposition } from '../metrics/metrics.js';
 import { ensurePortFree, freePort } from './port.js';
 import { watchFile } from 'node:fs';
 import { loadTree } from '../config/load.js';
@@ -212,7 +212,7 @@ export class Primary {
   /** Every live worker's registry and the primary's own, summed. A worker that does not answer in time is left out. */
   private async clusterMetrics(): Promise<string> {
     const snapshots = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type: 'metrics.snapshot' }, METRICS_DEADLINE_MS)));
-    return aggregateSnapshots([await this.metrics.snapshot(), ...snapshots.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))]);
+    return exposition([await this.metrics.snapshot(), ...snapshots.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []))]);
   }
 
   /** Every worker's journal, newest first. */
