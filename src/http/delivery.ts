@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { FinishedReason, ModelCells } from '../metrics/metrics.js';
+import { tenths } from '../log.js';
 import { FrameBuffer } from '../sim/frames.js';
 import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
@@ -137,15 +138,14 @@ abstract class Delivery implements Waiter, Timed {
    * headers leave before its end, and uWS sends no trailers), in ms.
    */
   protected serverTiming(totalMs: number): string {
-    const queue = this.admittedAt - this.ex.startedAt;
-    return `queue;dur=${queue.toFixed(1)}, prefill;dur=${this.gen.sim.timing.ttftMs.toFixed(1)}${totalMs >= 0 ? `, total;dur=${totalMs.toFixed(1)}` : ''}`;
+    return `queue;dur=${tenths(this.admittedAt - this.ex.startedAt)}, prefill;dur=${tenths(this.gen.sim.timing.ttftMs)}${totalMs >= 0 ? `, total;dur=${tenths(totalMs)}` : ''}`;
   }
 
   /** The first token left `now` (performance.now()): its metric and the access line's. */
   protected firstToken(now: number): void {
     const ms = now - this.ex.startedAt;
     this.cells.ttft.observe(ms / 1000);
-    this.ex.ttftMs = Math.round(ms * 10) / 10;
+    this.ex.ttftMs = ms;
   }
 
   /** The rate limits' reservation, settled to the tokens really counted and sent. */

@@ -238,7 +238,7 @@ export class Exchange {
     const seconds = (performance.now() - this.startedAt) / 1000;
     const { services } = this;
     services.metrics.request(this.method, this.route, status, seconds, this.modelLabel);
-    if (services.access !== null) services.access.write(this, status, Math.round(seconds * 1e4) / 10);
+    if (services.access !== null) services.access.write(this, status, seconds * 1000);
     if (this.span !== null) endSpan(this.span, this, status);
     if (--services.active === 0 && services.onIdle !== null) services.onIdle();
   }
