@@ -186,6 +186,7 @@ export class Server {
       stallTimeoutMs: 0,
       compression: null,
       tracing: null,
+      serverTiming: false,
       active: 0,
       open: new Set(),
       onIdle: null,
@@ -330,6 +331,7 @@ export class Server {
       void old?.shutdown().catch((err: unknown) => services.log.warn({ err }, 'spans could not be exported'));
     }
     services.metrics.vllm = config.metrics.vllm;
+    services.serverTiming = config.metrics.serverTiming;
     services.metrics.servedModels = this.catalogue.models.map((m) => m.id);
     this.simHeaders = config.control.headers;
     this.sweepEvery(config.timeouts);

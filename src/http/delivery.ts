@@ -133,7 +133,7 @@ abstract class Delivery implements Waiter, Timed {
   }
 
   /**
-   * W3C `server-timing` for a delivered generation: the simulated queue and prefill (time to
+   * W3C `server-timing` for a delivered generation (`metrics.serverTiming`): the simulated queue and prefill (time to
    * first token once admitted), and the total when it is known (a non-stream reply; a stream's
    * headers leave before its end, and uWS sends no trailers), in ms.
    */
@@ -218,7 +218,7 @@ class DelayedReply extends Delivery {
     this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
     this.firstToken(this.admittedAt + gen.sim.timing.ttftMs);
     this.complete(gen.completion.text.length);
-    ex.headers.push(['server-timing', this.serverTiming(now - ex.startedAt)]);
+    if (ex.services.serverTiming) ex.headers.push(['server-timing', this.serverTiming(now - ex.startedAt)]);
     ex.replyJson(200, gen.body());
   }
 }
@@ -259,7 +259,8 @@ class SseStream extends Delivery {
 
   protected begin(): void {
     const { ex } = this;
-    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, `${SSE_HEADER_LINES}\r\nserver-timing: ${this.serverTiming(-1)}${ex.compressStream()}`);
+    const timing = ex.services.serverTiming ? `\r\nserver-timing: ${this.serverTiming(-1)}` : '';
+    ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES + timing + ex.compressStream());
     ex.streaming = true;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();

@@ -36,6 +36,8 @@ export interface Services {
   compression: CompressionConfig | null;
   /** Traces when `tracing.endpoint` is set, else null (no span is made). */
   tracing: Tracing | null;
+  /** config.metrics.serverTiming: delivered generations carry `server-timing`. */
+  serverTiming: boolean;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */

@@ -7,8 +7,8 @@ import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer, until } from '../
 const timing = (header: string | null): Record<string, number> =>
   Object.fromEntries((header ?? '').split(', ').map((part) => [part.slice(0, part.indexOf(';')), Number(part.slice(part.indexOf('dur=') + 4))]));
 
-t.test('openai-processing-ms and server-timing', async (t) => {
-  const s = await startServer({ timeScale: 1 });
+t.test('openai-processing-ms always; server-timing with metrics.serverTiming', async (t) => {
+  const s = await startServer({ timeScale: 1, metrics: { serverTiming: true } });
   t.teardown(() => s.close());
   const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'time me' }], max_tokens: 5 };
   const sim = { 'x-sim-ttft-ms': '60', 'x-sim-itl-ms': '10' };
@@ -36,6 +36,10 @@ t.test('openai-processing-ms and server-timing', async (t) => {
   t.equal(error.status, 400);
   t.ok(error.headers.get('openai-processing-ms') !== null, 'OpenAI errors carry openai-processing-ms too');
   t.equal(error.headers.get('server-timing'), null, 'but no server-timing: nothing was simulated');
+
+  const plain = await startServer({ timeScale: 0 });
+  t.teardown(() => plain.close());
+  t.equal((await post(`${plain.url}/v1/chat/completions`, chat)).headers.get('server-timing'), null, 'metrics.serverTiming off (the default): no server-timing');
 });
 
 interface OtlpSpan {
