@@ -103,6 +103,13 @@ export function rssBytes(pid: number): number {
   }, 0);
 }
 
+/** `--header "name: value"` as a header object (empty without one). */
+export function headerOption(header: string | undefined): Record<string, string> {
+  if (header === undefined) return {};
+  const colon = header.indexOf(':');
+  return { [header.slice(0, colon).trim()]: header.slice(colon + 1).trim() };
+}
+
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

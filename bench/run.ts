@@ -16,7 +16,11 @@
  *   --gap-ms G          capacity: the inter-token gap of every stream (default 10)
  *   --memory-streams N  open streams for the memory scenario (default 10000)
  *   --churn N           streams opened and aborted in the churn scenario (default 100000)
- *   --target URL        also load this URL in the chat scenario (a gateway in front of the simulator)
+ *   --target URL        also load this URL in the chat scenario (a gateway in front of the simulator);
+ *                       gateway: the gateway's base URL (e.g. http://127.0.0.1:4000)
+ *   --sim URL           gateway: a simulator already running with --bench-records (default: start one on --sim-port)
+ *   --stream            gateway: streamed chat completions
+ *   --concurrency N     gateway: closed-loop lanes (default 16)
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
@@ -30,7 +34,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PIN, ROOT } from './lib.js';
+import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
+import { gatewayScenario, printGateway } from './scenarios/gateway.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
@@ -58,6 +63,9 @@ const { values: opt } = parseArgs({
     requests: { type: 'string', default: '2000' },
     'gap-ms': { type: 'string', default: '10' },
     kinds: { type: 'string', default: '' },
+    sim: { type: 'string' },
+    stream: { type: 'boolean', default: false },
+    concurrency: { type: 'string', default: '16' },
   },
 });
 
@@ -74,11 +82,26 @@ async function main(): Promise<void> {
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).
   if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean));
+  if (opt.scenario === 'gateway') results.gateway = await runGateway();
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results written to ${out}`);
+}
+
+/** The gateway benchmark against `--target`, with a simulator started here (bench records on) unless `--sim` names one. */
+async function runGateway(): Promise<unknown> {
+  if (opt.target === undefined) throw new Error('--scenario gateway needs --target URL (the gateway, whose upstream is the simulator)');
+  const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '1000000']) : null;
+  if (sim !== null) await waitHealthy(sim.port);
+  try {
+    const result = await gatewayScenario({ sim: opt.sim ?? `http://127.0.0.1:${sim!.port}`, target: opt.target, stream: opt.stream, concurrency: Number(opt.concurrency), durationS: duration, rounds: Number(opt.runs), headers: headerOption(opt.header), progress: (l) => console.log(l) });
+    printGateway(result);
+    return result;
+  } finally {
+    if (sim !== null) await stopProcess(sim);
+  }
 }
 
 main().catch((err) => {

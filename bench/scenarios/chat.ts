@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, has, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
+import { cpuSeconds, has, headerOption, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
 
 const WRK = has('wrk');
 const CHAT_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
@@ -39,18 +39,11 @@ function parseWrkDuration(s: string | undefined): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-/** `--header "name: value"` as a header object (empty without one). */
-function extraHeader(o: ChatOptions): Record<string, string> {
-  if (o.header === undefined) return {};
-  const colon = o.header.indexOf(':');
-  return { [o.header.slice(0, colon).trim()]: o.header.slice(colon + 1).trim() };
-}
-
 /** One throughput run against a URL with wrk (pinned to CPU 1) or autocannon. */
 async function load(url: string, o: ChatOptions): Promise<Load> {
   if (WRK) {
     const script = join(tmpdir(), 'llmsim-bench.lua');
-    const extra = Object.entries(extraHeader(o)).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join('');
+    const extra = Object.entries(headerOption(o.header)).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}\n`).join('');
     writeFileSync(script, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(CHAT_BODY)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer bench"\n${extra}`);
     const args = ['-t1', `-c${o.connections}`, `-d${o.durationS}s`, '--latency', '-s', script, url];
     const out = await new Promise<string>((res, rej) => {
@@ -69,7 +62,7 @@ async function load(url: string, o: ChatOptions): Promise<Load> {
     };
   }
   const { default: autocannon } = await import('autocannon');
-  const r = await autocannon({ url, method: 'POST', body: CHAT_BODY, headers: { ...HEADERS, ...extraHeader(o) }, connections: o.connections, duration: o.durationS });
+  const r = await autocannon({ url, method: 'POST', body: CHAT_BODY, headers: { ...HEADERS, ...headerOption(o.header) }, connections: o.connections, duration: o.durationS });
   return { rps: r.requests.average, requests: r.requests.total, non2xx: r.non2xx, p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
 }
 

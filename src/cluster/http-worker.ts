@@ -94,6 +94,7 @@ export async function runHttpWorker(): Promise<void> {
       resetLimits: async (key) => void (await rpc.request({ type: 'control.resetLimits', key }, LEDGER_DEADLINE_MS * 2)),
       stats: () => rpc.request({ type: 'control.stats' }, METRICS_DEADLINE_MS * 2),
       resetStats: async () => void (await rpc.request({ type: 'control.resetStats' }, METRICS_DEADLINE_MS * 2)),
+      records: (since) => rpc.request({ type: 'control.records', since }, METRICS_DEADLINE_MS * 2),
     },
     version: live.version,
     scenarioStartMs: live.scenarioStartMs,
@@ -119,6 +120,8 @@ export async function runHttpWorker(): Promise<void> {
         return rpc.answer(msg.id, Promise.resolve(server.services.metrics.resetStats()).then(() => null));
       case 'journal.snapshot':
         return rpc.answer(msg.id, Promise.resolve(server.services.admission.journal.read()));
+      case 'records.snapshot':
+        return rpc.answer(msg.id, Promise.resolve(server.services.records?.read(msg.since) ?? null));
       case 'limits.reset':
         return server.forget(msg.client);
       case 'shutdown':

@@ -3,6 +3,7 @@ import type { LoadCounts } from '../sim/capacity.js';
 import type { BucketSpec, Grant, Told } from '../edge/limits.js';
 import type { JournalEntry } from '../faults/admission.js';
 import type { Applied, LiveState, WorkerStats } from '../control/plane.js';
+import type { BenchRecord } from '../http/records.js';
 
 /**
  * Every message between the primary and its HTTP workers is one member of these unions.
@@ -29,6 +30,8 @@ export type ToWorker =
   | { type: 'stats.snapshot'; id: number }
   /** Request: zero what the stats count. Reply data: null. */
   | { type: 'stats.reset'; id: number }
+  /** Request: this worker's bench records since `since` (Unix ms). Reply data: BenchRecord[] | null (none kept). */
+  | { type: 'records.snapshot'; id: number; since: number }
   /** `limits.reset` reached the store: drop this worker's leases and refusals of `client` (or all). */
   | { type: 'limits.reset'; client: string | null }
   | Reply;
@@ -59,6 +62,8 @@ export type ToPrimary =
   | { type: 'control.resetStats'; id: number }
   /** Request: `limits.reset` cluster-wide. Reply data: null. */
   | { type: 'control.resetLimits'; id: number; key: string | null }
+  /** Request: every worker's bench records since `since`, by arrival. Reply data: BenchRecord[] | null. */
+  | { type: 'control.records'; id: number; since: number }
   /** A client was refused and told to wait: the primary passes it on to the other workers (early retries, src/edge/limits.ts). */
   | { type: 'limits.told'; client: string; told: Told }
   | Reply;
@@ -77,6 +82,8 @@ export type ReplyData = {
   'stats.reset': null;
   'control.stats': WorkerStats[];
   'control.resetStats': null;
+  'records.snapshot': BenchRecord[] | null;
+  'control.records': BenchRecord[] | null;
 };
 
 type Requests<M> = Extract<M, { id: number; type: keyof ReplyData }>;

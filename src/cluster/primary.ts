@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Config } from '../config/schema.js';
 import { createLogging, flushLog, type Logger } from '../log.js';
 import { exposition } from '../metrics/metrics.js';
+import type { BenchRecord } from '../http/records.js';
 import { ensurePortFree, freePort } from './port.js';
 import { watchFile } from 'node:fs';
 import { loadTree } from '../config/load.js';
@@ -193,6 +194,8 @@ export class Primary {
             return child.rpc.answer(msg.id, this.fanOut('stats.snapshot'));
           case 'control.resetStats':
             return child.rpc.answer(msg.id, this.fanOut('stats.reset').then(() => null));
+          case 'control.records':
+            return child.rpc.answer(msg.id, this.records(msg.since));
           case 'control.resetLimits':
             return child.rpc.answer(
               msg.id,
@@ -220,9 +223,15 @@ export class Primary {
     return (await this.fanOut('journal.snapshot')).flat().sort((a, b) => b.time - a.time);
   }
 
-  /** One request to every worker; the answers of those that replied in time. */
-  private async fanOut<T extends 'journal.snapshot' | 'stats.snapshot' | 'stats.reset'>(type: T): Promise<ReplyData[T][]> {
-    const parts = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type } as never, METRICS_DEADLINE_MS) as Promise<ReplyData[T]>));
+  /** Every worker's bench records since `since`, by arrival (null when none are kept). */
+  private async records(since: number): Promise<BenchRecord[] | null> {
+    const parts = await this.fanOut('records.snapshot', { since });
+    return parts.every((p) => p === null) ? null : parts.flatMap((p) => p ?? []).sort((a, b) => a.arrived - b.arrived);
+  }
+
+  /** One request to every worker (with `fields`); the answers of those that replied in time. */
+  private async fanOut<T extends 'journal.snapshot' | 'stats.snapshot' | 'stats.reset' | 'records.snapshot'>(type: T, fields: object = {}): Promise<ReplyData[T][]> {
+    const parts = await Promise.allSettled([...this.children.values()].map((c) => c.rpc.request({ type, ...fields } as never, METRICS_DEADLINE_MS) as Promise<ReplyData[T]>));
     return parts.flatMap((p) => (p.status === 'fulfilled' ? [p.value] : []));
   }
 

@@ -114,6 +114,11 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Requests whose timing each HTTP worker keeps for the gateway benchmark (`GET /bench/records`,
+     * README "Gateway benchmark"); 0: none kept, and the endpoint answers 404.
+     */
+    benchRecords: z.number().int().min(0).max(10_000_000).default(0),
     /** Latency profiles by name, added to (or replacing) the built-in ones. */
     profiles: z.record(z.string().min(1), profileSchema).default({}),
     /** Extra or replacement catalogue entries (same id replaces a built-in model). */

@@ -44,6 +44,7 @@ export function localControl(server: Server): ControlPlane {
     journal: () => Promise.resolve(server.services.admission.journal.read().reverse()),
     stats: () => Promise.resolve([server.stats()]),
     resetStats: () => Promise.resolve(server.services.metrics.resetStats()),
+    records: (since) => Promise.resolve(server.services.records?.read(since) ?? null),
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { JournalEntry } from '../faults/admission.js';
 import type { ProcessStats } from '../metrics/metrics.js';
+import type { BenchRecord } from '../http/records.js';
 import { ControlError, nextConfig } from './reload.js';
 
 /** What every process runs: the config, its version, and when its scenario started (one clock for the cluster). */
@@ -30,6 +31,8 @@ export interface ControlPlane {
   stats(): Promise<WorkerStats[]>;
   /** Zeroes what the stats count on every worker (not the Prometheus counters). */
   resetStats(): Promise<void>;
+  /** Every worker's bench records of requests that arrived since `since` (Unix ms), by arrival; null when `benchRecords` is 0. */
+  records(since: number): Promise<BenchRecord[] | null>;
 }
 
 /** One worker's part of GET /admin/stats. */

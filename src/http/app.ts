@@ -38,6 +38,7 @@ import { Cors } from '../edge/cors.js';
 import { sslOptions } from '../edge/tls.js';
 import { ConcurrencyGate } from './concurrency.js';
 import { negotiate } from './compress.js';
+import { BenchRecords } from './records.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
@@ -83,6 +84,8 @@ const ROUTES: readonly Route[] = [
 const HEALTH_PATHS = ['/health', '/live', '/health/live'];
 const READY_PATHS = ['/ready', '/health/ready'];
 const METRICS_PATH = '/metrics';
+/** The gateway benchmark's records (`benchRecords`); 404 when none are kept. */
+const RECORDS_PATH = '/bench/records';
 
 /** Every method and path the server answers (`:id` marks a parameter): what the README's endpoint table must list. */
 export function routeTable(): { method: string; path: string }[] {
@@ -93,6 +96,7 @@ export function routeTable(): { method: string; path: string }[] {
       { method: 'HEAD', path },
     ]),
     { method: 'GET', path: METRICS_PATH },
+    { method: 'GET', path: RECORDS_PATH },
     ...ADMIN_PATHS.map((route) => ({ method: route.slice(0, route.indexOf(' ')), path: route.slice(route.indexOf(' ') + 1) })),
   ];
 }
@@ -187,6 +191,7 @@ export class Server {
       compression: null,
       tracing: null,
       serverTiming: false,
+      records: null,
       active: 0,
       open: new Set(),
       onIdle: null,
@@ -215,6 +220,7 @@ export class Server {
     if (this.adminApp !== null) this.adminApp.any('/*', (res, req) => adminRequest(this, control, res, req));
     else this.app.any('/admin/*', (res, req) => adminRequest(this, control, res, req));
     this.app.get(METRICS_PATH, (res, req) => void (this.guarded(res, req, METRICS_PATH) && this.metrics(res)));
+    this.app.get(RECORDS_PATH, (res, req) => void (this.guarded(res, req, RECORDS_PATH) && this.records(res, control, Number(new URLSearchParams(req.getQuery() ?? '').get('since') ?? 0) || 0)));
     this.app.any('/*', (res, req) => {
       const method = methodOf(req);
       if (method === 'OPTIONS' && this.cors.on) return this.cors.preflight(res, req);
@@ -234,10 +240,12 @@ export class Server {
     const access = services.access;
     const admission = services.admission;
     const tracing = services.tracing;
+    const records = services.records;
     const keys = this.keys;
     const limiter = this.limiter;
     services.access = null;
     services.tracing = null;
+    services.records = null;
     // Warm-up traffic carries no key and spends no budget: it must reach the routes it warms.
     this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
     this.limiter = new Limiter(limitsSchema.parse({}), localStore(), 1);
@@ -251,6 +259,7 @@ export class Server {
       services.access = access;
       services.admission = admission;
       services.tracing = tracing;
+      services.records = records;
       this.keys = keys;
       this.limiter = limiter;
       services.metrics.reset();
@@ -332,6 +341,7 @@ export class Server {
     }
     services.metrics.vllm = config.metrics.vllm;
     services.serverTiming = config.metrics.serverTiming;
+    if (config.benchRecords !== (services.records?.capacity ?? 0)) services.records = config.benchRecords === 0 ? null : new BenchRecords(config.benchRecords);
     services.metrics.servedModels = this.catalogue.models.map((m) => m.id);
     this.simHeaders = config.control.headers;
     this.sweepEvery(config.timeouts);
@@ -577,6 +587,19 @@ export class Server {
     const body = `{"status":"${state}"}`;
     if (withBody) writeResponse(res, status, JSON_TYPE, '', [], body);
     else writeBodiless(res, status, JSON_TYPE, body.length);
+  }
+
+  /** GET /bench/records?since=<Unix ms>: every worker's records, by arrival; 404 when `benchRecords` is 0. */
+  private records(res: HttpResponse, control: ControlPlane, since: number): void {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    control.records(since).then(
+      (records) => !aborted && res.cork(() => (records === null ? writeResponse(res, 404, JSON_TYPE, '', [], '{"error":{"message":"No bench records are kept: start with --bench-records N.","code":"not_found"}}') : writeResponse(res, 200, JSON_TYPE, '', [], JSON.stringify({ records })))),
+      (err) => {
+        this.services.log.error({ err }, 'bench records could not be read');
+        if (!aborted) res.cork(() => writeResponse(res, 500, 'text/plain', '', [], 'bench records could not be read\n'));
+      },
+    );
   }
 
   private metrics(res: HttpResponse): void {

@@ -15,6 +15,7 @@ import { compressBody, CompressedStream, encodedLines, VARY, type CompressionCon
 import type { ConcurrencyGate } from './concurrency.js';
 import type { Span } from '@opentelemetry/api';
 import { endSpan, type Tracing } from '../tracing/tracing.js';
+import type { BenchRecords } from './records.js';
 
 /** Per-process services every exchange reports to. */
 export interface Services {
@@ -38,6 +39,8 @@ export interface Services {
   tracing: Tracing | null;
   /** config.metrics.serverTiming: delivered generations carry `server-timing`. */
   serverTiming: boolean;
+  /** The gateway benchmark's records (`benchRecords`), null when none are kept. */
+  records: BenchRecords | null;
   /** Exchanges not yet finished; drained on shutdown. */
   active: number;
   /** The same exchanges, for cutting them short when the drain deadline passes. */
@@ -237,8 +240,10 @@ export class Exchange {
       this.gate = null;
       gate.left(this);
     }
-    const seconds = (performance.now() - this.startedAt) / 1000;
+    const now = performance.now();
+    const seconds = (now - this.startedAt) / 1000;
     const { services } = this;
+    if (services.records !== null) services.records.add(this, status, now);
     services.metrics.request(this.method, this.route, status, seconds, this.modelLabel);
     if (services.access !== null) services.access.write(this, status, seconds * 1000);
     if (this.span !== null) endSpan(this.span, this, status);

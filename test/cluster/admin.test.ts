@@ -199,7 +199,9 @@ t.test('a new profile through the API: both workers serve its latency from the r
     return { ms, pids: new Set(c.lines.filter((l) => ids.includes(l.requestId)).map((l) => l.pid as number)) };
   };
   const before = await timed(20);
-  t.ok(Math.max(...before.ms) < 250, `before: ${Math.round(Math.max(...before.ms))} ms at most (5 ms to the first token)`);
+  const median = [...before.ms].sort((a, b) => a - b)[before.ms.length >> 1]!;
+  // The median, not the slowest: the first requests of workers started without warm-up may meet the JIT.
+  t.ok(median < 200, `before: ${Math.round(median)} ms at the median (5 ms to the first token; the new profile's 400 is well above)`);
   // Under load: a bounded loop keeps requests in flight while the new profile is applied.
   let running = true;
   const load = (async () => {

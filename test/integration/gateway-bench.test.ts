@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import t from 'tap';
+import type { TapTest } from '../helpers/tap.js';
+import { gatewayScenario } from '../../bench/scenarios/gateway.js';
+import { startCluster } from '../helpers/cluster.js';
+import { startServer, until } from '../helpers/server.js';
+
+// The gateway benchmark against a real reverse proxy (its own process, node:http upstream) that
+// holds each request for a known time before forwarding it: the paired overhead it reports on the way in must be
+// that delay, and nothing at the first token (the proxy passes the stream through as it comes).
+
+const PROXY = new URL('../helpers/delay-proxy.mjs', import.meta.url).pathname;
+
+/**
+ * A reverse proxy in its own process (test/helpers/delay-proxy.mjs, node:http upstream) that holds
+ * each request `delayMs` before forwarding it; `dropIds` drops x-request-id. `held` has, per
+ * forwarded request, how long the proxy really kept it.
+ */
+async function delayingProxy(t: TapTest, upstream: string, delayMs: number, dropIds = false): Promise<{ url: string; held: number[] }> {
+  const proc = spawn(process.execPath, [PROXY, upstream, String(delayMs), ...(dropIds ? ['drop-ids'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void proc.kill('SIGKILL'));
+  const held: number[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    proc.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
+        const line = JSON.parse(buf.slice(0, i)) as { listening?: number; held?: number };
+        buf = buf.slice(i + 1);
+        if (line.listening !== undefined) resolve(line.listening);
+        if (line.held !== undefined) held.push(line.held);
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`the proxy exited (${code})`)));
+  });
+  return { url: `http://127.0.0.1:${port}`, held };
+}
+
+// One simulator (its own process, one worker, records on) for the runs through proxies.
+const sim = await startCluster(['--workers', '1', '--warm-up', 'false', '--time-scale', '0', '--bench-records', '100000', '--access-log', 'false']);
+t.teardown(() => void sim.proc.kill('SIGKILL'));
+
+t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, ~0 at the first token', async (t) => {
+  const proxy = await delayingProxy(t, sim.url, 15);
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, stream: true, concurrency: 2, durationS: 1.5, rounds: 2 });
+  t.same(r.warnings, [], 'every request answered 2xx and was matched');
+  t.ok(r.direct.requests > 50 && r.gateway.requests > 50, `${r.direct.requests} direct and ${r.gateway.requests} gateway requests`);
+  t.equal(r.overhead.start.n, r.gateway.statuses['200'], 'every gateway request paired with its simulator record');
+  const held = [...proxy.held].sort((a, b) => a - b)[Math.floor(proxy.held.length / 2)]!;
+  t.ok(held >= 15, `the proxy held requests ${held.toFixed(2)} ms at the median`);
+  // What is left beyond the hold is one more loopback hop: ~0.7 ms on a quiet machine, ~0.9 with a core
+  // taken by other work (CI runs two test files at once), hence 1.5.
+  t.ok(Math.abs(r.overhead.start.p50 - held) <= 1.5, `in: p50 ${r.overhead.start.p50} ms, within 1.5 ms of what the proxy held them`);
+  t.ok(Math.abs(r.overhead.firstToken.p50) <= 2, `first token: p50 ${r.overhead.firstToken.p50} ms (the stream passes through)`);
+  t.ok(r.gateway.latencyMs.p50 - r.direct.latencyMs.p50 >= 14, 'end to end, the gateway is slower by about the delay');
+});
+
+t.test('a gateway that drops x-request-id: reported loudly, not measured', async (t) => {
+  const proxy = await delayingProxy(t, sim.url, 0, true);
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, concurrency: 2, durationS: 0.5, rounds: 1 });
+  t.equal(r.unmatched, r.gateway.requests, 'no gateway request could be paired');
+  t.equal(r.overhead.start.n, 0);
+  t.match(r.warnings.join('\n'), /never reached the simulator under their x-request-id/);
+});
+
+t.test('non-2xx answers are counted apart and said, never taken for throughput', async (t) => {
+  const proxy = await delayingProxy(t, sim.url, 0);
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, model: 'no-such-model', concurrency: 2, durationS: 0.5, rounds: 1 });
+  t.equal(r.gateway.rps, 0, 'no 2xx: no throughput');
+  t.ok((r.gateway.statuses['404'] ?? 0) > 0, 'the 404s are counted');
+  t.match(r.warnings.join('\n'), /gateway: \d+ × 404 of \d+ requests were not 2xx/);
+});
+
+t.test('without --bench-records the simulator has no records, and the harness says what to do', async (t) => {
+  const plain = await startServer();
+  t.teardown(() => plain.close());
+  t.equal((await fetch(`${plain.url}/bench/records`)).status, 404);
+  await t.rejects(gatewayScenario({ sim: plain.url, target: plain.url, concurrency: 1, durationS: 0.2, rounds: 1 }), /start the simulator with --bench-records N/);
+});
+
+t.test('a cluster of 2 workers answers with both workers\' records', async (t) => {
+  const two = await startCluster(['--workers', '2', '--warm-up', 'false', '--time-scale', '0', '--bench-records', '1000']);
+  t.teardown(() => void two.proc.kill('SIGKILL'));
+  const since = Date.now();
+  await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(`${two.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close', 'x-request-id': `pair-${i}` }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }) }).then((r) => r.text())));
+  const { records } = (await (await fetch(`${two.url}/bench/records?since=${since}`)).json()) as { records: { id: string; arrived: number; first: number; done: number }[] };
+  t.same(new Set(records.map((r) => r.id)), new Set(Array.from({ length: 40 }, (_, i) => `pair-${i}`)), 'every request\'s record, from whichever worker served it');
+  const ours = () => two.lines.filter((l) => l.msg === 'request' && String(l.requestId).startsWith('pair-'));
+  await until(() => ours().length === 40, 5000); // access lines are flushed every 250 ms
+  const pids = new Set(ours().map((l) => l.pid));
+  t.equal(pids.size, 2, 'both workers served some');
+  t.ok(records.every((r, i) => r.arrived >= since && r.first >= r.arrived && r.done >= r.first && (i === 0 || r.arrived >= records[i - 1]!.arrived)), 'in order of arrival, each arrived ≤ first ≤ done');
+});
