@@ -65,6 +65,7 @@ export interface GatewayResult {
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
+const DATA = Buffer.from('data:');
 
 function distribution(xs: number[]): Distribution {
   const s = [...xs].sort((a, b) => a - b);
@@ -88,8 +89,10 @@ async function closedLoop(base: string, via: 'direct' | 'gateway', o: GatewayOpt
       const sent: Sent = { id, sent: 0, first: 0, end: 0, status: 0 };
       const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench', 'x-request-id': id, ...o.headers } }, (res) => {
         sent.status = res.statusCode ?? 0;
-        res.on('data', () => {
-          if (sent.first === 0) sent.first = now();
+        // The first token: a stream's first event (`data:`; the `: ping` comment that sends its
+        // headers early is not a token), or a reply's first byte.
+        res.on('data', (chunk: Buffer) => {
+          if (sent.first === 0 && (!o.stream || chunk.includes(DATA))) sent.first = now();
         });
         res.on('end', () => {
           sent.end = now();
