@@ -4,6 +4,7 @@ import { hashString, Rng } from '../sim/rng.js';
 import { faultSpecSchema, type FaultSpec } from './catalogue.js';
 import { GENERATION_ROUTES, globRegExp, type FaultRoute, type ReplySpec, type Rule, type Trigger } from './rules.js';
 import type { Scenario } from './scenarios.js';
+import { Ring } from '../ring.js';
 
 export const FAULT_HEADER = 'x-sim-fault';
 export const INJECTED_HEADER = 'x-sim-fault-injected';
@@ -36,32 +37,6 @@ export interface JournalEntry {
   readonly fault: string;
   readonly route: string;
   readonly model: string;
-}
-
-/** The newest decisions of this process, in a fixed ring (the admin API reads them). */
-export class Journal {
-  private readonly entries: (JournalEntry | undefined)[];
-  private next = 0;
-  private total = 0;
-
-  constructor(readonly size: number) {
-    this.entries = new Array(size);
-  }
-
-  record(entry: JournalEntry): void {
-    if (this.size === 0) return;
-    this.entries[this.next] = entry;
-    this.next = (this.next + 1) % this.size;
-    this.total++;
-  }
-
-  /** Oldest first. */
-  read(): JournalEntry[] {
-    const n = Math.min(this.total, this.size);
-    const out: JournalEntry[] = [];
-    for (let i = 0; i < n; i++) out.push(this.entries[(this.next - n + i + this.size) % this.size]!);
-    return out;
-  }
 }
 
 /**
@@ -197,7 +172,8 @@ export class Admission {
   private scenario: ActiveScenario | null = null;
   /** The request headers any rule matches on, read by the route handler only when there are some. */
   headerNames: readonly string[];
-  readonly journal: Journal;
+  /** The newest decisions of this process (the admin API reads them). */
+  readonly journal: Ring<JournalEntry>;
 
   constructor(
     config: readonly Rule[],
@@ -205,7 +181,7 @@ export class Admission {
   ) {
     this.rules = this.compile(config);
     this.headerNames = this.collectHeaderNames();
-    this.journal = new Journal(options.journalSize);
+    this.journal = new Ring<JournalEntry>(options.journalSize);
   }
 
   /** A reload's rules replace the config's (a rule's count in the ledger goes on while its name and place stay). */

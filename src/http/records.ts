@@ -1,3 +1,5 @@
+import { Ring } from '../ring.js';
+
 /**
  * Per-request timing records for the gateway benchmark (`benchRecords`, README "Gateway
  * benchmark"): when each request arrived, when its first token (or reply) left, when it ended,
@@ -28,27 +30,20 @@ export interface Recorded {
 }
 
 export class BenchRecords {
-  private readonly ring: (BenchRecord | undefined)[];
-  private next = 0;
+  private readonly ring: Ring<BenchRecord>;
 
   constructor(readonly capacity: number) {
-    this.ring = new Array<BenchRecord | undefined>(capacity);
+    this.ring = new Ring(capacity);
   }
 
   add(ex: Recorded, status: number, now: number): void {
     const origin = performance.timeOrigin;
     const done = origin + now;
-    this.ring[this.next % this.capacity] = { id: ex.requestId, route: ex.route, status, arrived: origin + ex.startedAt, first: ex.ttftMs >= 0 ? origin + ex.startedAt + ex.ttftMs : done, done };
-    this.next++;
+    this.ring.record({ id: ex.requestId, route: ex.route, status, arrived: origin + ex.startedAt, first: ex.ttftMs >= 0 ? origin + ex.startedAt + ex.ttftMs : done, done });
   }
 
   /** The records kept, oldest first, of requests that arrived at or after `since` (Unix ms). */
   read(since: number): BenchRecord[] {
-    const out: BenchRecord[] = [];
-    for (let i = Math.max(0, this.next - this.capacity); i < this.next; i++) {
-      const r = this.ring[i % this.capacity]!;
-      if (r.arrived >= since) out.push(r);
-    }
-    return out;
+    return this.ring.read().filter((r) => r.arrived >= since);
   }
 }

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { burst, startCluster } from '../helpers/cluster.js';
+import { burst, startCluster, type Cluster } from '../helpers/cluster.js';
+import type { TapTest } from '../helpers/tap.js';
 import { startRedis } from '../helpers/redis.js';
 
 // `limits.store: redis://…`: two simulator instances, each a primary with 2 workers, share one
@@ -7,8 +8,10 @@ import { startRedis } from '../helpers/redis.js';
 // one Lua script per lease.
 
 const LIMIT = JSON.stringify({ requestsPerMinute: 100 });
+const admitted = (s: number[]): number => s.filter((x) => x === 200).length;
 
-t.test('two instances on one Redis admit one limit\'s worth, not two', async (t) => {
+/** A fresh redis-server and two instances of 2 workers each sharing LIMIT through it. */
+async function twoInstances(t: TapTest): Promise<{ a: Cluster; b: Cluster }> {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   // Four workers on a 2-core machine: the warm-up (not what is tested here) would only slow the start.
@@ -17,11 +20,15 @@ t.test('two instances on one Redis admit one limit\'s worth, not two', async (t)
   t.teardown(() => void a.proc.kill('SIGKILL'));
   const b = await startCluster(args);
   t.teardown(() => void b.proc.kill('SIGKILL'));
+  return { a, b };
+}
+
+t.test('two instances on one Redis admit one limit\'s worth, not two', async (t) => {
+  const { a, b } = await twoInstances(t);
   const started = Date.now();
   const [fromA, fromB] = (await burst([a.url, b.url], 1000)) as [number[], number[]];
   // The bucket refills while the burst runs (100 a minute): that much more may be admitted.
   const bound = 100 + Math.ceil(((Date.now() - started) * 100) / 60_000);
-  const admitted = (s: number[]): number => s.filter((x) => x === 200).length;
   t.equal([...fromA, ...fromB].filter((s) => s !== 200 && s !== 429).length, 0, 'every answer is a 200 or a 429');
   const total = admitted(fromA) + admitted(fromB);
   t.ok(total <= bound, `one limit across both instances: ${total} admitted (${admitted(fromA)} + ${admitted(fromB)}), at most ${bound}`);
@@ -31,16 +38,9 @@ t.test('two instances on one Redis admit one limit\'s worth, not two', async (t)
 });
 
 t.test('what one instance spent, the other instance cannot spend again', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const args = ['--workers', '2', '--warm-up', 'false', '--time-scale', '0', '--limits.store', redis.url, '--limits.default', LIMIT];
-  const a = await startCluster(args);
-  t.teardown(() => void a.proc.kill('SIGKILL'));
-  const b = await startCluster(args);
-  t.teardown(() => void b.proc.kill('SIGKILL'));
+  const { a, b } = await twoInstances(t);
   const started = Date.now();
   const [fromA] = (await burst([a.url], 300, 'first')) as [number[]];
-  const admitted = (s: number[]): number => s.filter((x) => x === 200).length;
   t.ok(admitted(fromA) >= 80, `instance A alone spends the limit: ${admitted(fromA)} of 300 admitted`);
   const [fromB] = (await burst([b.url], 100, 'second')) as [number[]];
   // Only what A left (a lease returned unspent) and what refilled since A began (100 a minute) can

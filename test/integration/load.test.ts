@@ -68,7 +68,9 @@ t.test('with a seed, the same request gets the same schedule in another worker',
   const sc = await timedStream(c.url, body);
   const different = medianDiff(gapsA, gaps(sc));
   t.ok(different > 2 * same && different > 2 * noise, `other seed: median gap difference ${different.toFixed(2)} ms, over twice the same seed's and the noise`);
-  t.ok(Math.abs(sa[19]! - ta) < 25, 'the stream ends when the non-stream answer came: one schedule for both');
+  // Both streams from a ran one schedule; the earlier end is the closer look at it (lateness only adds).
+  const streamEnd = Math.min(sa[19]!, sa2[19]!);
+  t.ok(Math.abs(streamEnd - ta) < 25, `the stream ends (${streamEnd.toFixed(1)} ms) when the non-stream answer came (${ta.toFixed(1)} ms): one schedule for both`);
 });
 
 t.test('time to first token grows with the prompt', async (t) => {
@@ -157,7 +159,9 @@ t.test('a slow reader never delays other streams, and gets every token once it r
   const metrics = await s.server.services.metrics.text();
   const lateness = (le: string): number => Number(metrics.match(new RegExp(`llm_token_lateness_seconds_bucket\\{le="${le}",model="pace2"\\} (\\d+)`))?.[1] ?? NaN);
   const count = Number(metrics.match(/llm_token_lateness_seconds_count\{model="pace2"\} (\d+)/)?.[1] ?? NaN);
-  t.ok(lateness('0.005') >= 0.9 * count, `the other stream keeps its pace: ${lateness('0.005')} of ${count} tokens within 5 ms of their deadline`);
+  // A loop blocked by the flood would make tokens late by its whole burst (hundreds of ms); the
+  // bound is one gap, since a test job running beside this one can steal the core for a few ms.
+  t.ok(lateness('0.01') >= 0.9 * count, `the other stream keeps its pace: ${lateness('0.01')} of ${count} tokens within 10 ms of their deadline`);
   const gaps = times.slice(1).map((v, i) => v - times[i]!).sort((a, b) => a - b);
   t.ok(gaps[Math.floor(gaps.length / 2)]! < 20, `median gap at the client ${gaps[Math.floor(gaps.length / 2)]!.toFixed(2)} ms (10 scheduled)`);
   let received = '';
