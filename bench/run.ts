@@ -20,7 +20,13 @@
  *                       gateway: the gateway's base URL (e.g. http://127.0.0.1:4000)
  *   --sim URL           gateway: a simulator already running with --bench-records (default: start one on --sim-port)
  *   --stream            gateway: streamed chat completions
- *   --concurrency N     gateway: closed-loop lanes (default 16)
+ *   --concurrency N     gateway: closed-loop lanes (default 16); a list 1,16,64 sweeps them
+ *   --rate R            gateway: open loop instead, R requests/s on a schedule; a list or a ramp 100..2000
+ *   --rate-steps N      gateway: the values of a --rate a..b ramp (default 5)
+ *   --step 30s          gateway: each step's (and round's) length; same as --duration
+ *   --arrival A         gateway: fixed (default) or poisson
+ *   --max-in-flight N   gateway: open-loop requests in flight at most (default 10000)
+ *   --seed N            gateway: seeds the Poisson schedule (default 1)
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
@@ -35,7 +41,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
-import { gatewayScenario, printGateway } from './scenarios/gateway.js';
+import { gatewayScenario, loadSteps, printGateway, stepSeconds } from './scenarios/gateway.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
@@ -66,6 +72,12 @@ const { values: opt } = parseArgs({
     sim: { type: 'string' },
     stream: { type: 'boolean', default: false },
     concurrency: { type: 'string', default: '16' },
+    rate: { type: 'string' },
+    'rate-steps': { type: 'string', default: '5' },
+    step: { type: 'string' },
+    arrival: { type: 'string', default: 'fixed' },
+    'max-in-flight': { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
   },
 });
 
@@ -96,7 +108,18 @@ async function runGateway(): Promise<unknown> {
   const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '1000000']) : null;
   if (sim !== null) await waitHealthy(sim.port);
   try {
-    const result = await gatewayScenario({ sim: opt.sim ?? `http://127.0.0.1:${sim!.port}`, target: opt.target, stream: opt.stream, concurrency: Number(opt.concurrency), durationS: duration, rounds: Number(opt.runs), headers: headerOption(opt.header), progress: (l) => console.log(l) });
+    if (opt.arrival !== 'fixed' && opt.arrival !== 'poisson') throw new Error(`--arrival ${opt.arrival}: fixed or poisson`);
+    const result = await gatewayScenario({
+      sim: opt.sim ?? `http://127.0.0.1:${sim!.port}`,
+      target: opt.target,
+      stream: opt.stream,
+      concurrency: loadSteps(opt.concurrency!),
+      ...(opt.rate === undefined ? {} : { rate: loadSteps(opt.rate, Number(opt['rate-steps'])), arrival: opt.arrival, maxInFlight: Number(opt['max-in-flight']), seed: Number(opt.seed) }),
+      durationS: opt.step === undefined ? duration : stepSeconds(opt.step),
+      rounds: Number(opt.runs),
+      headers: headerOption(opt.header),
+      progress: (l) => console.log(l),
+    });
     printGateway(result);
     return result;
   } finally {

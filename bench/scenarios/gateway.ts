@@ -1,5 +1,6 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { Rng } from '../../src/sim/rng.js';
 
 /**
  * The gateway benchmark (README "Gateway benchmark"): the same closed-loop workload sent direct
@@ -19,8 +20,17 @@ export interface GatewayOptions {
   readonly path?: string;
   readonly stream?: boolean;
   readonly model?: string;
-  readonly concurrency?: number;
-  /** Seconds per phase (one direct and one gateway phase per round). */
+  /** Closed loop: lanes, each sending its next request when the last ends; several values make a sweep (default [16]). */
+  readonly concurrency?: readonly number[];
+  /** Open loop instead: requests per second, sent on a schedule whatever the answers do; several values make a ramp. */
+  readonly rate?: readonly number[];
+  /** Open loop: evenly spaced sends (`fixed`) or a Poisson process (`poisson`, exponential gaps, seeded). */
+  readonly arrival?: 'fixed' | 'poisson';
+  /** Open loop: requests in flight at most; a send that would exceed it waits, and is counted late. */
+  readonly maxInFlight?: number;
+  /** Seeds the Poisson schedule, so a run's arrivals repeat. */
+  readonly seed?: number;
+  /** Seconds per phase (one direct and one gateway phase per round, per step). */
   readonly durationS?: number;
   readonly rounds?: number;
   /** Extra request headers on every request (a gateway's own routing headers). */
@@ -29,10 +39,15 @@ export interface GatewayOptions {
   readonly progress?: (line: string) => void;
 }
 
+/** One step's load: lanes of a closed loop, or an open loop's rate. */
+type Load = { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'open'; readonly rate: number };
+
 /** One request as the client saw it (Unix ms, to the microsecond). */
 interface Sent {
   readonly id: string;
-  readonly sent: number;
+  /** When the schedule meant it to be sent: latency counts from here (the send itself, in a closed loop). */
+  readonly intended: number;
+  sent: number;
   first: number;
   end: number;
   status: number;
@@ -53,16 +68,42 @@ export interface Distribution {
   readonly mean: number;
 }
 
-export interface GatewayResult {
-  readonly direct: { readonly requests: number; readonly rps: number; readonly latencyMs: Distribution; readonly statuses: Record<string, number> };
-  readonly gateway: { readonly requests: number; readonly rps: number; readonly latencyMs: Distribution; readonly statuses: Record<string, number> };
-  /** Gateway requests whose id the simulator never saw (the gateway did not forward `x-request-id`, or never called upstream). */
-  readonly unmatched: number;
+export interface Side {
+  readonly requests: number;
+  /** 2xx answers per second: what failed is never throughput. */
+  readonly rps: number;
+  /** From the intended send (open loop) or the send (closed loop) to the last byte, 2xx only. */
+  readonly latencyMs: Distribution;
+  readonly statuses: Record<string, number>;
+  /** Open loop: how far behind its schedule each send went out. */
+  readonly lagMs?: Distribution;
+  /** Open loop: sends more than LATE_MS behind their schedule (the client could not keep up, or hit maxInFlight). */
+  readonly late?: number;
+}
+
+export interface StepResult {
+  /** `16 lanes` or `500 req/s`. */
+  readonly load: string;
+  readonly direct: Side;
+  readonly gateway: Side;
   /** What the gateway added per request, ms: on the way in, and at the first token. */
   readonly overhead: { readonly start: Distribution; readonly firstToken: Distribution };
-  /** Loud facts a reader must not miss (non-2xx answers, unmatched requests). */
+}
+
+export interface GatewayResult {
+  readonly steps: StepResult[];
+  /** Gateway requests whose id the simulator never saw (the gateway did not forward `x-request-id`, or never called upstream). */
+  readonly unmatched: number;
+  /** A ramp's last rate kept up with before a step fell behind (README: "the knee"); undefined when none fell behind, or for a closed loop. */
+  readonly knee?: number;
+  /** Loud facts a reader must not miss (non-2xx answers, unmatched requests, late sends, saturation). */
   readonly warnings: string[];
 }
+
+/** A send this far behind its schedule is late (timers fire up to ~1 ms late on an idle machine). */
+export const LATE_MS = 5;
+/** A request that has not ended after this long is abandoned and counted as an error (status 0). */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 const now = (): number => performance.timeOrigin + performance.now();
 const DATA = Buffer.from('data:');
@@ -74,113 +115,233 @@ function distribution(xs: number[]): Distribution {
   return { n: s.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
 }
 
-/** `concurrency` lanes, each sending its next request when the last one ends, for `seconds`. */
-async function closedLoop(base: string, via: 'direct' | 'gateway', o: GatewayOptions, tag: string): Promise<Phase> {
-  const agent = new Agent({ keepAlive: true, maxSockets: o.concurrency ?? 16 });
-  const body = JSON.stringify({ model: o.model ?? 'gpt-4o-mini', messages: [{ role: 'user', content: 'Gateway benchmark: say something short.' }], max_tokens: 16, ...(o.stream ? { stream: true } : {}) });
-  const url = `${base}${o.path ?? '/v1/chat/completions'}`;
-  const requests: Sent[] = [];
-  const started = performance.now();
-  const until = started + (o.durationS ?? 5) * 1000;
-  let n = 0;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const id = `${tag}-${via}-${n++}`;
-      const sent: Sent = { id, sent: 0, first: 0, end: 0, status: 0 };
-      const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: 'Bearer bench', 'x-request-id': id, ...o.headers } }, (res) => {
-        sent.status = res.statusCode ?? 0;
-        // The first token: a stream's first event (`data:`; the `: ping` comment that sends its
-        // headers early is not a token), or a reply's first byte.
-        res.on('data', (chunk: Buffer) => {
-          if (sent.first === 0 && (!o.stream || chunk.includes(DATA))) sent.first = now();
-        });
-        res.on('end', () => {
-          sent.end = now();
-          resolve();
-        });
-        res.on('error', () => resolve());
+interface Target {
+  readonly url: string;
+  readonly via: 'direct' | 'gateway';
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  readonly agent: Agent;
+  readonly stream: boolean;
+  readonly tag: string;
+}
+
+/** Sends one request now, recording it in `requests`; resolves when it has ended, however it ended. */
+function send(t: Target, requests: Sent[], intended: number): Promise<void> {
+  return new Promise((resolve) => {
+    const id = `${t.tag}-${t.via}-${requests.length}`;
+    const r: Sent = { id, intended, sent: 0, first: 0, end: 0, status: 0 };
+    const finish = (): void => {
+      if (r.end === 0) r.end = now();
+      resolve();
+    };
+    const req = request(t.url, { method: 'POST', agent: t.agent, timeout: REQUEST_TIMEOUT_MS, headers: { ...t.headers, 'x-request-id': id } }, (res) => {
+      r.status = res.statusCode ?? 0;
+      // The first token: a stream's first event (`data:`; the `: ping` comment that sends its
+      // headers early is not a token), or a reply's first byte.
+      res.on('data', (chunk: Buffer) => {
+        if (r.first === 0 && (!t.stream || chunk.includes(DATA))) r.first = now();
       });
-      req.on('error', () => {
-        sent.end = now();
-        resolve();
-      });
-      requests.push(sent);
-      (sent as { sent: number }).sent = now();
-      req.end(body);
+      res.on('end', finish);
+      res.on('error', finish);
     });
+    req.on('timeout', () => {
+      r.status = 0;
+      req.destroy();
+    });
+    req.on('error', () => {
+      r.status = 0;
+      finish();
+    });
+    requests.push(r);
+    r.sent = now();
+    req.end(t.body);
+  });
+}
+
+/** `lanes` lanes, each sending its next request when the last one ends, for `seconds`. */
+async function closedLoop(t: Target, lanes: number, seconds: number): Promise<Sent[]> {
+  const requests: Sent[] = [];
+  const until = performance.now() + seconds * 1000;
   await Promise.all(
-    Array.from({ length: o.concurrency ?? 16 }, async () => {
-      while (performance.now() < until) await one();
+    Array.from({ length: lanes }, async () => {
+      while (performance.now() < until) await send(t, requests, now());
     }),
   );
-  agent.destroy();
+  return requests;
+}
+
+/**
+ * An open loop: request i is meant to go out at start + offset(i), whatever the answers before it
+ * did, so a server that stalls meets the requests that arrive meanwhile instead of the client
+ * politely waiting (coordinated omission). Latency counts from the intended time; a send the
+ * client makes late (timers, a full `maxInFlight`) is recorded with its lag, never dropped.
+ */
+async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng): Promise<Sent[]> {
+  const requests: Sent[] = [];
+  const running = new Set<Promise<void>>();
+  const start = now();
+  const end = start + seconds * 1000;
+  const gap = (): number => (arrival === 'poisson' ? -Math.log(1 - rng.next()) : 1) * (1000 / rate);
+  for (let intended = start + gap(); intended < end; intended += gap()) {
+    // Never early (a timer may fire a fraction of a millisecond before its time): late is measured.
+    for (let wait = intended - now(); wait > 0; wait = intended - now()) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    while (running.size >= maxInFlight) await Promise.race(running);
+    const done: Promise<void> = send(t, requests, intended).then(() => void running.delete(done));
+    running.add(done);
+  }
+  await Promise.all(running);
+  return requests;
+}
+
+async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, o: GatewayOptions, tag: string, rng: Rng): Promise<Phase> {
+  const lanes = load.kind === 'closed' ? load.concurrency : (o.maxInFlight ?? 10_000);
+  const target: Target = {
+    url: `${base}${o.path ?? '/v1/chat/completions'}`,
+    via,
+    body: JSON.stringify({ model: o.model ?? 'gpt-4o-mini', messages: [{ role: 'user', content: 'Gateway benchmark: say something short.' }], max_tokens: 16, ...(o.stream ? { stream: true } : {}) }),
+    headers: { 'content-type': 'application/json', authorization: 'Bearer bench', ...o.headers },
+    agent: new Agent({ keepAlive: true, maxSockets: lanes }),
+    stream: o.stream ?? false,
+    tag,
+  };
+  const started = performance.now();
+  const seconds = o.durationS ?? 5;
+  const requests = load.kind === 'closed' ? await closedLoop(target, lanes, seconds) : await openLoop(target, load.rate, seconds, o.arrival ?? 'fixed', lanes, rng);
+  target.agent.destroy();
+  // Until the last answer: an open loop's rate falls below the offered one when answers lag behind.
   return { via, requests, seconds: (performance.now() - started) / 1000 };
 }
 
-const statusCounts = (phases: Phase[]): Record<string, number> => {
+const statusKey = (r: Sent): string => (r.status === 0 ? 'error' : String(r.status));
+const ok = (r: Sent): boolean => r.status >= 200 && r.status < 300;
+const median = (xs: number[]): number => distribution(xs).p50;
+
+function statusCounts(rs: Sent[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const p of phases) for (const r of p.requests) out[r.status === 0 ? 'error' : String(r.status)] = (out[r.status === 0 ? 'error' : String(r.status)] ?? 0) + 1;
+  for (const r of rs) out[statusKey(r)] = (out[statusKey(r)] ?? 0) + 1;
   return out;
-};
+}
+
+function side(ps: Phase[], open: boolean): Side {
+  const rs = ps.flatMap((p) => p.requests);
+  const good = rs.filter(ok);
+  const lags = rs.map((r) => r.sent - r.intended);
+  return {
+    requests: rs.length,
+    rps: Math.round(good.length / ps.reduce((s, p) => s + p.seconds, 0)),
+    latencyMs: distribution(good.map((r) => r.end - r.intended)),
+    statuses: statusCounts(rs),
+    ...(open ? { lagMs: distribution(lags), late: lags.filter((l) => l > LATE_MS).length } : {}),
+  };
+}
+
+/**
+ * Why an open-loop phase stops meaning what it says, if it does: what it loaded fell behind (a
+ * queue built up: the median latency of its last quarter of requests is over twice its first
+ * quarter's, and 5 ms more), or the client did (over 1 % of its sends left late, so the offered
+ * rate was not the rate sent).
+ */
+function fellBehind(ps: Phase[]): 'queue' | 'late' | null {
+  for (const p of ps) {
+    const q = Math.floor(p.requests.length / 4);
+    const latency = (rs: Sent[]): number => median(rs.map((r) => (r.end === 0 ? Infinity : r.end - r.intended)));
+    if (q > 0 && latency(p.requests.slice(-q)) > 2 * latency(p.requests.slice(0, q)) + 5) return 'queue';
+  }
+  const sent = ps.flatMap((p) => p.requests);
+  return sent.filter((r) => r.sent - r.intended > LATE_MS).length > 0.01 * sent.length ? 'late' : null;
+}
 
 export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult> {
   const since = Date.now() - 1000;
-  const phases: Phase[] = [];
+  const loads: Load[] = o.rate !== undefined ? o.rate.map((rate) => ({ kind: 'open', rate })) : (o.concurrency ?? [16]).map((concurrency) => ({ kind: 'closed', concurrency }));
+  const label = (l: Load): string => (l.kind === 'closed' ? `${l.concurrency} lanes` : `${l.rate} req/s`);
+  const rng = new Rng(o.seed ?? 1);
   const tag = `gw${Date.now().toString(36)}`;
-  for (let round = 0; round < (o.rounds ?? 2); round++) {
-    // Interleaved, so drift in the machine's load hits both alike.
-    for (const via of ['direct', 'gateway'] as const) {
-      const phase = await closedLoop(via === 'direct' ? o.sim : o.target, via, o, `${tag}r${round}`);
-      phases.push(phase);
-      o.progress?.(`round ${round + 1}: ${via} ${phase.requests.length} requests, ${(phase.requests.length / phase.seconds).toFixed(0)} req/s`);
+  const stepPhases: Phase[][] = [];
+  for (const [step, load] of loads.entries()) {
+    const phases: Phase[] = [];
+    for (let round = 0; round < (o.rounds ?? 2); round++) {
+      // Interleaved, so drift in the machine's load hits both alike.
+      for (const via of ['direct', 'gateway'] as const) {
+        const phase = await runPhase(via === 'direct' ? o.sim : o.target, via, load, o, `${tag}s${step}r${round}`, rng);
+        phases.push(phase);
+        o.progress?.(`${label(load)}, round ${round + 1}: ${via} ${phase.requests.length} requests, ${(phase.requests.filter(ok).length / phase.seconds).toFixed(0)} req/s (2xx)`);
+      }
     }
+    stepPhases.push(phases);
+    // A ramp ends at the first step the gateway (or the client) fell behind in: higher rates only lengthen the queue.
+    if (load.kind === 'open' && fellBehind(phases) !== null) break;
   }
   const res = await fetch(`${o.sim}/bench/records?since=${since}`);
   if (res.status !== 200) throw new Error(`GET ${o.sim}/bench/records answered ${res.status}: start the simulator with --bench-records N`);
   const { records } = (await res.json()) as { records: { id: string; status: number; arrived: number; first: number }[] };
   const byId = new Map(records.map((r) => [r.id, r]));
-
-  const ok = (r: Sent): boolean => r.status >= 200 && r.status < 300;
-  const direct = phases.filter((p) => p.via === 'direct');
-  const gateway = phases.filter((p) => p.via === 'gateway');
-  // The direct spans: client → simulator arrival, and simulator first token → client first byte.
+  // The spans a gateway can add to: client send → simulator arrival, and simulator first token → client first byte.
   const spans = (r: Sent): { in: number; out: number } | null => {
     const rec = byId.get(r.id);
     return rec === undefined || !ok(r) ? null : { in: rec.arrived - r.sent, out: r.first - rec.first };
   };
-  const directSpans = direct.flatMap((p) => p.requests.map(spans).filter((s) => s !== null));
-  const median = (xs: number[]): number => distribution(xs).p50;
-  const baseIn = median(directSpans.map((s) => s.in));
-  const baseOut = median(directSpans.map((s) => s.out));
-  const gatewayRequests = gateway.flatMap((p) => p.requests);
-  const paired = gatewayRequests.map(spans).filter((s) => s !== null);
-  const unmatched = gatewayRequests.filter((r) => ok(r) && !byId.has(r.id)).length;
 
-  const summary = (ps: Phase[]) => {
-    const rs = ps.flatMap((p) => p.requests);
-    const good = rs.filter(ok);
-    return { requests: rs.length, rps: Math.round(good.length / ps.reduce((s, p) => s + p.seconds, 0)), latencyMs: distribution(good.map((r) => r.end - r.sent)), statuses: statusCounts(ps) };
-  };
   const warnings: string[] = [];
-  for (const [via, ps] of [['direct', direct], ['gateway', gateway]] as const) {
-    const counts = statusCounts(ps);
-    const bad = Object.entries(counts).filter(([s]) => !s.startsWith('2'));
-    if (bad.length > 0) warnings.push(`${via}: ${bad.map(([s, c]) => `${c} × ${s}`).join(', ')} of ${ps.reduce((n, p) => n + p.requests.length, 0)} requests were not 2xx; they are left out of the rates and latencies`);
-  }
+  let unmatched = 0;
+  let knee: number | undefined;
+  let saturated = false;
+  const steps = loads.slice(0, stepPhases.length).map((load, i): StepResult => {
+    const phases = stepPhases[i]!;
+    const direct = phases.filter((p) => p.via === 'direct');
+    const gateway = phases.filter((p) => p.via === 'gateway');
+    const directSpans = direct.flatMap((p) => p.requests.map(spans).filter((s) => s !== null));
+    const baseIn = median(directSpans.map((s) => s.in));
+    const baseOut = median(directSpans.map((s) => s.out));
+    const gatewayRequests = gateway.flatMap((p) => p.requests);
+    const paired = gatewayRequests.map(spans).filter((s) => s !== null);
+    unmatched += gatewayRequests.filter((r) => ok(r) && !byId.has(r.id)).length;
+    const result: StepResult = { load: label(load), direct: side(direct, load.kind === 'open'), gateway: side(gateway, load.kind === 'open'), overhead: { start: distribution(paired.map((s) => s.in - baseIn)), firstToken: distribution(paired.map((s) => s.out - baseOut)) } };
+    for (const via of ['direct', 'gateway'] as const) {
+      const { statuses, requests, late } = result[via];
+      const bad = Object.entries(statuses).filter(([s]) => !s.startsWith('2'));
+      if (bad.length > 0) warnings.push(`${result.load}, ${via}: ${bad.map(([s, c]) => `${c} × ${s}`).join(', ')} of ${requests} requests were not 2xx; they are left out of the rates and latencies`);
+      if (late !== undefined && late > 0) warnings.push(`${result.load}, ${via}: ${late} of ${requests} sends left over ${LATE_MS} ms behind their schedule (the client could not keep up, or --max-in-flight was reached); their latency still counts from the intended time`);
+    }
+    if (load.kind === 'open' && !saturated) {
+      const [up, through] = [fellBehind(direct), fellBehind(gateway)];
+      saturated = up !== null || through !== null;
+      const kept = knee === undefined ? '' : `; the last rate kept up with: ${knee} req/s`;
+      if (up === 'queue') warnings.push(`${result.load}: the simulator itself fell behind (a queue built up direct); the gateway cannot be judged at this rate${kept}`);
+      else if (up === 'late' || through === 'late') warnings.push(`${result.load}: the client could not send at this rate on time (over 1 % of sends late); this step measures the client${kept}`);
+      else if (through === 'queue') warnings.push(`${result.load}: the gateway fell behind (a queue built up during the step)${kept}`);
+      else if (loads.length > 1) knee = load.rate;
+    }
+    return result;
+  });
   if (unmatched > 0) warnings.push(`${unmatched} gateway requests never reached the simulator under their x-request-id: the gateway does not forward it (or answered itself); their overhead is not measured`);
-  return {
-    direct: summary(direct),
-    gateway: summary(gateway),
-    unmatched,
-    overhead: { start: distribution(paired.map((s) => s.in - baseIn)), firstToken: distribution(paired.map((s) => s.out - baseOut)) },
-    warnings,
-  };
+  return { steps, unmatched, ...(saturated && knee !== undefined ? { knee } : {}), warnings };
 }
 
 /** Prints a result as a reader should see it: warnings first, loudly. */
 export function printGateway(r: GatewayResult): void {
   for (const w of r.warnings) console.log(`WARNING: ${w}`);
-  console.table({ direct: { requests: r.direct.requests, 'req/s (2xx)': r.direct.rps, 'p50 ms': r.direct.latencyMs.p50, 'p99 ms': r.direct.latencyMs.p99 }, gateway: { requests: r.gateway.requests, 'req/s (2xx)': r.gateway.rps, 'p50 ms': r.gateway.latencyMs.p50, 'p99 ms': r.gateway.latencyMs.p99 } });
+  const row = (s: Side) => ({ requests: s.requests, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
+  console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load} direct`, row(s.direct)], [`${s.load} gateway`, row(s.gateway)]])));
   console.log('what the gateway added per request (paired by x-request-id), ms:');
-  console.table({ 'in (send → simulator)': r.overhead.start, 'first token (simulator → client)': r.overhead.firstToken });
+  console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load}: in (send → simulator)`, s.overhead.start], [`${s.load}: first token (simulator → client)`, s.overhead.firstToken]])));
+  if (r.knee !== undefined) console.log(`knee: ${r.knee} req/s, the last rate of the ramp kept up with (the warnings say what fell behind after it)`);
+}
+
+/**
+ * `--rate` and `--concurrency` values: `500`, a list `1,16,64`, or a ramp `100..2000` of `steps`
+ * evenly spaced values from the first to the last.
+ */
+export function loadSteps(text: string, steps = 5): number[] {
+  const ramp = /^(\d+(?:\.\d+)?)\.\.(\d+(?:\.\d+)?)$/.exec(text);
+  const values = ramp === null ? text.split(',').map(Number) : Array.from({ length: steps }, (_, i) => Math.round(Number(ramp[1]) + ((Number(ramp[2]) - Number(ramp[1])) * i) / Math.max(1, steps - 1)));
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v <= 0)) throw new Error(`"${text}" is not a load: a number, a list (1,16,64) or a ramp (100..2000)`);
+  return values;
+}
+
+/** `--step 30s`: a ramp step's length in seconds (`30s`, `500ms`, `2m`, or bare seconds). */
+export function stepSeconds(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
+  if (m === null) throw new Error(`--step "${text}" is not a duration (30s, 500ms, 2m)`);
+  return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1);
 }

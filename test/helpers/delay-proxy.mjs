@@ -1,21 +1,33 @@
 // A reverse proxy for the gateway benchmark's tests, run as its own process (as a gateway is):
-// `node delay-proxy.mjs <upstream> <delayMs> [drop-ids]`. It holds each request `delayMs` before
-// forwarding it (node:http, keep-alive) and passes the answer through chunk by chunk. It prints
-// {"listening":port} once, then {"held":ms} per request: how long it really kept the request,
-// from its arrival to the moment the forwarded request was handed to the kernel (timers fire late).
+// `node delay-proxy.mjs <upstream> <delayMs> [drop-ids] [serial] [stall=<n>:<ms>]`. It holds each
+// request `delayMs` before forwarding it (node:http, keep-alive) and passes the answer through
+// chunk by chunk. Options: `drop-ids` forwards no x-request-id; `serial` holds one request at a
+// time (a gateway with capacity for 1000 / delayMs requests a second, whose queue grows beyond
+// it); `stall=<n>:<ms>` blocks the proxy's event loop for <ms> when the <n>th request arrives, once
+// (a long GC pause). It prints {"listening":port} once, then {"held":ms} per request: how long it
+// really kept the request, from its arrival to the moment the forwarded request was handed to the
+// kernel (timers fire late).
 import { Agent, createServer, request } from 'node:http';
 
-const [upstream, delayText, drop] = process.argv.slice(2);
+const [upstream, delayText, ...options] = process.argv.slice(2);
 const delayMs = Number(delayText);
+const dropIds = options.includes('drop-ids');
+const serial = options.includes('serial');
+const [stallAt, stallMs] = (options.find((o) => o.startsWith('stall='))?.slice(6).split(':') ?? ['0', '0']).map(Number);
 const agent = new Agent({ keepAlive: true });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let queue = Promise.resolve();
+let arrivals = 0;
 const server = createServer((req, res) => {
   const arrived = performance.now();
+  if (++arrivals === stallAt) while (performance.now() - arrived < stallMs);
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
-    await new Promise((r) => setTimeout(r, delayMs));
+    if (serial) await (queue = queue.then(() => sleep(delayMs)));
+    else await sleep(delayMs);
     const headers = { 'content-type': String(req.headers['content-type']), authorization: String(req.headers.authorization ?? '') };
-    if (drop !== 'drop-ids' && req.headers['x-request-id'] !== undefined) headers['x-request-id'] = String(req.headers['x-request-id']);
+    if (!dropIds && req.headers['x-request-id'] !== undefined) headers['x-request-id'] = String(req.headers['x-request-id']);
     const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
       res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type']) });
       answer.on('data', (chunk) => res.write(chunk));

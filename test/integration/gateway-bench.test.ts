@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import type { TapTest } from '../helpers/tap.js';
-import { gatewayScenario } from '../../bench/scenarios/gateway.js';
+import { gatewayScenario, loadSteps, stepSeconds } from '../../bench/scenarios/gateway.js';
 import { startCluster } from '../helpers/cluster.js';
 import { startServer, until } from '../helpers/server.js';
 
@@ -13,11 +13,11 @@ const PROXY = new URL('../helpers/delay-proxy.mjs', import.meta.url).pathname;
 
 /**
  * A reverse proxy in its own process (test/helpers/delay-proxy.mjs, node:http upstream) that holds
- * each request `delayMs` before forwarding it; `dropIds` drops x-request-id. `held` has, per
- * forwarded request, how long the proxy really kept it.
+ * each request `delayMs` before forwarding it; `options` as that file says (drop-ids, serial,
+ * stall=n:ms). `held` has, per forwarded request, how long the proxy really kept it.
  */
-async function delayingProxy(t: TapTest, upstream: string, delayMs: number, dropIds = false): Promise<{ url: string; held: number[] }> {
-  const proc = spawn(process.execPath, [PROXY, upstream, String(delayMs), ...(dropIds ? ['drop-ids'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function delayingProxy(t: TapTest, upstream: string, delayMs: number, ...options: string[]): Promise<{ url: string; held: number[] }> {
+  const proc = spawn(process.execPath, [PROXY, upstream, String(delayMs), ...options], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void proc.kill('SIGKILL'));
   const held: number[] = [];
   const port = await new Promise<number>((resolve, reject) => {
@@ -42,8 +42,9 @@ t.teardown(() => void sim.proc.kill('SIGKILL'));
 
 t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, ~0 at the first token', async (t) => {
   const proxy = await delayingProxy(t, sim.url, 15);
-  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, stream: true, concurrency: 2, durationS: 1.5, rounds: 2 });
-  t.same(r.warnings, [], 'every request answered 2xx and was matched');
+  const { steps: [r], ...run } = await gatewayScenario({ sim: sim.url, target: proxy.url, stream: true, concurrency: [2], durationS: 1.5, rounds: 2 });
+  t.same(run.warnings, [], 'every request answered 2xx and was matched');
+  if (r === undefined) return t.fail('one step');
   t.ok(r.direct.requests > 50 && r.gateway.requests > 50, `${r.direct.requests} direct and ${r.gateway.requests} gateway requests`);
   t.equal(r.overhead.start.n, r.gateway.statuses['200'], 'every gateway request paired with its simulator record');
   const held = [...proxy.held].sort((a, b) => a - b)[Math.floor(proxy.held.length / 2)]!;
@@ -56,26 +57,68 @@ t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, 
 });
 
 t.test('a gateway that drops x-request-id: reported loudly, not measured', async (t) => {
-  const proxy = await delayingProxy(t, sim.url, 0, true);
-  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, concurrency: 2, durationS: 0.5, rounds: 1 });
-  t.equal(r.unmatched, r.gateway.requests, 'no gateway request could be paired');
-  t.equal(r.overhead.start.n, 0);
+  const proxy = await delayingProxy(t, sim.url, 0, 'drop-ids');
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, concurrency: [2], durationS: 0.5, rounds: 1 });
+  t.equal(r.unmatched, r.steps[0]!.gateway.requests, 'no gateway request could be paired');
+  t.equal(r.steps[0]!.overhead.start.n, 0);
   t.match(r.warnings.join('\n'), /never reached the simulator under their x-request-id/);
 });
 
 t.test('non-2xx answers are counted apart and said, never taken for throughput', async (t) => {
   const proxy = await delayingProxy(t, sim.url, 0);
-  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, model: 'no-such-model', concurrency: 2, durationS: 0.5, rounds: 1 });
-  t.equal(r.gateway.rps, 0, 'no 2xx: no throughput');
-  t.ok((r.gateway.statuses['404'] ?? 0) > 0, 'the 404s are counted');
-  t.match(r.warnings.join('\n'), /gateway: \d+ × 404 of \d+ requests were not 2xx/);
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, model: 'no-such-model', concurrency: [2], durationS: 0.5, rounds: 1 });
+  t.equal(r.steps[0]!.gateway.rps, 0, 'no 2xx: no throughput');
+  t.ok((r.steps[0]!.gateway.statuses['404'] ?? 0) > 0, 'the 404s are counted');
+  t.match(r.warnings.join('\n'), /2 lanes, gateway: \d+ × 404 of \d+ requests were not 2xx/);
+});
+
+t.test('an open loop shows a gateway\'s stall in its latency; a closed loop hides it', async (t) => {
+  // The proxy blocks its event loop for 400 ms at its 150th request (a long GC pause), once.
+  const stall = 'stall=150:400';
+  const closed = await gatewayScenario({ sim: sim.url, target: (await delayingProxy(t, sim.url, 0, stall)).url, concurrency: [2], durationS: 2, rounds: 1 });
+  const open = await gatewayScenario({ sim: sim.url, target: (await delayingProxy(t, sim.url, 0, stall)).url, rate: [200], arrival: 'poisson', durationS: 2, rounds: 1 });
+  const [c, o] = [closed.steps[0]!.gateway, open.steps[0]!.gateway];
+  t.ok(c.requests > 300, `closed loop: ${c.requests} requests (the stall was met)`);
+  t.ok(o.requests > 300 && o.requests < 500, `open loop: ${o.requests} requests in 2 s at 200 a second (Poisson)`);
+  // Closed: the 2 lanes wait out the stall with 2 requests, so only those 2 of hundreds are slow.
+  t.ok(c.latencyMs.p99 < 100, `closed loop: p99 ${c.latencyMs.p99} ms, the stall hidden`);
+  // Open: the ~80 requests due during the stall each wait for the rest of it: p90 and p99 show it.
+  t.ok(o.latencyMs.p99 > 250, `open loop: p99 ${o.latencyMs.p99} ms, the 400 ms stall shown`);
+  t.ok(o.latencyMs.p90 > 50, `open loop: p90 ${o.latencyMs.p90} ms`);
+  t.ok(o.lagMs!.p50 >= 0 && o.lagMs!.p50 < 5, `the client kept its schedule, never early: send lag p50 ${o.lagMs!.p50} ms`);
+  t.equal(o.statuses['200'], o.requests, 'every request answered');
+});
+
+t.test('a ramp finds the rate a gateway stops keeping up with', async (t) => {
+  // One request at a time, 10 ms each: ~100 requests a second at most.
+  const proxy = await delayingProxy(t, sim.url, 10, 'serial');
+  const r = await gatewayScenario({ sim: sim.url, target: proxy.url, rate: [25, 50, 300, 600], durationS: 1, rounds: 1 });
+  t.same(r.steps.map((s) => s.load), ['25 req/s', '50 req/s', '300 req/s'], 'the ramp ended where the gateway fell behind');
+  t.equal(r.knee, 50, 'kept up with 50 a second, not with 300');
+  t.match(r.warnings.join('\n'), /300 req\/s: the gateway fell behind .*the last rate kept up with: 50 req\/s/);
+  const [slow, fast] = [r.steps[1]!.gateway.latencyMs, r.steps[2]!.gateway.latencyMs];
+  t.ok(fast.p99 > 10 * slow.p50, `the queue at 300 a second: p99 ${fast.p99} ms against ${slow.p50} ms at 50`);
+});
+
+t.test('load values: numbers, lists, ramps and step lengths', async (t) => {
+  t.same(loadSteps('500'), [500]);
+  t.same(loadSteps('1,16,64'), [1, 16, 64]);
+  t.same(loadSteps('100..2000'), [100, 575, 1050, 1525, 2000]);
+  t.same(loadSteps('100..300', 3), [100, 200, 300]);
+  t.throws(() => loadSteps('fast'), /is not a load/);
+  t.throws(() => loadSteps('0'), /is not a load/);
+  t.equal(stepSeconds('30s'), 30);
+  t.equal(stepSeconds('500ms'), 0.5);
+  t.equal(stepSeconds('2m'), 120);
+  t.equal(stepSeconds('7'), 7);
+  t.throws(() => stepSeconds('soon'), /is not a duration/);
 });
 
 t.test('without --bench-records the simulator has no records, and the harness says what to do', async (t) => {
   const plain = await startServer();
   t.teardown(() => plain.close());
   t.equal((await fetch(`${plain.url}/bench/records`)).status, 404);
-  await t.rejects(gatewayScenario({ sim: plain.url, target: plain.url, concurrency: 1, durationS: 0.2, rounds: 1 }), /start the simulator with --bench-records N/);
+  await t.rejects(gatewayScenario({ sim: plain.url, target: plain.url, concurrency: [1], durationS: 0.2, rounds: 1 }), /start the simulator with --bench-records N/);
 });
 
 t.test('a cluster of 2 workers answers with both workers\' records', async (t) => {
