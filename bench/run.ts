@@ -105,7 +105,7 @@ async function main(): Promise<void> {
 /** The gateway benchmark against `--target`, with a simulator started here (bench records on) unless `--sim` names one. */
 async function runGateway(): Promise<unknown> {
   if (opt.target === undefined) throw new Error('--scenario gateway needs --target URL (the gateway, whose upstream is the simulator)');
-  const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '1000000']) : null;
+  const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '200000']) : null;
   if (sim !== null) await waitHealthy(sim.port);
   try {
     if (opt.arrival !== 'fixed' && opt.arrival !== 'poisson') throw new Error(`--arrival ${opt.arrival}: fixed or poisson`);

@@ -6,6 +6,8 @@ import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import type { TokenText } from '../sim/text.js';
+import { hashString } from '../sim/rng.js';
+import { MAX_RECORDED_CHUNKS } from './records.js';
 import type { JsonReply } from '../api/context.js';
 import type { Exchange } from './exchange.js';
 
@@ -319,6 +321,7 @@ class SseStream extends Delivery {
     }
     cells.tokens.inc(this.sent - first);
     this.hold(this.sent - first);
+    if (ex.chunks !== null && this.sent > first) this.recordChunk(now, first);
     if (this.sent === this.faultAt && this.faultMidStream(out)) return;
     if (this.sent === n) {
       this.encoder.close(out);
@@ -349,6 +352,13 @@ class SseStream extends Delivery {
       return;
     }
     ex.services.scheduler.add(this, this.due);
+  }
+
+  /** For the bench records: this write's time and tokens [first, sent), and the text digest continued over them. */
+  private recordChunk(now: number, first: number): void {
+    const { ex } = this;
+    if (ex.chunks!.length < 2 * MAX_RECORDED_CHUNKS) ex.chunks!.push(now, this.sent);
+    for (let i = first; i < this.sent; i++) ex.sentDigest = hashString(this.tokens.piece(i), ex.sentDigest);
   }
 
   /** The faults that act when the first token is due: `close` and `throttle`. True when the stream is over. */

@@ -79,6 +79,13 @@ export class Exchange {
   fault: FaultSpec | null = null;
   /** The model as a metrics label: the catalogue's id (or `unknown`) once an API request's body is read, '' elsewhere. */
   modelLabel = '';
+  /**
+   * The gateway benchmark's view of a stream (`benchRecords` on, else null): per write that
+   * carried tokens, performance.now() and the tokens sent so far, flat; and an FNV-1a digest of
+   * the answer's text as sent (src/sim/rng.ts hashString, continued token by token).
+   */
+  chunks: number[] | null = null;
+  sentDigest = 0x811c9dc5;
   /** A generation's tokens and time to first token (ms), for the access line; -1 until known. */
   promptTokens = -1;
   completionTokens = -1;
@@ -118,6 +125,7 @@ export class Exchange {
     edgeLines: string,
   ) {
     this.headerLines = `\r\n${dialect.requestIdHeader}: ${requestId}${dialect.staticLines}${edgeLines}${callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id' ? `\r\nx-request-id: ${callerRequestId}` : ''}`;
+    if (services.records !== null) this.chunks = [];
     services.active++;
     services.open.add(this);
     res.onAborted(() => this.abort());

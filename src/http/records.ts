@@ -17,7 +17,20 @@ export interface BenchRecord {
   readonly first: number;
   /** Unix ms: its last byte left (or the client went away). */
   readonly done: number;
+  /**
+   * A stream's writes that carried tokens, flat: Unix ms, tokens sent so far, … (at most
+   * MAX_RECORDED_CHUNKS writes); the hex FNV-1a digest of the text its tokens carried
+   * (src/sim/rng.ts hashString over the pieces in order), and its usage (the completion tokens
+   * are the token events sent).
+   */
+  readonly chunks?: number[];
+  readonly digest?: string;
+  readonly promptTokens?: number;
+  readonly completionTokens?: number;
 }
+
+/** Writes recorded per stream: enough for any answer the harness sends, bounded for one that is not. */
+export const MAX_RECORDED_CHUNKS = 1024;
 
 /** What a record is made from (src/http/exchange.ts's Exchange). */
 export interface Recorded {
@@ -27,6 +40,10 @@ export interface Recorded {
   readonly startedAt: number;
   /** ms after arrival, -1 for none. */
   readonly ttftMs: number;
+  readonly chunks: number[] | null;
+  readonly sentDigest: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
 }
 
 export class BenchRecords {
@@ -39,7 +56,11 @@ export class BenchRecords {
   add(ex: Recorded, status: number, now: number): void {
     const origin = performance.timeOrigin;
     const done = origin + now;
-    this.ring.record({ id: ex.requestId, route: ex.route, status, arrived: origin + ex.startedAt, first: ex.ttftMs >= 0 ? origin + ex.startedAt + ex.ttftMs : done, done });
+    const record: BenchRecord = { id: ex.requestId, route: ex.route, status, arrived: origin + ex.startedAt, first: ex.ttftMs >= 0 ? origin + ex.startedAt + ex.ttftMs : done, done };
+    const { chunks } = ex;
+    if (chunks === null || chunks.length === 0) return this.ring.record(record);
+    const unix = chunks.map((v, i) => (i % 2 === 0 ? origin + v : v));
+    this.ring.record({ ...record, chunks: unix, digest: (ex.sentDigest >>> 0).toString(16), promptTokens: ex.promptTokens, completionTokens: ex.completionTokens });
   }
 
   /** The records kept, oldest first, of requests that arrived at or after `since` (Unix ms). */

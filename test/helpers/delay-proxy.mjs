@@ -1,10 +1,12 @@
 // A reverse proxy for the gateway benchmark's tests, run as its own process (as a gateway is):
-// `node delay-proxy.mjs <upstream> <delayMs> [drop-ids] [serial] [stall=<n>:<ms>]`. It holds each
-// request `delayMs` before forwarding it (node:http, keep-alive) and passes the answer through
-// chunk by chunk. Options: `drop-ids` forwards no x-request-id; `serial` holds one request at a
-// time (a gateway with capacity for 1000 / delayMs requests a second, whose queue grows beyond
-// it); `stall=<n>:<ms>` blocks the proxy's event loop for <ms> when the <n>th request arrives, once
-// (a long GC pause). It prints {"listening":port} once, then {"held":ms} per request: how long it
+// `node delay-proxy.mjs <upstream> <delayMs> [options]`. It holds each request `delayMs` before
+// forwarding it (node:http, keep-alive) and passes the answer and its headers through chunk by
+// chunk. Options: `drop-ids` forwards no x-request-id; `serial` holds one request at a time (a
+// gateway with capacity for 1000 / delayMs requests a second, whose queue grows beyond it);
+// `stall=<n>:<ms>` blocks the proxy's event loop for <ms> when the <n>th request arrives, once (a
+// long GC pause); `strip-headers` answers with content-type only; `buffer` sends the answer in one
+// piece once it has all of it; `mangle` (with buffer) drops a stream's second content event and
+// its `data: [DONE]`, and adds one to the usage's completion_tokens. It prints {"listening":port} once, then {"held":ms} per request: how long it
 // really kept the request, from its arrival to the moment the forwarded request was handed to the
 // kernel (timers fire late).
 import { Agent, createServer, request } from 'node:http';
@@ -13,6 +15,9 @@ const [upstream, delayText, ...options] = process.argv.slice(2);
 const delayMs = Number(delayText);
 const dropIds = options.includes('drop-ids');
 const serial = options.includes('serial');
+const strip = options.includes('strip-headers');
+const buffer = options.includes('buffer');
+const mangle = options.includes('mangle');
 const [stallAt, stallMs] = (options.find((o) => o.startsWith('stall='))?.slice(6).split(':') ?? ['0', '0']).map(Number);
 const agent = new Agent({ keepAlive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -29,12 +34,21 @@ const server = createServer((req, res) => {
     const headers = { 'content-type': String(req.headers['content-type']), authorization: String(req.headers.authorization ?? '') };
     if (!dropIds && req.headers['x-request-id'] !== undefined) headers['x-request-id'] = String(req.headers['x-request-id']);
     const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type']) });
-      answer.on('data', (chunk) => res.write(chunk));
-      answer.on('end', () => res.end());
+      const { connection, 'keep-alive': _, 'transfer-encoding': __, 'content-length': ___, ...rest } = answer.headers;
+      res.writeHead(answer.statusCode, strip ? { 'content-type': String(answer.headers['content-type']) } : rest);
+      const body = [];
+      answer.on('data', (chunk) => (buffer ? body.push(chunk) : res.write(chunk)));
+      answer.on('end', () => res.end(buffer ? (mangle ? mangled(Buffer.concat(body).toString()) : Buffer.concat(body)) : undefined));
     });
     up.on('finish', () => process.stdout.write(`${JSON.stringify({ held: performance.now() - arrived })}\n`));
     up.end(Buffer.concat(chunks));
   });
 });
+function mangled(text) {
+  const events = text.split('\n\n').filter((e) => e !== '' && e !== 'data: [DONE]');
+  const second = events.findIndex((e, i) => i > 1 && e.includes('"content":'));
+  if (second !== -1) events.splice(second, 1);
+  return events.map((e) => `${e.replace(/"completion_tokens":(\d+)/, (_, n) => `"completion_tokens":${Number(n) + 1}`)}\n\n`).join('');
+}
+
 server.listen(0, '127.0.0.1', () => process.stdout.write(`${JSON.stringify({ listening: server.address().port })}\n`));

@@ -54,6 +54,35 @@ t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, 
   t.ok(Math.abs(r.overhead.start.p50 - held) <= 1.5, `in: p50 ${r.overhead.start.p50} ms, within 1.5 ms of what the proxy held them`);
   t.ok(Math.abs(r.overhead.firstToken.p50) <= 2, `first token: p50 ${r.overhead.firstToken.p50} ms (the stream passes through)`);
   t.ok(r.gateway.latencyMs.p50 - r.direct.latencyMs.p50 >= 14, 'end to end, the gateway is slower by about the delay');
+  // It passes the stream and its headers through as they come: nothing found, either way.
+  t.equal(r.fidelity!.gateway.checked, r.gateway.statuses['200'], 'every stream through the gateway compared with its record');
+  t.equal(r.fidelity!.direct.checked, r.direct.statuses['200'], 'and every direct one');
+  t.same(r.fidelity!.headersStripped, []);
+  t.ok(Math.abs(r.overhead.chunk!.p50) <= 2, `each event: p50 ${r.overhead.chunk!.p50} ms`);
+});
+
+t.test('stream fidelity: a proxy that buffers, strips headers, drops an event, the terminator and rewrites usage is caught', async (t) => {
+  // Tokens 10 ms apart (a timed simulator of its own), so buffering the answer shows.
+  const timed = await startCluster(['--workers', '1', '--warm-up', 'false', '--bench-records', '10000', '--access-log', 'false']);
+  t.teardown(() => void timed.proc.kill('SIGKILL'));
+  const headers = { 'x-sim-ttft-ms': '0', 'x-sim-itl-ms': '10' };
+  const buffering = await delayingProxy(t, timed.url, 0, 'buffer', 'strip-headers');
+  const { steps: [b], warnings } = await gatewayScenario({ sim: timed.url, target: buffering.url, stream: true, concurrency: [4], durationS: 1, rounds: 1, headers });
+  const n = b!.gateway.statuses['200']!;
+  t.ok(n >= 4, `${n} streams through the buffering proxy`);
+  t.same(b!.fidelity!.gateway, { checked: n, dropped: 0, added: 0, altered: 0, usageRewritten: 0, usageMissing: 0, noTerminator: 0, buffered: n }, 'every stream buffered, nothing else altered');
+  t.same(b!.fidelity!.direct, { ...b!.fidelity!.direct, dropped: 0, added: 0, altered: 0, usageRewritten: 0, usageMissing: 0, noTerminator: 0, buffered: 0 }, 'direct: the self-check finds nothing');
+  t.ok(b!.fidelity!.headersStripped.includes('x-request-id') && b!.fidelity!.headersStripped.includes('openai-processing-ms'), `stripped: ${b!.fidelity!.headersStripped.join(', ')}`);
+  t.ok(b!.overhead.chunk!.p50 > 50, `each event waited for the whole answer: p50 ${b!.overhead.chunk!.p50} ms`);
+  t.match(warnings.join('\n'), /of \d+ streams through the gateway, \d+ buffered/);
+  t.match(warnings.join('\n'), /the gateway stripped headers the simulator sent: .*x-request-id/);
+
+  const mangling = await delayingProxy(t, timed.url, 0, 'buffer', 'mangle');
+  const { steps: [m] } = await gatewayScenario({ sim: timed.url, target: mangling.url, stream: true, concurrency: [4], durationS: 1, rounds: 1, headers });
+  const k = m!.gateway.statuses['200']!;
+  t.same(m!.fidelity!.gateway, { checked: k, dropped: k, added: 0, altered: 0, usageRewritten: k, usageMissing: 0, noTerminator: k, buffered: k }, `all ${k} streams: an event dropped, usage rewritten, no terminator`);
+  t.same(m!.fidelity!.headersStripped, [], 'headers passed through');
+  t.equal(m!.overhead.chunk!.n, 0, 'events no longer correspond one to one: no per-event overhead');
 });
 
 t.test('a gateway that drops x-request-id: reported loudly, not measured', async (t) => {
