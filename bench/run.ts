@@ -32,7 +32,7 @@
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
  *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost)
  *   --header "k: v"     chat: one more request header for every load (e.g. "accept-encoding: gzip")
- *   --out FILE          results file (default bench/results/<time>.json)
+ *   --out FILE          results file (default bench/results/<time>.json); gateway: the HTML report beside it (.html)
  *
  * Servers run in their own processes, pinned to CPU 0 with the load generator on CPU 1 when
  * `taskset` exists; wrk is used for chat when installed.
@@ -42,6 +42,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
 import { gatewayScenario, loadSteps, printGateway, stepSeconds } from './scenarios/gateway.js';
+import { renderReport } from './report.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
@@ -83,6 +84,7 @@ const { values: opt } = parseArgs({
 
 const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', opt['sim-port']!, '--workers', opt.workers!, '--drain-timeout-ms', '1000', ...opt['sim-flags']!.split(' ').filter(Boolean)];
 const duration = Number(opt.duration);
+const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const want = (s: string): boolean => opt.scenario === 'all' || opt.scenario === s;
 
 async function main(): Promise<void> {
@@ -96,7 +98,6 @@ async function main(): Promise<void> {
   if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean));
   if (opt.scenario === 'gateway') results.gateway = await runGateway();
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
-  const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
   console.log(`results written to ${out}`);
@@ -121,6 +122,10 @@ async function runGateway(): Promise<unknown> {
       progress: (l) => console.log(l),
     });
     printGateway(result);
+    const report = out.replace(/(\.json)?$/, '.html');
+    mkdirSync(dirname(report), { recursive: true });
+    writeFileSync(report, renderReport(result));
+    console.log(`report written to ${report}`);
     return result;
   } finally {
     if (sim !== null) await stopProcess(sim);

@@ -84,7 +84,31 @@ export interface Side {
   readonly lagMs?: Distribution;
   /** Open loop: sends more than LATE_MS behind their schedule (the client could not keep up, or hit maxInFlight). */
   readonly late?: number;
+  /** Streams, 2xx only (README "Definitions"). */
+  readonly stream?: {
+    /** Intended send → first content event. */
+    readonly ttftMs: Distribution;
+    /** Gaps between consecutive content events, pooled over every stream. */
+    readonly itlMs: Distribution;
+    /** Per stream: (last content event − first) ÷ (events − 1). */
+    readonly tpotMs: Distribution;
+    /** Content events received per second of the phases. */
+    readonly tokensPerSecond: number;
+  };
 }
+
+/** What the HTML report draws (bench/report.ts): distributions as quantiles, and counts per second. */
+export interface Plots {
+  /** 201 quantiles (0, 0.5 %, …, 100 %) of each distribution, by side. */
+  readonly latency: Sides<number[]>;
+  readonly ttft?: Sides<number[]>;
+  readonly itl?: Sides<number[]>;
+  /** The paired overhead's quantiles: in, at the first token, per event. */
+  readonly overhead: { readonly start: number[]; readonly firstToken: number[]; readonly chunk?: number[] };
+  /** Per phase, in run order: seconds from the run's start, and 2xx / other answers ending in each second. */
+  readonly timeline: { readonly via: 'direct' | 'gateway'; readonly start: number; readonly ok: number[]; readonly failed: number[] }[];
+}
+type Sides<T> = { readonly direct: T; readonly gateway: T };
 
 export interface StepResult {
   /** `16 lanes` or `500 req/s`. */
@@ -95,6 +119,7 @@ export interface StepResult {
   readonly overhead: { readonly start: Distribution; readonly firstToken: Distribution; readonly chunk?: Distribution };
   /** Streams: what arrived altered, through the gateway and (a self-check: all 0) direct; the headers the gateway stripped. */
   readonly fidelity?: { readonly gateway: Fidelity; readonly direct: Fidelity; readonly headersStripped: string[] };
+  readonly plots: Plots;
 }
 
 export interface GatewayResult {
@@ -229,7 +254,7 @@ async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, o: 
  * Every 2xx stream of a step compared with its record; the per-event overhead is each gateway
  * event's time from the simulator's write to the client, less the direct events' median.
  */
-function streamFidelity(direct: Phase[], gateway: Phase[], byId: Map<string, SimRecord>): { found: NonNullable<StepResult['fidelity']>; chunk: Distribution } {
+function streamFidelity(direct: Phase[], gateway: Phase[], byId: Map<string, SimRecord>): { found: NonNullable<StepResult['fidelity']>; chunk: number[] } {
   const compare = (ps: Phase[], into: Fidelity): number[] =>
     ps.flatMap((p) =>
       p.requests.flatMap((r) => {
@@ -239,7 +264,7 @@ function streamFidelity(direct: Phase[], gateway: Phase[], byId: Map<string, Sim
     );
   const found = { gateway: emptyFidelity(), direct: emptyFidelity(), headersStripped: strippedHeaders(direct[0]?.headerNames ?? [], gateway[0]?.headerNames ?? []) };
   const base = median(compare(direct, found.direct));
-  return { found, chunk: distribution(compare(gateway, found.gateway).map((x) => x - base)) };
+  return { found, chunk: compare(gateway, found.gateway).map((x) => x - base) };
 }
 
 function fidelityWarnings(load: string, f: NonNullable<StepResult['fidelity']>): string[] {
@@ -265,17 +290,56 @@ function statusCounts(rs: Sent[]): Record<string, number> {
   return out;
 }
 
-function side(ps: Phase[], open: boolean): Side {
+/** The samples a side's figures and plots are made of (2xx only). */
+function samples(ps: Phase[]): { latency: number[]; ttft: number[]; itl: number[]; tpot: number[]; tokens: number } {
+  const out = { latency: [] as number[], ttft: [] as number[], itl: [] as number[], tpot: [] as number[], tokens: 0 };
+  for (const p of ps)
+    for (const r of p.requests) {
+      if (!ok(r)) continue;
+      out.latency.push(r.end - r.intended);
+      const times = r.seen?.times;
+      if (times === undefined || times.length === 0) continue;
+      out.tokens += times.length;
+      out.ttft.push(times[0]! - r.intended);
+      for (let i = 1; i < times.length; i++) out.itl.push(times[i]! - times[i - 1]!);
+      if (times.length > 1) out.tpot.push((times[times.length - 1]! - times[0]!) / (times.length - 1));
+    }
+  return out;
+}
+
+function side(ps: Phase[], open: boolean, stream: boolean): Side {
   const rs = ps.flatMap((p) => p.requests);
-  const good = rs.filter(ok);
+  const seconds = ps.reduce((s, p) => s + p.seconds, 0);
   const lags = rs.map((r) => r.sent - r.intended);
+  const x = samples(ps);
   return {
     requests: rs.length,
-    rps: Math.round(good.length / ps.reduce((s, p) => s + p.seconds, 0)),
-    latencyMs: distribution(good.map((r) => r.end - r.intended)),
+    rps: Math.round(x.latency.length / seconds),
+    latencyMs: distribution(x.latency),
     statuses: statusCounts(rs),
     ...(open ? { lagMs: distribution(lags), late: lags.filter((l) => l > LATE_MS).length } : {}),
+    ...(stream ? { stream: { ttftMs: distribution(x.ttft), itlMs: distribution(x.itl), tpotMs: distribution(x.tpot), tokensPerSecond: Math.round(x.tokens / seconds) } } : {}),
   };
+}
+
+/** 201 quantiles of xs (0, 0.5 %, …, 100 %), rounded to the µs: enough for a CDF, small in the JSON. */
+export function quantiles(xs: number[]): number[] {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? [] : Array.from({ length: 201 }, (_, i) => Math.round(s[Math.min(s.length - 1, Math.floor((i / 200) * (s.length - 1)))]! * 1000) / 1000);
+}
+
+/** Answers ending in each second of a phase, 2xx and not. */
+function perSecond(p: Phase, runStart: number): Plots['timeline'][number] {
+  const start = Math.min(...p.requests.map((r) => r.intended));
+  const seconds = Math.max(1, Math.ceil(p.seconds));
+  const okCounts = new Array<number>(seconds).fill(0);
+  const failed = new Array<number>(seconds).fill(0);
+  for (const r of p.requests) {
+    const at = Math.min(seconds - 1, Math.max(0, Math.floor((r.end - start) / 1000)));
+    if (ok(r)) okCounts[at]!++;
+    else failed[at]!++;
+  }
+  return { via: p.via, start: Math.round((start - runStart) / 100) / 10, ok: okCounts, failed };
 }
 
 /**
@@ -308,6 +372,7 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     if (res.status !== 200) throw new Error(`GET ${o.sim}/bench/records answered ${res.status}: start the simulator with --bench-records N`);
     for (const r of ((await res.json()) as { records: SimRecord[] }).records) if (r.id.startsWith(tag)) byId.set(r.id, r);
   };
+  const runStart = now();
   await collect(Date.now()); // before any load: no records, no run
   const stepPhases: Phase[][] = [];
   for (const [step, load] of loads.entries()) {
@@ -347,19 +412,30 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     const paired = gatewayRequests.map(spans).filter((s) => s !== null);
     unmatched += gatewayRequests.filter((r) => ok(r) && !byId.has(r.id)).length;
     const fidelity = o.stream ? streamFidelity(direct, gateway, byId) : null;
+    const open = load.kind === 'open';
+    const stream = o.stream ?? false;
+    const [d, g] = [samples(direct), samples(gateway)];
+    const overhead = { start: paired.map((s) => s.in - baseIn), firstToken: paired.map((s) => s.out - baseOut) };
     const result: StepResult = {
       load: label(load),
-      direct: side(direct, load.kind === 'open'),
-      gateway: side(gateway, load.kind === 'open'),
-      overhead: { start: distribution(paired.map((s) => s.in - baseIn)), firstToken: distribution(paired.map((s) => s.out - baseOut)), ...(fidelity === null ? {} : { chunk: fidelity.chunk }) },
+      direct: side(direct, open, stream),
+      gateway: side(gateway, open, stream),
+      overhead: { start: distribution(overhead.start), firstToken: distribution(overhead.firstToken), ...(fidelity === null ? {} : { chunk: distribution(fidelity.chunk) }) },
       ...(fidelity === null ? {} : { fidelity: fidelity.found }),
+      plots: {
+        latency: { direct: quantiles(d.latency), gateway: quantiles(g.latency) },
+        ...(stream ? { ttft: { direct: quantiles(d.ttft), gateway: quantiles(g.ttft) }, itl: { direct: quantiles(d.itl), gateway: quantiles(g.itl) } } : {}),
+        overhead: { start: quantiles(overhead.start), firstToken: quantiles(overhead.firstToken), ...(fidelity === null ? {} : { chunk: quantiles(fidelity.chunk) }) },
+        timeline: phases.map((p) => perSecond(p, runStart)),
+      },
     };
     if (fidelity !== null) warnings.push(...fidelityWarnings(result.load, fidelity.found));
     for (const via of ['direct', 'gateway'] as const) {
       const { statuses, requests, late } = result[via];
       const bad = Object.entries(statuses).filter(([s]) => !s.startsWith('2'));
       if (bad.length > 0) warnings.push(`${result.load}, ${via}: ${bad.map(([s, c]) => `${c} × ${s}`).join(', ')} of ${requests} requests were not 2xx; they are left out of the rates and latencies`);
-      if (late !== undefined && late > 0) warnings.push(`${result.load}, ${via}: ${late} of ${requests} sends left over ${LATE_MS} ms behind their schedule (the client could not keep up, or --max-in-flight was reached); their latency still counts from the intended time`);
+      // Named when they could move the figures (over 1 %); the table counts every late send.
+      if (late !== undefined && late > 0.01 * requests) warnings.push(`${result.load}, ${via}: ${late} of ${requests} sends left over ${LATE_MS} ms behind their schedule (the client could not keep up, or --max-in-flight was reached); their latency still counts from the intended time`);
     }
     if (load.kind === 'open' && !saturated) {
       const [up, through] = [fellBehind(direct, load.rate), fellBehind(gateway, load.rate)];

@@ -1,40 +1,12 @@
-import { spawn } from 'node:child_process';
 import t from 'tap';
-import type { TapTest } from '../helpers/tap.js';
 import { gatewayScenario, loadSteps, stepSeconds } from '../../bench/scenarios/gateway.js';
 import { startCluster } from '../helpers/cluster.js';
 import { startServer, until } from '../helpers/server.js';
+import { delayingProxy } from '../helpers/proxy.js';
 
 // The gateway benchmark against a real reverse proxy (its own process, node:http upstream) that
 // holds each request for a known time before forwarding it: the paired overhead it reports on the way in must be
 // that delay, and nothing at the first token (the proxy passes the stream through as it comes).
-
-const PROXY = new URL('../helpers/delay-proxy.mjs', import.meta.url).pathname;
-
-/**
- * A reverse proxy in its own process (test/helpers/delay-proxy.mjs, node:http upstream) that holds
- * each request `delayMs` before forwarding it; `options` as that file says (drop-ids, serial,
- * stall=n:ms). `held` has, per forwarded request, how long the proxy really kept it.
- */
-async function delayingProxy(t: TapTest, upstream: string, delayMs: number, ...options: string[]): Promise<{ url: string; held: number[] }> {
-  const proc = spawn(process.execPath, [PROXY, upstream, String(delayMs), ...options], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => void proc.kill('SIGKILL'));
-  const held: number[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    proc.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i !== -1; i = buf.indexOf('\n')) {
-        const line = JSON.parse(buf.slice(0, i)) as { listening?: number; held?: number };
-        buf = buf.slice(i + 1);
-        if (line.listening !== undefined) resolve(line.listening);
-        if (line.held !== undefined) held.push(line.held);
-      }
-    });
-    proc.on('exit', (code) => reject(new Error(`the proxy exited (${code})`)));
-  });
-  return { url: `http://127.0.0.1:${port}`, held };
-}
 
 // One simulator (its own process, one worker, records on) for the runs through proxies.
 const sim = await startCluster(['--workers', '1', '--warm-up', 'false', '--time-scale', '0', '--bench-records', '100000', '--access-log', 'false']);
