@@ -143,3 +143,19 @@ export function bucketStats(before: Map<string, number>, after: Map<string, numb
   }
   return { within: count === 0 ? 1 : diff(le) / count, p99AtMost, count };
 }
+
+/** A distribution over requests (ms): its size, percentiles and mean, to the µs. */
+export interface Distribution {
+  readonly n: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+export function distribution(xs: number[]): Distribution {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
+  const round = (x: number): number => Math.round(x * 1000) / 1000;
+  return { n: s.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
+}

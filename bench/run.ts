@@ -27,28 +27,40 @@
  *   --arrival A         gateway: fixed (default) or poisson
  *   --max-in-flight N   gateway: open-loop requests in flight at most (default 10000)
  *   --seed N            gateway: seeds the Poisson schedule (default 1)
+ *   --fault JSON        gateway: a fault rule put on the simulator for the run, e.g.
+ *                       '{"fault":{"type":"rate_limit","retryAfterMs":200},"when":{"probability":0.2}}'
+ *   --admin-key K       gateway: the admin key of a --sim simulator (for --fault)
+ *   --cancel N          gateway: abandon N streams after their first token, each way: does the gateway cancel upstream?
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
  *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost)
  *   --header "k: v"     chat: one more request header for every load (e.g. "accept-encoding: gzip")
+ *   --preset P          gateway: overhead | streaming | saturation | faults (README "Gateway benchmark"); later flags override
+ *   compare a.json b.json [--fail-if "p99-overhead>+10%"]
+ *                       two gateway results step by step with 95 % bootstrap intervals; exit 1 when
+ *                       the whole interval of the named difference is past the limit
  *   --out FILE          results file (default bench/results/<time>.json); gateway: the HTML report beside it (.html)
  *
  * Servers run in their own processes, pinned to CPU 0 with the load generator on CPU 1 when
  * `taskset` exists; wrk is used for chat when installed.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
-import { gatewayScenario, loadSteps, printGateway, stepSeconds } from './scenarios/gateway.js';
+import { gatewayScenario, loadSteps, PRESETS, printGateway, stepSeconds } from './scenarios/gateway.js';
 import { renderReport } from './report.js';
+import { compareResults, failures, parseGate, readResult } from './compare.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
 import { abortChurn, streamAccuracy, streamCapacity, streamMemory } from './scenarios/streams.js';
 
-const { values: opt } = parseArgs({
+const { values: opt, positionals } = parseArgs({
+  args: withPreset(process.argv.slice(2)),
+  allowPositionals: true,
   options: {
     scenario: { type: 'string', default: 'all' },
     runs: { type: 'string', default: '3' },
@@ -79,8 +91,23 @@ const { values: opt } = parseArgs({
     arrival: { type: 'string', default: 'fixed' },
     'max-in-flight': { type: 'string', default: '10000' },
     seed: { type: 'string', default: '1' },
+    fault: { type: 'string' },
+    'admin-key': { type: 'string' },
+    cancel: { type: 'string', default: '0' },
+    'fail-if': { type: 'string' },
+    preset: { type: 'string' },
   },
 });
+
+/** The arguments with a `--preset`'s flags put first, so the ones given override them. */
+function withPreset(args: string[]): string[] {
+  const at = args.findIndex((a) => a === '--preset' || a.startsWith('--preset='));
+  if (at === -1) return args;
+  const name = args[at]!.includes('=') ? args[at]!.slice('--preset='.length) : args[at + 1];
+  const preset = PRESETS[name ?? ''];
+  if (preset === undefined) throw new Error(`--preset ${name}: one of ${Object.keys(PRESETS).join(', ')}`);
+  return [...preset.args, ...args];
+}
 
 const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', opt['sim-port']!, '--workers', opt.workers!, '--drain-timeout-ms', '1000', ...opt['sim-flags']!.split(' ').filter(Boolean)];
 const duration = Number(opt.duration);
@@ -88,6 +115,9 @@ const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().r
 const want = (s: string): boolean => opt.scenario === 'all' || opt.scenario === s;
 
 async function main(): Promise<void> {
+  if (positionals[0] === 'compare') return compare();
+  // `npm run bench -- gateway --target …` reads as `--scenario gateway`.
+  if (positionals[0] !== undefined) opt.scenario = positionals[0];
   const results: Record<string, unknown> = { date: new Date().toISOString(), pinned: PIN, workers: Number(opt.workers) };
   if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target, variant: opt['variant-flags']?.split(' ').filter(Boolean), header: opt.header });
   if (want('stream')) results.stream = await streamAccuracy(simArgs, Number(opt.streams), duration);
@@ -106,7 +136,9 @@ async function main(): Promise<void> {
 /** The gateway benchmark against `--target`, with a simulator started here (bench records on) unless `--sim` names one. */
 async function runGateway(): Promise<unknown> {
   if (opt.target === undefined) throw new Error('--scenario gateway needs --target URL (the gateway, whose upstream is the simulator)');
-  const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '200000']) : null;
+  // A simulator started here gets an admin key of its own, so --fault can put its rule on it.
+  const adminKey = opt['admin-key'] ?? (opt.sim === undefined ? randomBytes(12).toString('hex') : undefined);
+  const sim = opt.sim === undefined ? await startProcess([...simArgs, '--bench-records', '200000', '--admin.key', adminKey!]) : null;
   if (sim !== null) await waitHealthy(sim.port);
   try {
     if (opt.arrival !== 'fixed' && opt.arrival !== 'poisson') throw new Error(`--arrival ${opt.arrival}: fixed or poisson`);
@@ -120,6 +152,9 @@ async function runGateway(): Promise<unknown> {
       rounds: Number(opt.runs),
       headers: headerOption(opt.header),
       progress: (l) => console.log(l),
+      ...(opt.fault === undefined ? {} : { fault: JSON.parse(opt.fault) as Record<string, unknown> }),
+      ...(adminKey === undefined ? {} : { adminKey }),
+      cancel: Number(opt.cancel),
     });
     printGateway(result);
     const report = out.replace(/(\.json)?$/, '.html');
@@ -130,6 +165,20 @@ async function runGateway(): Promise<unknown> {
   } finally {
     if (sim !== null) await stopProcess(sim);
   }
+}
+
+/** `compare a.json b.json`: prints every difference with its interval; exits 1 when `--fail-if` fails. */
+function compare(): void {
+  const [a, b] = positionals.slice(1);
+  if (a === undefined || b === undefined) throw new Error('compare needs two result files: npm run bench -- compare a.json b.json');
+  const gate = opt['fail-if'] === undefined ? null : parseGate(opt['fail-if']);
+  const diffs = compareResults(readResult(a), readResult(b));
+  console.table(diffs.map((d) => ({ step: d.step, metric: d.metric, a: d.a, b: d.b, 'b − a': d.diff, '95 % interval': `${d.low} … ${d.high}`, '%': d.relative })));
+  if (gate === null) return;
+  const failed = failures(diffs, gate);
+  for (const d of failed) console.log(`FAIL ${d.step} ${d.metric}: ${d.a} → ${d.b} (b − a ${d.low} … ${d.high}), past +${gate.limit}${gate.unit}`);
+  if (failed.length > 0) process.exitCode = 1;
+  else console.log(`pass: no ${gate.metric} worse by more than ${gate.limit}${gate.unit} with 95 % confidence`);
 }
 
 main().catch((err) => {

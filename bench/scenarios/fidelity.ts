@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import type { BenchRecord } from '../../src/http/records.js';
 import { hashString } from '../../src/sim/rng.js';
 
 /**
@@ -52,17 +53,8 @@ export class StreamSeen {
   }
 }
 
-/** The simulator's record of one request (src/http/records.ts BenchRecord). */
-export interface SimRecord {
-  readonly id: string;
-  readonly status: number;
-  readonly arrived: number;
-  readonly first: number;
-  readonly chunks?: number[];
-  readonly digest?: string;
-  readonly promptTokens?: number;
-  readonly completionTokens?: number;
-}
+/** The simulator's record of one request, as `GET /bench/records` serves it. */
+export type SimRecord = BenchRecord;
 
 /** Streams whose events arrived altered, by kind (README's fidelity table says what each means). */
 export interface Fidelity {

@@ -1,7 +1,9 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../../src/sim/rng.js';
+import { distribution, type Distribution } from '../lib.js';
 import { compareStream, emptyFidelity, type Fidelity, type SimRecord, StreamSeen, strippedHeaders } from './fidelity.js';
+import { Attempts, cancelCheck, type Cancelled, installFault, type Upstream, upstreamOf } from './reaction.js';
 
 /**
  * The gateway benchmark (README "Gateway benchmark"): the same closed-loop workload sent direct
@@ -38,6 +40,12 @@ export interface GatewayOptions {
   readonly headers?: Record<string, string>;
   /** Called with a progress line per phase. */
   readonly progress?: (line: string) => void;
+  /** A fault rule (the config's syntax, README "Rules") put on the simulator for the run through its admin API; both sides meet it. */
+  readonly fault?: Record<string, unknown>;
+  /** The simulator's admin key (`admin.key`), needed for `fault`. */
+  readonly adminKey?: string;
+  /** Streams to abandon after their first content event, each way, to see whether the gateway cancels upstream (0: no check). */
+  readonly cancel?: number;
 }
 
 /** One step's load: lanes of a closed loop, or an open loop's rate. */
@@ -64,14 +72,6 @@ interface Phase {
   readonly headerNames: string[];
 }
 
-/** The paired figures for one span, in ms: the distribution over requests of what the gateway added. */
-export interface Distribution {
-  readonly n: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly mean: number;
-}
 
 export interface Side {
   readonly requests: number;
@@ -84,6 +84,10 @@ export interface Side {
   readonly lagMs?: Distribution;
   /** Open loop: sends more than LATE_MS behind their schedule (the client could not keep up, or hit maxInFlight). */
   readonly late?: number;
+  /** 2xx answers ÷ requests. */
+  readonly successRate: number;
+  /** What the simulator saw of these requests: attempts per request, retries, waits kept. */
+  readonly upstream: Upstream;
   /** Streams, 2xx only (README "Definitions"). */
   readonly stream?: {
     /** Intended send → first content event. */
@@ -130,6 +134,8 @@ export interface GatewayResult {
   readonly knee?: number;
   /** Loud facts a reader must not miss (non-2xx answers, unmatched requests, late sends, saturation). */
   readonly warnings: string[];
+  /** With `cancel`: what became of abandoned streams, direct (the simulator's own reaction) and through the gateway. */
+  readonly cancel?: { readonly direct: Cancelled; readonly gateway: Cancelled };
 }
 
 /** A send this far behind its schedule is late (timers fire up to ~1 ms late on an idle machine). */
@@ -140,12 +146,6 @@ const REQUEST_TIMEOUT_MS = 30_000;
 const now = (): number => performance.timeOrigin + performance.now();
 const DATA = Buffer.from('data:');
 
-function distribution(xs: number[]): Distribution {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
-  const round = (x: number): number => Math.round(x * 1000) / 1000;
-  return { n: s.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
-}
 
 interface Target {
   readonly url: string;
@@ -254,11 +254,11 @@ async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, o: 
  * Every 2xx stream of a step compared with its record; the per-event overhead is each gateway
  * event's time from the simulator's write to the client, less the direct events' median.
  */
-function streamFidelity(direct: Phase[], gateway: Phase[], byId: Map<string, SimRecord>): { found: NonNullable<StepResult['fidelity']>; chunk: number[] } {
+function streamFidelity(direct: Phase[], gateway: Phase[], attempts: Attempts): { found: NonNullable<StepResult['fidelity']>; chunk: number[] } {
   const compare = (ps: Phase[], into: Fidelity): number[] =>
     ps.flatMap((p) =>
       p.requests.flatMap((r) => {
-        const rec = byId.get(r.id);
+        const rec = attempts.last(r.id);
         return rec === undefined || r.seen === null || !ok(r) ? [] : compareStream(r.seen, rec, into);
       }),
     );
@@ -307,7 +307,7 @@ function samples(ps: Phase[]): { latency: number[]; ttft: number[]; itl: number[
   return out;
 }
 
-function side(ps: Phase[], open: boolean, stream: boolean): Side {
+function side(ps: Phase[], open: boolean, stream: boolean, attempts: Attempts): Side {
   const rs = ps.flatMap((p) => p.requests);
   const seconds = ps.reduce((s, p) => s + p.seconds, 0);
   const lags = rs.map((r) => r.sent - r.intended);
@@ -317,6 +317,8 @@ function side(ps: Phase[], open: boolean, stream: boolean): Side {
     rps: Math.round(x.latency.length / seconds),
     latencyMs: distribution(x.latency),
     statuses: statusCounts(rs),
+    successRate: rs.length === 0 ? NaN : Math.round((x.latency.length / rs.length) * 10_000) / 10_000,
+    upstream: upstreamOf(rs.map((r) => r.id), attempts),
     ...(open ? { lagMs: distribution(lags), late: lags.filter((l) => l > LATE_MS).length } : {}),
     ...(stream ? { stream: { ttftMs: distribution(x.ttft), itlMs: distribution(x.itl), tpotMs: distribution(x.tpot), tokensPerSecond: Math.round(x.tokens / seconds) } } : {}),
   };
@@ -366,14 +368,27 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
   const rng = new Rng(o.seed ?? 1);
   const tag = `gw${Date.now().toString(36)}`;
   // Records are read after every phase, so the simulator's ring need only hold one phase's.
-  const byId = new Map<string, SimRecord>();
-  const collect = async (since: number): Promise<void> => {
+  const attempts = new Attempts();
+  const collect = async (since: number): Promise<Attempts> => {
     const res = await fetch(`${o.sim}/bench/records?since=${since}`);
     if (res.status !== 200) throw new Error(`GET ${o.sim}/bench/records answered ${res.status}: start the simulator with --bench-records N`);
-    for (const r of ((await res.json()) as { records: SimRecord[] }).records) if (r.id.startsWith(tag)) byId.set(r.id, r);
+    attempts.add(((await res.json()) as { records: SimRecord[] }).records.filter((r) => r.id.startsWith(tag)));
+    return attempts;
   };
   const runStart = now();
   await collect(Date.now()); // before any load: no records, no run
+  const removeFault = o.fault === undefined ? null : await installFault(o.sim, o.adminKey, o.fault);
+  try {
+    const stepPhases = await runSteps(o, loads, label, tag, rng, collect);
+    const cancel = o.cancel ? await cancelBothWays(o, tag, collect) : undefined;
+    return summarise(o, loads, label, stepPhases, attempts, runStart, cancel);
+  } finally {
+    await removeFault?.();
+  }
+}
+
+/** Every step's rounds of phases, direct and through the gateway, interleaved; a ramp stops where something fell behind. */
+async function runSteps(o: GatewayOptions, loads: Load[], label: (l: Load) => string, tag: string, rng: Rng, collect: (since: number) => Promise<Attempts>): Promise<Phase[][]> {
   const stepPhases: Phase[][] = [];
   for (const [step, load] of loads.entries()) {
     const phases: Phase[] = [];
@@ -391,10 +406,29 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     // A ramp ends at the first step the gateway (or the client) fell behind in: higher rates only lengthen the queue.
     if (load.kind === 'open' && fellBehind(phases, load.rate) !== null) break;
   }
-  // The spans a gateway can add to: client send → simulator arrival, and simulator first token → client first byte.
+  return stepPhases;
+}
+
+/** The abandoned-streams check, direct and through the gateway (the client's own headers kept). */
+async function cancelBothWays(o: GatewayOptions, tag: string, collect: (since: number) => Promise<Attempts>): Promise<{ direct: Cancelled; gateway: Cancelled }> {
+  const since = Date.now() - 1000;
+  const check = (base: string, via: string): Promise<Cancelled> => {
+    const ids = Array.from({ length: o.cancel! }, (_, i) => `${tag}-cancel-${via}-${i}`);
+    return cancelCheck(`${base}${o.path ?? '/v1/chat/completions'}`, ids, { authorization: 'Bearer bench', ...o.headers }, o.model ?? 'gpt-4o-mini', CANCEL_WAIT_MS, () => collect(since));
+  };
+  return { direct: await check(o.sim, 'direct'), gateway: await check(o.target, 'gateway') };
+}
+
+/** How long an abandoned stream may take to end at the simulator before the gateway is said not to cancel it. */
+export const CANCEL_WAIT_MS = 2000;
+
+function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string, stepPhases: Phase[][], attempts: Attempts, runStart: number, cancel: { direct: Cancelled; gateway: Cancelled } | undefined): GatewayResult {
+  // The spans a gateway can add to: client send → simulator's first arrival of it, and the
+  // simulator's first token of the attempt that answered → client first byte.
   const spans = (r: Sent): { in: number; out: number } | null => {
-    const rec = byId.get(r.id);
-    return rec === undefined || !ok(r) ? null : { in: rec.arrived - r.sent, out: r.first - rec.first };
+    const first = attempts.of(r.id)[0];
+    const last = attempts.last(r.id);
+    return first === undefined || last === undefined || !ok(r) ? null : { in: first.arrived - r.sent, out: r.first - last.first };
   };
 
   const warnings: string[] = [];
@@ -410,16 +444,16 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     const baseOut = median(directSpans.map((s) => s.out));
     const gatewayRequests = gateway.flatMap((p) => p.requests);
     const paired = gatewayRequests.map(spans).filter((s) => s !== null);
-    unmatched += gatewayRequests.filter((r) => ok(r) && !byId.has(r.id)).length;
-    const fidelity = o.stream ? streamFidelity(direct, gateway, byId) : null;
+    unmatched += gatewayRequests.filter((r) => ok(r) && attempts.last(r.id) === undefined).length;
+    const fidelity = o.stream ? streamFidelity(direct, gateway, attempts) : null;
     const open = load.kind === 'open';
     const stream = o.stream ?? false;
     const [d, g] = [samples(direct), samples(gateway)];
     const overhead = { start: paired.map((s) => s.in - baseIn), firstToken: paired.map((s) => s.out - baseOut) };
     const result: StepResult = {
       load: label(load),
-      direct: side(direct, open, stream),
-      gateway: side(gateway, open, stream),
+      direct: side(direct, open, stream, attempts),
+      gateway: side(gateway, open, stream, attempts),
       overhead: { start: distribution(overhead.start), firstToken: distribution(overhead.firstToken), ...(fidelity === null ? {} : { chunk: distribution(fidelity.chunk) }) },
       ...(fidelity === null ? {} : { fidelity: fidelity.found }),
       plots: {
@@ -449,13 +483,19 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     return result;
   });
   if (unmatched > 0) warnings.push(`${unmatched} gateway requests never reached the simulator under their x-request-id: the gateway does not forward it (or answered itself); their overhead is not measured`);
-  return { steps, unmatched, ...(saturated && knee !== undefined ? { knee } : {}), warnings };
+  for (const s of steps) {
+    const u = s.gateway.upstream;
+    if (u.toldToWait > u.honoured) warnings.push(`${s.load}: the gateway retried ${u.toldToWait - u.honoured} of ${u.toldToWait} times before the wait the simulator told (retry-after)`);
+  }
+  if (cancel !== undefined && cancel.gateway.cancelled < cancel.gateway.aborted - cancel.gateway.finishedFirst)
+    warnings.push(`of ${cancel.gateway.aborted} streams the client abandoned, the gateway cancelled ${cancel.gateway.cancelled} upstream within ${CANCEL_WAIT_MS} ms; the rest ran on at the simulator`);
+  return { steps, unmatched, ...(saturated && knee !== undefined ? { knee } : {}), warnings, ...(cancel === undefined ? {} : { cancel }) };
 }
 
 /** Prints a result as a reader should see it: warnings first, loudly. */
 export function printGateway(r: GatewayResult): void {
   for (const w of r.warnings) console.log(`WARNING: ${w}`);
-  const row = (s: Side) => ({ requests: s.requests, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
+  const row = (s: Side) => ({ requests: s.requests, '2xx share': s.successRate, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, 'attempts/request': s.upstream.amplification, ...(s.upstream.toldToWait > 0 ? { 'waits kept': `${s.upstream.honoured}/${s.upstream.toldToWait}` } : {}), ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load} direct`, row(s.direct)], [`${s.load} gateway`, row(s.gateway)]])));
   console.log('what the gateway added per request (paired by x-request-id), ms:');
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load}: in (send → simulator)`, s.overhead.start], [`${s.load}: first token (simulator → client)`, s.overhead.firstToken], ...(s.overhead.chunk ? [[`${s.load}: each event (simulator → client)`, s.overhead.chunk]] : [])])));
@@ -463,6 +503,10 @@ export function printGateway(r: GatewayResult): void {
   if (checked.length > 0) {
     console.log('stream fidelity (streams that arrived altered, by kind):');
     console.table(Object.fromEntries(checked.flatMap((s) => [[`${s.load} gateway`, s.fidelity!.gateway], [`${s.load} direct`, s.fidelity!.direct]])));
+  }
+  if (r.cancel !== undefined) {
+    console.log('abandoned streams (client left after the first token), as the simulator saw them end:');
+    console.table({ direct: { ...r.cancel.direct, latencyMs: r.cancel.direct.latencyMs.p50 }, gateway: { ...r.cancel.gateway, latencyMs: r.cancel.gateway.latencyMs.p50 } });
   }
   if (r.knee !== undefined) console.log(`knee: ${r.knee} req/s, the last rate of the ramp kept up with (the warnings say what fell behind after it)`);
 }
@@ -484,3 +528,14 @@ export function stepSeconds(text: string): number {
   if (m === null) throw new Error(`--step "${text}" is not a duration (30s, 500ms, 2m)`);
   return Number(m[1]) * (m[2] === 'ms' ? 0.001 : m[2] === 'm' ? 60 : 1);
 }
+
+/**
+ * `--preset <name>`: the flags a common question needs (README "Gateway benchmark" lists them
+ * from here); flags given after it override its own.
+ */
+export const PRESETS: Record<string, { readonly question: string; readonly args: readonly string[] }> = {
+  overhead: { question: "the gateway's own cost per request, with an instant upstream", args: ['--scenario', 'gateway', '--concurrency', '1,16,64', '--duration', '10', '--runs', '3', '--sim-flags=--time-scale 0'] },
+  streaming: { question: 'what it does to streams under realistic timing: per-event overhead and fidelity', args: ['--scenario', 'gateway', '--stream', '--rate', '50', '--arrival', 'poisson', '--duration', '20', '--runs', '2'] },
+  saturation: { question: 'the rate it stops keeping up with (open-loop ramp, instant upstream)', args: ['--scenario', 'gateway', '--rate', '100..2000', '--rate-steps', '6', '--step', '20s', '--runs', '1', '--sim-flags=--time-scale 0'] },
+  faults: { question: 'its retries, the waits it keeps and whether it cancels, against 10 % rate limits', args: ['--scenario', 'gateway', '--stream', '--concurrency', '16', '--duration', '15', '--runs', '1', '--fault', '{"fault":{"type":"rate_limit","retryAfterMs":500},"when":{"probability":0.1}}', '--cancel', '8'] },
+};

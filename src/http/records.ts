@@ -27,6 +27,8 @@ export interface BenchRecord {
   readonly digest?: string;
   readonly promptTokens?: number;
   readonly completionTokens?: number;
+  /** The wait a refusal told the client (`retry-after-ms`, else `retry-after` in ms), for the harness's "was it honoured". */
+  readonly retryAfterMs?: number;
 }
 
 /** Writes recorded per stream: enough for any answer the harness sends, bounded for one that is not. */
@@ -44,6 +46,7 @@ export interface Recorded {
   readonly sentDigest: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  readonly headers: readonly (readonly [string, string])[];
 }
 
 export class BenchRecords {
@@ -58,6 +61,7 @@ export class BenchRecords {
     const done = origin + now;
     const record: BenchRecord = { id: ex.requestId, route: ex.route, status, arrived: origin + ex.startedAt, first: ex.ttftMs >= 0 ? origin + ex.startedAt + ex.ttftMs : done, done };
     const { chunks } = ex;
+    if (status >= 400) return this.ring.record(withRetryAfter(record, ex.headers));
     if (chunks === null || chunks.length === 0) return this.ring.record(record);
     const unix = chunks.map((v, i) => (i % 2 === 0 ? origin + v : v));
     this.ring.record({ ...record, chunks: unix, digest: (ex.sentDigest >>> 0).toString(16), promptTokens: ex.promptTokens, completionTokens: ex.completionTokens });
@@ -67,4 +71,11 @@ export class BenchRecords {
   read(since: number): BenchRecord[] {
     return this.ring.read().filter((r) => r.arrived >= since);
   }
+}
+
+function withRetryAfter(record: BenchRecord, headers: Recorded['headers']): BenchRecord {
+  const ms = headers.find(([name]) => name === 'retry-after-ms')?.[1];
+  const seconds = headers.find(([name]) => name === 'retry-after')?.[1];
+  const wait = ms !== undefined ? Number(ms) : seconds !== undefined ? Number(seconds) * 1000 : NaN;
+  return Number.isFinite(wait) ? { ...record, retryAfterMs: wait } : record;
 }

@@ -6,7 +6,11 @@
 // `stall=<n>:<ms>` blocks the proxy's event loop for <ms> when the <n>th request arrives, once (a
 // long GC pause); `strip-headers` answers with content-type only; `buffer` sends the answer in one
 // piece once it has all of it; `mangle` (with buffer) drops a stream's second content event and
-// its `data: [DONE]`, and adds one to the usage's completion_tokens. It prints {"listening":port} once, then {"held":ms} per request: how long it
+// its `data: [DONE]`, and adds one to the usage's completion_tokens; `retries=<n>` tries a request
+// again, up to n times, when the upstream answers 429 or 5xx, after the wait its `retry-after-ms`
+// (else `retry-after`) says, or at once with `impatient`; `cancel` ends the upstream request when
+// the client goes away (without it, the upstream answer is read to its end, as by a gateway that
+// does not propagate cancellation). It prints {"listening":port} once, then {"held":ms} per request: how long it
 // really kept the request, from its arrival to the moment the forwarded request was handed to the
 // kernel (timers fire late).
 import { Agent, createServer, request } from 'node:http';
@@ -18,6 +22,9 @@ const serial = options.includes('serial');
 const strip = options.includes('strip-headers');
 const buffer = options.includes('buffer');
 const mangle = options.includes('mangle');
+const retries = Number(options.find((o) => o.startsWith('retries='))?.slice(8) ?? 0);
+const impatient = options.includes('impatient');
+const cancel = options.includes('cancel');
 const [stallAt, stallMs] = (options.find((o) => o.startsWith('stall='))?.slice(6).split(':') ?? ['0', '0']).map(Number);
 const agent = new Agent({ keepAlive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -33,15 +40,26 @@ const server = createServer((req, res) => {
     else await sleep(delayMs);
     const headers = { 'content-type': String(req.headers['content-type']), authorization: String(req.headers.authorization ?? '') };
     if (!dropIds && req.headers['x-request-id'] !== undefined) headers['x-request-id'] = String(req.headers['x-request-id']);
-    const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
-      const { connection, 'keep-alive': _, 'transfer-encoding': __, 'content-length': ___, ...rest } = answer.headers;
-      res.writeHead(answer.statusCode, strip ? { 'content-type': String(answer.headers['content-type']) } : rest);
-      const body = [];
-      answer.on('data', (chunk) => (buffer ? body.push(chunk) : res.write(chunk)));
-      answer.on('end', () => res.end(buffer ? (mangle ? mangled(Buffer.concat(body).toString()) : Buffer.concat(body)) : undefined));
-    });
-    up.on('finish', () => process.stdout.write(`${JSON.stringify({ held: performance.now() - arrived })}\n`));
-    up.end(Buffer.concat(chunks));
+    const forward = (attempt) => {
+      const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
+        if (attempt < retries && (answer.statusCode === 429 || answer.statusCode >= 500)) {
+          const ms = answer.headers['retry-after-ms'] ?? (answer.headers['retry-after'] === undefined ? undefined : Number(answer.headers['retry-after']) * 1000);
+          answer.resume();
+          answer.on('end', () => setTimeout(() => forward(attempt + 1), impatient ? 0 : Number(ms ?? 0)));
+          return;
+        }
+        const { connection, 'keep-alive': _, 'transfer-encoding': __, 'content-length': ___, ...rest } = answer.headers;
+        res.writeHead(answer.statusCode, strip ? { 'content-type': String(answer.headers['content-type']) } : rest);
+        const body = [];
+        answer.on('data', (chunk) => (buffer ? body.push(chunk) : res.write(chunk)));
+        answer.on('end', () => res.end(buffer ? (mangle ? mangled(Buffer.concat(body).toString()) : Buffer.concat(body)) : undefined));
+        if (cancel) res.on('close', () => res.writableFinished || up.destroy());
+      });
+      up.on('error', () => res.destroy());
+      if (attempt === 0) up.on('finish', () => process.stdout.write(`${JSON.stringify({ held: performance.now() - arrived })}\n`));
+      up.end(Buffer.concat(chunks));
+    };
+    forward(0);
   });
 });
 function mangled(text) {

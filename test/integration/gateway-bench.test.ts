@@ -9,7 +9,8 @@ import { delayingProxy } from '../helpers/proxy.js';
 // that delay, and nothing at the first token (the proxy passes the stream through as it comes).
 
 // One simulator (its own process, one worker, records on) for the runs through proxies.
-const sim = await startCluster(['--workers', '1', '--warm-up', 'false', '--time-scale', '0', '--bench-records', '100000', '--access-log', 'false']);
+const ADMIN = 'bench-admin-key';
+const sim = await startCluster(['--workers', '1', '--warm-up', 'false', '--time-scale', '0', '--bench-records', '100000', '--access-log', 'false', '--admin.key', ADMIN]);
 t.teardown(() => void sim.proc.kill('SIGKILL'));
 
 t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, ~0 at the first token', async (t) => {
@@ -99,6 +100,48 @@ t.test('a ramp finds the rate a gateway stops keeping up with', async (t) => {
   t.match(r.warnings.join('\n'), /300 req\/s: the gateway fell behind .*the last rate kept up with: 50 req\/s/);
   const [slow, fast] = [r.steps[1]!.gateway.latencyMs, r.steps[2]!.gateway.latencyMs];
   t.ok(fast.p99 > 10 * slow.p50, `the queue at 300 a second: p99 ${fast.p99} ms against ${slow.p50} ms at 50`);
+});
+
+t.test('fault reaction: success, retry amplification and whether the waits told were kept', async (t) => {
+  // 30 % of chat requests refused with a 429 that tells a 100 ms wait; the proxy retries up to 3 times.
+  const fault = { match: { route: 'chat.completions' }, fault: { type: 'rate_limit', retryAfterMs: 100 }, when: { probability: 0.3 } };
+  const patient = await delayingProxy(t, sim.url, 0, 'retries=3');
+  const r = await gatewayScenario({ sim: sim.url, target: patient.url, concurrency: [4], durationS: 1.5, rounds: 1, fault, adminKey: ADMIN });
+  const [d, g] = [r.steps[0]!.direct, r.steps[0]!.gateway];
+  t.ok(d.successRate > 0.55 && d.successRate < 0.85, `direct: ${d.successRate} answered 2xx (30 % refused)`);
+  t.equal(d.upstream.amplification, 1, 'direct: one attempt a request');
+  t.ok(g.successRate > 0.95, `through the retrying gateway: ${g.successRate} answered 2xx`);
+  t.ok(g.upstream.amplification > 1.25 && g.upstream.amplification < 1.7, `attempts a request: ${g.upstream.amplification} (1 / 0.7 expected)`);
+  t.ok(g.upstream.toldToWait > 20, `${g.upstream.toldToWait} retries after a refusal that told a wait`);
+  t.equal(g.upstream.honoured, g.upstream.toldToWait, 'every one waited the 100 ms it was told');
+  t.ok(g.upstream.waitedMs.p50 >= 99, `waited p50 ${g.upstream.waitedMs.p50} ms`);
+  t.notMatch(r.warnings.join('\n'), /retried .* before the wait/);
+  const rules = (await (await fetch(`${sim.url}/admin/faults`, { headers: { 'x-admin-key': ADMIN } })).json()) as { rules?: { name: string }[] } | { name: string }[];
+  t.notMatch(JSON.stringify(rules), /gateway-bench/, 'the rule is gone after the run');
+
+  const impatient = await delayingProxy(t, sim.url, 0, 'retries=3', 'impatient');
+  const i = await gatewayScenario({ sim: sim.url, target: impatient.url, concurrency: [4], durationS: 1, rounds: 1, fault, adminKey: ADMIN });
+  const u = i.steps[0]!.gateway.upstream;
+  t.ok(u.toldToWait > 10 && u.honoured === 0, `an impatient gateway: ${u.honoured} of ${u.toldToWait} waits kept`);
+  t.match(i.warnings.join('\n'), /the gateway retried \d+ of \d+ times before the wait the simulator told/);
+  await t.rejects(gatewayScenario({ sim: sim.url, target: impatient.url, concurrency: [1], durationS: 0.2, rounds: 1, fault }), /--fault needs the simulator's admin key/);
+});
+
+t.test('abandoned streams: a gateway that cancels upstream, and one that lets them run', async (t) => {
+  // Realistic timing (the default profile): 4,096 tokens take minutes, so only a cancel ends them.
+  const timed = await startCluster(['--workers', '1', '--warm-up', 'false', '--bench-records', '10000', '--access-log', 'false']);
+  t.teardown(() => void timed.proc.kill('SIGKILL'));
+  const cancelling = await delayingProxy(t, timed.url, 0, 'cancel');
+  const c = await gatewayScenario({ sim: timed.url, target: cancelling.url, stream: true, concurrency: [1], durationS: 0.2, rounds: 1, cancel: 4 });
+  t.same({ ...c.cancel!.direct, latencyMs: null }, { aborted: 4, cancelled: 4, finishedFirst: 0, latencyMs: null }, 'direct: the simulator ends each stream as 499');
+  t.same({ ...c.cancel!.gateway, latencyMs: null }, { aborted: 4, cancelled: 4, finishedFirst: 0, latencyMs: null }, 'through the cancelling gateway, too');
+  t.ok(c.cancel!.gateway.latencyMs.p50 < 100, `within ${c.cancel!.gateway.latencyMs.p50} ms of the client leaving`);
+  t.notMatch(c.warnings.join('\n'), /abandoned/);
+
+  const running = await delayingProxy(t, timed.url, 0);
+  const n = await gatewayScenario({ sim: timed.url, target: running.url, stream: true, concurrency: [1], durationS: 0.2, rounds: 1, cancel: 4 });
+  t.equal(n.cancel!.gateway.cancelled, 0, 'a gateway that reads on: none cancelled');
+  t.match(n.warnings.join('\n'), /of 4 streams the client abandoned, the gateway cancelled 0 upstream within 2000 ms/);
 });
 
 t.test('load values: numbers, lists, ramps and step lengths', async (t) => {

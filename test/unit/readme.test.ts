@@ -71,3 +71,11 @@ t.test('every route and metric is documented', async (t) => {
   const metrics = await new (await import('../../src/metrics/metrics.js')).Metrics().snapshot();
   for (const m of metrics) t.ok(readme.includes(`| \`${m.name}\` |`), m.name);
 });
+
+t.test('the README preset table is the gateway benchmark\'s presets, row for row', async (t) => {
+  const { PRESETS } = await import('../../bench/scenarios/gateway.js');
+  // Indented: the table sits in a list item.
+  const documented = readme.split('\n').map((line) => line.trim()).filter((line) => /^\| `--preset [a-z]+` \|/.test(line));
+  const expected = Object.entries(PRESETS).map(([name, p]) => `| \`--preset ${name}\` | ${p.question} | \`${p.args.join(' ')}\` |`);
+  t.same(documented, expected);
+});
