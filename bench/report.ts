@@ -120,7 +120,8 @@ function timeline(r: GatewayResult): string {
   ];
   const failed = [...points('direct', 'failed'), ...points('gateway', 'failed')];
   if (failed.some(([, n]) => n > 0)) series.push({ name: 'errors/s', colour: '#7f7f7f', points: failed.sort((a, b) => a[0] - b[0]) });
-  return chart('Throughput and errors over the run', 's from the start', 'answers per second', series, 'bars');
+  const rss = r.steps.flatMap((s) => s.plots.rss ?? []);
+  return chart('Throughput and errors over the run', 's from the start', 'answers per second', series, 'bars') + (rss.length === 0 ? '' : chart('Gateway RSS over its phases', 's from the start', 'MB', [{ name: 'RSS', colour: COLOURS.gateway, points: rss }]));
 }
 
 /** Offered load against what came back, per step: where the two part is the knee. */

@@ -30,6 +30,7 @@
  *   --fault JSON        gateway: a fault rule put on the simulator for the run, e.g.
  *                       '{"fault":{"type":"rate_limit","retryAfterMs":200},"when":{"probability":0.2}}'
  *   --admin-key K       gateway: the admin key of a --sim simulator (for --fault)
+ *   --target-pid PID    gateway: the gateway's process (and children): CPU µs per request and RSS over its phases
  *   --cancel N          gateway: abandon N streams after their first token, each way: does the gateway cancel upstream?
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
@@ -50,7 +51,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
-import { gatewayScenario, loadSteps, PRESETS, printGateway, stepSeconds } from './scenarios/gateway.js';
+import { gatewayScenario, type Live, loadSteps, PRESETS, printGateway, stepSeconds } from './scenarios/gateway.js';
 import { renderReport } from './report.js';
 import { compareResults, failures, parseGate, readResult } from './compare.js';
 import { burstScenario } from './scenarios/burst.js';
@@ -95,6 +96,7 @@ const { values: opt, positionals } = parseArgs({
     'admin-key': { type: 'string' },
     cancel: { type: 'string', default: '0' },
     'fail-if': { type: 'string' },
+    'target-pid': { type: 'string' },
     preset: { type: 'string' },
   },
 });
@@ -111,6 +113,7 @@ function withPreset(args: string[]): string[] {
 
 const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', opt['sim-port']!, '--workers', opt.workers!, '--drain-timeout-ms', '1000', ...opt['sim-flags']!.split(' ').filter(Boolean)];
 const duration = Number(opt.duration);
+const TTY = process.stdout.isTTY === true;
 const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const want = (s: string): boolean => opt.scenario === 'all' || opt.scenario === s;
 
@@ -151,10 +154,13 @@ async function runGateway(): Promise<unknown> {
       durationS: opt.step === undefined ? duration : stepSeconds(opt.step),
       rounds: Number(opt.runs),
       headers: headerOption(opt.header),
-      progress: (l) => console.log(l),
+      // On a terminal a live line (phase, elapsed, answers, errors) rewritten in place; plain lines per phase otherwise.
+      progress: (l) => console.log(`${TTY ? '\r\x1b[K' : ''}${l}`),
+      ...(TTY ? { live: (n: Live) => void process.stdout.write(`\r\x1b[K${n.load}, ${n.via}: ${n.elapsedS} s, ${n.sent} sent, ${n.ok} 2xx, ${n.failed} failed`) } : {}),
       ...(opt.fault === undefined ? {} : { fault: JSON.parse(opt.fault) as Record<string, unknown> }),
       ...(adminKey === undefined ? {} : { adminKey }),
       cancel: Number(opt.cancel),
+      ...(opt['target-pid'] === undefined ? {} : { targetPid: Number(opt['target-pid']) }),
     });
     printGateway(result);
     const report = out.replace(/(\.json)?$/, '.html');

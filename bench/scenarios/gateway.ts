@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../../src/sim/rng.js';
-import { distribution, type Distribution } from '../lib.js';
+import { cpuSeconds, distribution, type Distribution, rssBytes } from '../lib.js';
 import { compareStream, emptyFidelity, type Fidelity, type SimRecord, StreamSeen, strippedHeaders } from './fidelity.js';
 import { Attempts, cancelCheck, type Cancelled, installFault, type Upstream, upstreamOf } from './reaction.js';
 
@@ -40,13 +40,30 @@ export interface GatewayOptions {
   readonly headers?: Record<string, string>;
   /** Called with a progress line per phase. */
   readonly progress?: (line: string) => void;
+  /** Called every LIVE_EVERY_MS during a phase with where it stands (a terminal's live line: bench/run.ts). */
+  readonly live?: (now: Live) => void;
   /** A fault rule (the config's syntax, README "Rules") put on the simulator for the run through its admin API; both sides meet it. */
   readonly fault?: Record<string, unknown>;
   /** The simulator's admin key (`admin.key`), needed for `fault`. */
   readonly adminKey?: string;
   /** Streams to abandon after their first content event, each way, to see whether the gateway cancels upstream (0: no check). */
   readonly cancel?: number;
+  /** The gateway's process (its children counted too): CPU per request and RSS over its phases, from /proc. */
+  readonly targetPid?: number;
 }
+
+/** Where a running phase stands. */
+export interface Live {
+  readonly load: string;
+  readonly via: 'direct' | 'gateway';
+  readonly elapsedS: number;
+  readonly sent: number;
+  readonly ok: number;
+  readonly failed: number;
+}
+
+/** How often `live` is called. */
+export const LIVE_EVERY_MS = 500;
 
 /** One step's load: lanes of a closed loop, or an open loop's rate. */
 type Load = { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'open'; readonly rate: number };
@@ -70,6 +87,8 @@ interface Phase {
   readonly seconds: number;
   /** The header names of the phase's first 2xx answer (what a gateway may strip). */
   readonly headerNames: string[];
+  /** With `targetPid`, gateway phases: the gateway's CPU seconds over the phase, and its RSS sampled every RSS_EVERY_MS (Unix ms, bytes). */
+  readonly gatewayProcess?: { readonly cpuSeconds: number; readonly rss: readonly (readonly [number, number])[] };
 }
 
 
@@ -88,6 +107,8 @@ export interface Side {
   readonly successRate: number;
   /** What the simulator saw of these requests: attempts per request, retries, waits kept. */
   readonly upstream: Upstream;
+  /** Gateway side with `targetPid`: its CPU µs per request (every answer, 2xx or not) and RSS (MB) at its phases' start and end, and the most. */
+  readonly process?: { readonly cpuUsPerRequest: number; readonly rssMb: { readonly start: number; readonly max: number; readonly end: number } };
   /** Streams, 2xx only (README "Definitions"). */
   readonly stream?: {
     /** Intended send → first content event. */
@@ -109,6 +130,8 @@ export interface Plots {
   readonly itl?: Sides<number[]>;
   /** The paired overhead's quantiles: in, at the first token, per event. */
   readonly overhead: { readonly start: number[]; readonly firstToken: number[]; readonly chunk?: number[] };
+  /** With `targetPid`: the gateway's RSS over the run, seconds from the run's start and MB. */
+  readonly rss?: readonly (readonly [number, number])[];
   /** Per phase, in run order: seconds from the run's start, and 2xx / other answers ending in each second. */
   readonly timeline: { readonly via: 'direct' | 'gateway'; readonly start: number; readonly ok: number[]; readonly failed: number[] }[];
 }
@@ -195,8 +218,7 @@ function send(t: Target, requests: Sent[], intended: number): Promise<void> {
 }
 
 /** `lanes` lanes, each sending its next request when the last one ends, for `seconds`. */
-async function closedLoop(t: Target, lanes: number, seconds: number): Promise<Sent[]> {
-  const requests: Sent[] = [];
+async function closedLoop(t: Target, lanes: number, seconds: number, requests: Sent[]): Promise<Sent[]> {
   const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: lanes }, async () => {
@@ -212,8 +234,7 @@ async function closedLoop(t: Target, lanes: number, seconds: number): Promise<Se
  * politely waiting (coordinated omission). Latency counts from the intended time; a send the
  * client makes late (timers, a full `maxInFlight`) is recorded with its lag, never dropped.
  */
-async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng): Promise<Sent[]> {
-  const requests: Sent[] = [];
+async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng, requests: Sent[]): Promise<Sent[]> {
   const running = new Set<Promise<void>>();
   const start = now();
   const end = start + seconds * 1000;
@@ -229,7 +250,14 @@ async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixe
   return requests;
 }
 
-async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, o: GatewayOptions, tag: string, rng: Rng): Promise<Phase> {
+function standing(rs: readonly Sent[], load: string, via: 'direct' | 'gateway', elapsedS: number): Live {
+  let okCount = 0;
+  let failed = 0;
+  for (const r of rs) if (r.end !== 0) ok(r) ? okCount++ : failed++;
+  return { load, via, elapsedS: Math.round(elapsedS * 10) / 10, sent: rs.length, ok: okCount, failed };
+}
+
+async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, label: string, o: GatewayOptions, tag: string, rng: Rng): Promise<Phase> {
   const lanes = load.kind === 'closed' ? load.concurrency : (o.maxInFlight ?? 10_000);
   const target: Target = {
     url: `${base}${o.path ?? '/v1/chat/completions'}`,
@@ -244,10 +272,29 @@ async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, o: 
   };
   const started = performance.now();
   const seconds = o.durationS ?? 5;
-  const requests = load.kind === 'closed' ? await closedLoop(target, lanes, seconds) : await openLoop(target, load.rate, seconds, o.arrival ?? 'fixed', lanes, rng);
+  const watch = via === 'gateway' && o.targetPid !== undefined ? watchProcess(o.targetPid) : null;
+  const sent: Sent[] = [];
+  const live = o.live === undefined ? null : setInterval(() => o.live!(standing(sent, label, via, (performance.now() - started) / 1000)), LIVE_EVERY_MS);
+  const requests = load.kind === 'closed' ? await closedLoop(target, lanes, seconds, sent) : await openLoop(target, load.rate, seconds, o.arrival ?? 'fixed', lanes, rng, sent);
+  if (live !== null) clearInterval(live);
   target.agent.destroy();
   // Until the last answer: an open loop's rate falls below the offered one when answers lag behind.
-  return { via, requests, seconds: (performance.now() - started) / 1000, headerNames: target.headerNames ?? [] };
+  return { via, requests, seconds: (performance.now() - started) / 1000, headerNames: target.headerNames ?? [], ...(watch === null ? {} : { gatewayProcess: watch() }) };
+}
+
+/** How often the gateway's RSS is read during its phases. */
+const RSS_EVERY_MS = 250;
+
+/** Starts watching a process: the returned function stops, with its CPU seconds since and its RSS samples. */
+function watchProcess(pid: number): () => { cpuSeconds: number; rss: [number, number][] } {
+  const cpu = cpuSeconds(pid);
+  const rss: [number, number][] = [[now(), rssBytes(pid)]];
+  const timer = setInterval(() => rss.push([now(), rssBytes(pid)]), RSS_EVERY_MS);
+  return () => {
+    clearInterval(timer);
+    rss.push([now(), rssBytes(pid)]);
+    return { cpuSeconds: cpuSeconds(pid) - cpu, rss };
+  };
 }
 
 /**
@@ -319,9 +366,20 @@ function side(ps: Phase[], open: boolean, stream: boolean, attempts: Attempts): 
     statuses: statusCounts(rs),
     successRate: rs.length === 0 ? NaN : Math.round((x.latency.length / rs.length) * 10_000) / 10_000,
     upstream: upstreamOf(rs.map((r) => r.id), attempts),
+    ...processOf(ps, rs.length),
     ...(open ? { lagMs: distribution(lags), late: lags.filter((l) => l > LATE_MS).length } : {}),
     ...(stream ? { stream: { ttftMs: distribution(x.ttft), itlMs: distribution(x.itl), tpotMs: distribution(x.tpot), tokensPerSecond: Math.round(x.tokens / seconds) } } : {}),
   };
+}
+
+/** The gateway's CPU per request and RSS over the phases that watched it (none: nothing). */
+function processOf(ps: Phase[], requests: number): Pick<Side, 'process'> {
+  const watched = ps.flatMap((p) => (p.gatewayProcess === undefined ? [] : [p.gatewayProcess]));
+  if (watched.length === 0) return {};
+  const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
+  const samples = watched.flatMap((w) => w.rss.map(([, b]) => b));
+  const cpu = watched.reduce((sum, w) => sum + w.cpuSeconds, 0);
+  return { process: { cpuUsPerRequest: Math.round((cpu * 1e6) / Math.max(1, requests) * 10) / 10, rssMb: { start: mb(watched[0]!.rss[0]![1]), max: mb(Math.max(...samples)), end: mb(watched[watched.length - 1]!.rss.at(-1)![1]) } } };
 }
 
 /** 201 quantiles of xs (0, 0.5 %, …, 100 %), rounded to the µs: enough for a CDF, small in the JSON. */
@@ -396,7 +454,7 @@ async function runSteps(o: GatewayOptions, loads: Load[], label: (l: Load) => st
       // Interleaved, so drift in the machine's load hits both alike.
       for (const via of ['direct', 'gateway'] as const) {
         const since = Date.now() - 1000;
-        const phase = await runPhase(via === 'direct' ? o.sim : o.target, via, load, o, `${tag}s${step}r${round}`, rng);
+        const phase = await runPhase(via === 'direct' ? o.sim : o.target, via, load, label(load), o, `${tag}s${step}r${round}`, rng);
         await collect(since);
         phases.push(phase);
         o.progress?.(`${label(load)}, round ${round + 1}: ${via} ${phase.requests.length} requests, ${(phase.requests.filter(ok).length / phase.seconds).toFixed(0)} req/s (2xx)`);
@@ -461,6 +519,7 @@ function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string,
         ...(stream ? { ttft: { direct: quantiles(d.ttft), gateway: quantiles(g.ttft) }, itl: { direct: quantiles(d.itl), gateway: quantiles(g.itl) } } : {}),
         overhead: { start: quantiles(overhead.start), firstToken: quantiles(overhead.firstToken), ...(fidelity === null ? {} : { chunk: quantiles(fidelity.chunk) }) },
         timeline: phases.map((p) => perSecond(p, runStart)),
+        ...(o.targetPid === undefined ? {} : { rss: phases.flatMap((p) => (p.gatewayProcess?.rss ?? []).map(([at, b]): [number, number] => [Math.round(at - runStart) / 1000, Math.round(b / 1e5) / 10])) }),
       },
     };
     if (fidelity !== null) warnings.push(...fidelityWarnings(result.load, fidelity.found));
@@ -495,7 +554,7 @@ function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string,
 /** Prints a result as a reader should see it: warnings first, loudly. */
 export function printGateway(r: GatewayResult): void {
   for (const w of r.warnings) console.log(`WARNING: ${w}`);
-  const row = (s: Side) => ({ requests: s.requests, '2xx share': s.successRate, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, 'attempts/request': s.upstream.amplification, ...(s.upstream.toldToWait > 0 ? { 'waits kept': `${s.upstream.honoured}/${s.upstream.toldToWait}` } : {}), ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
+  const row = (s: Side) => ({ ...(s.process ? { 'CPU µs/request': s.process.cpuUsPerRequest, 'RSS max MB': s.process.rssMb.max } : {}), requests: s.requests, '2xx share': s.successRate, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, 'attempts/request': s.upstream.amplification, ...(s.upstream.toldToWait > 0 ? { 'waits kept': `${s.upstream.honoured}/${s.upstream.toldToWait}` } : {}), ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load} direct`, row(s.direct)], [`${s.load} gateway`, row(s.gateway)]])));
   console.log('what the gateway added per request (paired by x-request-id), ms:');
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load}: in (send → simulator)`, s.overhead.start], [`${s.load}: first token (simulator → client)`, s.overhead.firstToken], ...(s.overhead.chunk ? [[`${s.load}: each event (simulator → client)`, s.overhead.chunk]] : [])])));

@@ -8,7 +8,7 @@ const PROXY = new URL('./delay-proxy.mjs', import.meta.url).pathname;
  * each request `delayMs` before forwarding it; `options` as that file says (drop-ids, serial,
  * stall=n:ms). `held` has, per forwarded request, how long the proxy really kept it.
  */
-export async function delayingProxy(t: TapTest, upstream: string, delayMs: number, ...options: string[]): Promise<{ url: string; held: number[] }> {
+export async function delayingProxy(t: TapTest, upstream: string, delayMs: number, ...options: string[]): Promise<{ url: string; held: number[]; pid: number }> {
   const proc = spawn(process.execPath, [PROXY, upstream, String(delayMs), ...options], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void proc.kill('SIGKILL'));
   const held: number[] = [];
@@ -25,5 +25,5 @@ export async function delayingProxy(t: TapTest, upstream: string, delayMs: numbe
     });
     proc.on('exit', (code) => reject(new Error(`the proxy exited (${code})`)));
   });
-  return { url: `http://127.0.0.1:${port}`, held };
+  return { url: `http://127.0.0.1:${port}`, held, pid: proc.pid! };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { gatewayScenario, loadSteps, stepSeconds } from '../../bench/scenarios/gateway.js';
+import { gatewayScenario, type Live, loadSteps, stepSeconds } from '../../bench/scenarios/gateway.js';
 import { startCluster } from '../helpers/cluster.js';
 import { startServer, until } from '../helpers/server.js';
 import { delayingProxy } from '../helpers/proxy.js';
@@ -15,7 +15,10 @@ t.teardown(() => void sim.proc.kill('SIGKILL'));
 
 t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, ~0 at the first token', async (t) => {
   const proxy = await delayingProxy(t, sim.url, 15);
-  const { steps: [r], ...run } = await gatewayScenario({ sim: sim.url, target: proxy.url, stream: true, concurrency: [2], durationS: 1.5, rounds: 2 });
+  const live: Live[] = [];
+  const { steps: [r], ...run } = await gatewayScenario({ sim: sim.url, target: proxy.url, stream: true, concurrency: [2], durationS: 1.5, rounds: 2, targetPid: proxy.pid, live: (n) => live.push(n) });
+  // The live line: a few reports a phase, each standing where the phase was.
+  t.ok(live.length >= 8 && live.some((n) => n.via === 'gateway' && n.ok > 10 && n.failed === 0 && n.elapsedS > 0.4), `${live.length} live reports`);
   t.same(run.warnings, [], 'every request answered 2xx and was matched');
   if (r === undefined) return t.fail('one step');
   t.ok(r.direct.requests > 50 && r.gateway.requests > 50, `${r.direct.requests} direct and ${r.gateway.requests} gateway requests`);
@@ -27,6 +30,12 @@ t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, 
   t.ok(Math.abs(r.overhead.start.p50 - held) <= 1.5, `in: p50 ${r.overhead.start.p50} ms, within 1.5 ms of what the proxy held them`);
   t.ok(Math.abs(r.overhead.firstToken.p50) <= 2, `first token: p50 ${r.overhead.firstToken.p50} ms (the stream passes through)`);
   t.ok(r.gateway.latencyMs.p50 - r.direct.latencyMs.p50 >= 14, 'end to end, the gateway is slower by about the delay');
+  // --target-pid: the proxy's own CPU and memory, from /proc.
+  const p = r.gateway.process!;
+  t.ok(p.cpuUsPerRequest > 10 && p.cpuUsPerRequest < 100_000, `the proxy's CPU: ${p.cpuUsPerRequest} µs a request`);
+  t.ok(p.rssMb.start > 10 && p.rssMb.max >= p.rssMb.start, `its RSS: ${p.rssMb.start} → ${p.rssMb.max} MB at most`);
+  t.equal(r.direct.process, undefined, 'direct phases do not watch it');
+  t.ok(r.plots.rss!.length >= 10, `${r.plots.rss!.length} RSS samples for the report`);
   // It passes the stream and its headers through as they come: nothing found, either way.
   t.equal(r.fidelity!.gateway.checked, r.gateway.statuses['200'], 'every stream through the gateway compared with its record');
   t.equal(r.fidelity!.direct.checked, r.direct.statuses['200'], 'and every direct one');
