@@ -19,7 +19,10 @@
  *   --target URL        also load this URL in the chat scenario (a gateway in front of the simulator);
  *                       gateway: the gateway's base URL (e.g. http://127.0.0.1:4000)
  *   --sim URL           gateway: a simulator already running with --bench-records (default: start one on --sim-port)
- *   --stream            gateway: streamed chat completions
+ *   --stream            gateway: streamed answers
+ *   --route R           gateway: chat (default) | messages | responses | embeddings; --dialect anthropic means messages
+ *   --model M           gateway: the model the body names (default: the route's)
+ *   --body FILE         gateway: a JSON body of one's own for the route (--stream still sets "stream")
  *   --concurrency N     gateway: closed-loop lanes (default 16); a list 1,16,64 sweeps them
  *   --rate R            gateway: open loop instead, R requests/s on a schedule; a list or a ramp 100..2000
  *   --rate-steps N      gateway: the values of a --rate a..b ramp (default 5)
@@ -47,11 +50,11 @@
  * `taskset` exists; wrk is used for chat when installed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { headerOption, PIN, ROOT, startProcess, stopProcess, waitHealthy } from './lib.js';
-import { gatewayScenario, type Live, loadSteps, PRESETS, printGateway, stepSeconds } from './scenarios/gateway.js';
+import { gatewayScenario, type Live, loadSteps, PRESETS, printGateway, type Route, stepSeconds, WORKLOADS } from './scenarios/gateway.js';
 import { renderReport } from './report.js';
 import { compareResults, failures, parseGate, readResult } from './compare.js';
 import { burstScenario } from './scenarios/burst.js';
@@ -97,6 +100,10 @@ const { values: opt, positionals } = parseArgs({
     cancel: { type: 'string', default: '0' },
     'fail-if': { type: 'string' },
     'target-pid': { type: 'string' },
+    route: { type: 'string' },
+    dialect: { type: 'string' },
+    model: { type: 'string' },
+    body: { type: 'string' },
     preset: { type: 'string' },
   },
 });
@@ -145,10 +152,15 @@ async function runGateway(): Promise<unknown> {
   if (sim !== null) await waitHealthy(sim.port);
   try {
     if (opt.arrival !== 'fixed' && opt.arrival !== 'poisson') throw new Error(`--arrival ${opt.arrival}: fixed or poisson`);
+    const route = opt.route ?? (opt.dialect === 'anthropic' ? 'messages' : 'chat');
+    if (!(route in WORKLOADS)) throw new Error(`--route ${route}: one of ${Object.keys(WORKLOADS).join(', ')}`);
     const result = await gatewayScenario({
       sim: opt.sim ?? `http://127.0.0.1:${sim!.port}`,
       target: opt.target,
       stream: opt.stream,
+      route: route as Route,
+      ...(opt.model === undefined ? {} : { model: opt.model }),
+      ...(opt.body === undefined ? {} : { body: JSON.parse(readFileSync(opt.body, 'utf8')) as Record<string, unknown> }),
       concurrency: loadSteps(opt.concurrency!),
       ...(opt.rate === undefined ? {} : { rate: loadSteps(opt.rate, Number(opt['rate-steps'])), arrival: opt.arrival, maxInFlight: Number(opt['max-in-flight']), seed: Number(opt.seed) }),
       durationS: opt.step === undefined ? duration : stepSeconds(opt.step),

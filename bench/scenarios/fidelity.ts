@@ -4,21 +4,24 @@ import { hashString } from '../../src/sim/rng.js';
 
 /**
  * Stream fidelity for the gateway benchmark (README "Gateway benchmark"): what a client received
- * of an OpenAI chat completion stream, compared with what the simulator recorded sending for the
+ * of a stream (chat completions, messages or responses), compared with what the simulator recorded sending for the
  * same request id (`GET /bench/records`: per write its time and the tokens sent so far, a digest
  * of the text, the usage). The same checks run on the direct requests, where every count must be
  * 0; anything found there is the harness's or the simulator's fault, not the gateway's.
  */
 
-/** What the client saw of one stream, event by event. */
+/** What the client saw of one stream, event by event, in any of the three streaming dialects. */
 export class StreamSeen {
-  /** Content events (a delta with `content` and no `role`: the role event opens the stream). */
+  /**
+   * Content events: chat's deltas with `content` and no `role` (the role event opens the stream),
+   * messages' `content_block_delta` with a `text_delta`, responses' `response.output_text.delta`.
+   */
   tokens = 0;
   text = '';
   /** Unix ms each content event arrived (the read that completed it). */
   readonly times: number[] = [];
   usage: { readonly prompt: number; readonly completion: number } | null = null;
-  /** `data: [DONE]` arrived. */
+  /** The terminator arrived: chat's `data: [DONE]`, messages' `message_stop`, responses' `response.completed` (or `.incomplete`, `.failed`). */
   terminated = false;
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
@@ -28,8 +31,17 @@ export class StreamSeen {
     for (let end = this.pending.indexOf('\n\n'); end !== -1; end = this.pending.indexOf('\n\n')) {
       const event = this.pending.slice(0, end);
       this.pending = this.pending.slice(end + 2);
-      if (event.startsWith('data: ')) this.data(event.slice(6), at);
+      // An `event:` line may come first (messages, responses).
+      const data = event.startsWith('data: ') ? 0 : event.indexOf('\ndata: ') + 1;
+      if (data !== 0 || event.startsWith('data: ')) this.data(event.slice(data + 6), at);
     }
+  }
+
+  private token(text: unknown, at: number): void {
+    if (typeof text !== 'string') return;
+    this.tokens++;
+    this.text += text;
+    this.times.push(at);
   }
 
   private data(payload: string, at: number): void {
@@ -37,20 +49,52 @@ export class StreamSeen {
       this.terminated = true;
       return;
     }
-    let chunk: { choices?: { delta?: { role?: string; content?: unknown } }[]; usage?: { prompt_tokens: number; completion_tokens: number } | null };
+    let e: StreamEvent;
     try {
-      chunk = JSON.parse(payload) as typeof chunk;
+      e = JSON.parse(payload) as StreamEvent;
     } catch {
       return; // not JSON: the content no longer matches, which the digest shows
     }
-    const delta = chunk.choices?.[0]?.delta;
-    if (delta !== undefined && delta.role === undefined && typeof delta.content === 'string') {
-      this.tokens++;
-      this.text += delta.content;
-      this.times.push(at);
+    switch (e.type) {
+      case undefined: {
+        const delta = e.choices?.[0]?.delta;
+        if (delta !== undefined && delta.role === undefined) this.token(delta.content, at);
+        if (e.usage != null) this.usage = { prompt: e.usage.prompt_tokens!, completion: e.usage.completion_tokens! };
+        return;
+      }
+      case 'content_block_delta':
+        if (typeof e.delta === 'object' && e.delta.type === 'text_delta') this.token(e.delta.text, at);
+        return;
+      case 'message_start':
+        this.usage = { prompt: e.message?.usage?.input_tokens ?? NaN, completion: NaN };
+        return;
+      case 'message_delta':
+        this.usage = { prompt: this.usage?.prompt ?? NaN, completion: e.usage?.output_tokens ?? NaN };
+        return;
+      case 'message_stop':
+        this.terminated = true;
+        return;
+      case 'response.output_text.delta':
+        this.token(e.delta, at);
+        return;
+      case 'response.completed':
+      case 'response.incomplete': // the answer reached max_output_tokens
+      case 'response.failed':
+        this.usage = { prompt: e.response?.usage?.input_tokens ?? NaN, completion: e.response?.usage?.output_tokens ?? NaN };
+        this.terminated = true;
+        return;
     }
-    if (chunk.usage != null) this.usage = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
   }
+}
+
+/** The fields of the three dialects' stream events that the comparison reads. */
+interface StreamEvent {
+  readonly type?: string;
+  readonly choices?: { readonly delta?: { readonly role?: string; readonly content?: unknown } }[];
+  readonly usage?: { readonly prompt_tokens?: number; readonly completion_tokens?: number; readonly output_tokens?: number } | null;
+  readonly delta?: { readonly type?: string; readonly text?: unknown } | string;
+  readonly message?: { readonly usage?: { readonly input_tokens?: number } };
+  readonly response?: { readonly usage?: { readonly input_tokens?: number; readonly output_tokens?: number } };
 }
 
 /** The simulator's record of one request, as `GET /bench/records` serves it. */
@@ -90,7 +134,7 @@ export function compareStream(seen: StreamSeen, rec: SimRecord, into: Fidelity):
   into.checked++;
   const sent = rec.completionTokens ?? 0;
   if (!seen.terminated) into.noTerminator++;
-  if (seen.usage === null) into.usageMissing++;
+  if (seen.usage === null || Number.isNaN(seen.usage.prompt) || Number.isNaN(seen.usage.completion)) into.usageMissing++;
   else if (seen.usage.prompt !== rec.promptTokens || seen.usage.completion !== rec.completionTokens) into.usageRewritten++;
   if (seen.tokens < sent) into.dropped++;
   else if (seen.tokens > sent) into.added++;

@@ -20,9 +20,13 @@ export interface GatewayOptions {
   readonly sim: string;
   /** The gateway's base URL: requests go to `<target><path>`, and it forwards them to the simulator. */
   readonly target: string;
-  readonly path?: string;
+  /** What is sent (WORKLOADS): chat (default), messages, responses or embeddings. */
+  readonly route?: Route;
   readonly stream?: boolean;
+  /** The model named in the body (default: the route's). */
   readonly model?: string;
+  /** A body of one's own (parsed JSON) instead of the route's; `stream` is still set by `stream`. */
+  readonly body?: Record<string, unknown>;
   /** Closed loop: lanes, each sending its next request when the last ends; several values make a sweep (default [16]). */
   readonly concurrency?: readonly number[];
   /** Open loop instead: requests per second, sent on a schedule whatever the answers do; several values make a ramp. */
@@ -50,6 +54,26 @@ export interface GatewayOptions {
   readonly cancel?: number;
   /** The gateway's process (its children counted too): CPU per request and RSS over its phases, from /proc. */
   readonly targetPid?: number;
+}
+
+/**
+ * The routes the harness can load, each as its vendor's client sends it: path, the key's header,
+ * and a short answer's body. Streams of chat ask for the usage chunk, so the fidelity check can see
+ * whether it arrives unaltered (messages and responses report usage in their own events).
+ */
+export const WORKLOADS = {
+  chat: { path: '/v1/chat/completions', cap: 'max_tokens', headers: { authorization: 'Bearer bench' }, body: (model: string | undefined, stream: boolean) => ({ model: model ?? 'gpt-4o-mini', messages: [{ role: 'user', content: PROMPT }], max_tokens: 16, ...(stream ? { stream, stream_options: { include_usage: true } } : {}) }) },
+  messages: { path: '/v1/messages', cap: 'max_tokens', headers: { 'x-api-key': 'bench', 'anthropic-version': '2023-06-01' }, body: (model: string | undefined, stream: boolean) => ({ model: model ?? 'claude-3-5-haiku-latest', max_tokens: 16, messages: [{ role: 'user', content: PROMPT }], ...(stream ? { stream } : {}) }) },
+  responses: { path: '/v1/responses', cap: 'max_output_tokens', headers: { authorization: 'Bearer bench' }, body: (model: string | undefined, stream: boolean) => ({ model: model ?? 'gpt-4o-mini', input: PROMPT, max_output_tokens: 16, ...(stream ? { stream } : {}) }) },
+  embeddings: { path: '/v1/embeddings', cap: null, headers: { authorization: 'Bearer bench' }, body: (model: string | undefined) => ({ model: model ?? 'text-embedding-3-small', input: PROMPT }) },
+} as const;
+export type Route = keyof typeof WORKLOADS;
+const PROMPT = 'Gateway benchmark: say something short.';
+
+/** A route's request: URL path, headers and body (a body of one's own replaces the route's, `stream` set on it). */
+function workload(o: GatewayOptions, model?: string, stream = o.stream ?? false): { path: string; headers: Record<string, string>; body: Record<string, unknown> } {
+  const w = WORKLOADS[o.route ?? 'chat'];
+  return { path: w.path, headers: { 'content-type': 'application/json', ...w.headers, ...o.headers }, body: o.body !== undefined ? { ...o.body, ...(stream ? { stream } : {}) } : w.body(model ?? o.model, stream) };
 }
 
 /** Where a running phase stands. */
@@ -259,12 +283,12 @@ function standing(rs: readonly Sent[], load: string, via: 'direct' | 'gateway', 
 
 async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, label: string, o: GatewayOptions, tag: string, rng: Rng): Promise<Phase> {
   const lanes = load.kind === 'closed' ? load.concurrency : (o.maxInFlight ?? 10_000);
+  const w = workload(o);
   const target: Target = {
-    url: `${base}${o.path ?? '/v1/chat/completions'}`,
+    url: `${base}${w.path}`,
     via,
-    // Streams ask for the usage chunk, so the fidelity check can see whether it arrives unaltered.
-    body: JSON.stringify({ model: o.model ?? 'gpt-4o-mini', messages: [{ role: 'user', content: 'Gateway benchmark: say something short.' }], max_tokens: 16, ...(o.stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
-    headers: { 'content-type': 'application/json', authorization: 'Bearer bench', ...o.headers },
+    body: JSON.stringify(w.body),
+    headers: w.headers,
     agent: new Agent({ keepAlive: true, maxSockets: lanes }),
     stream: o.stream ?? false,
     tag,
@@ -435,6 +459,7 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
   };
   const runStart = now();
   await collect(Date.now()); // before any load: no records, no run
+  if (o.route === 'embeddings' && (o.stream || o.cancel)) throw new Error('embeddings do not stream: --stream and --cancel need another --route');
   const removeFault = o.fault === undefined ? null : await installFault(o.sim, o.adminKey, o.fault);
   try {
     const stepPhases = await runSteps(o, loads, label, tag, rng, collect);
@@ -472,7 +497,9 @@ async function cancelBothWays(o: GatewayOptions, tag: string, collect: (since: n
   const since = Date.now() - 1000;
   const check = (base: string, via: string): Promise<Cancelled> => {
     const ids = Array.from({ length: o.cancel! }, (_, i) => `${tag}-cancel-${via}-${i}`);
-    return cancelCheck(`${base}${o.path ?? '/v1/chat/completions'}`, ids, { authorization: 'Bearer bench', ...o.headers }, o.model ?? 'gpt-4o-mini', CANCEL_WAIT_MS, () => collect(since));
+    // A long answer: 4,096 tokens outlast the check on any realistic profile; a gateway that cancels ends it at once.
+    const w = workload(o, undefined, true);
+    return cancelCheck(`${base}${w.path}`, ids, w.headers, JSON.stringify({ ...w.body, [WORKLOADS[o.route ?? 'chat'].cap!]: 4096 }), CANCEL_WAIT_MS, () => collect(since));
   };
   return { direct: await check(o.sim, 'direct'), gateway: await check(o.target, 'gateway') };
 }

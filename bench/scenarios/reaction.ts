@@ -74,6 +74,8 @@ export function upstreamOf(ids: readonly string[], attempts: Attempts): Upstream
   return { seen, amplification: seen === 0 ? NaN : Math.round((total / seen) * 1000) / 1000, retried, toldToWait: told, honoured, waitedMs: distribution(waited) };
 }
 
+const FIRST_CONTENT = /"content":"|text_delta|output_text\.delta/;
+
 /** What became of streams the client abandoned after their first content event. */
 export interface Cancelled {
   readonly aborted: number;
@@ -94,19 +96,18 @@ export async function cancelCheck(
   url: string,
   ids: readonly string[],
   headers: Record<string, string>,
-  model: string,
+  body: string,
   waitMs: number,
   read: () => Promise<Attempts>,
 ): Promise<Cancelled> {
   const agent = new Agent({ keepAlive: false });
-  // Long enough to outlast the check on any realistic profile; a gateway that cancels ends it at once.
-  const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'Gateway benchmark: a long answer, abandoned.' }], max_tokens: 4096, stream: true });
   const abortedAt = new Map<string, number>();
   const one = (id: string): Promise<void> =>
     new Promise((resolve) => {
-      const req = request(url, { method: 'POST', agent, headers: { ...headers, 'content-type': 'application/json', 'x-request-id': id } }, (res) => {
+      const req = request(url, { method: 'POST', agent, headers: { ...headers, 'x-request-id': id } }, (res) => {
         res.on('data', (chunk: Buffer) => {
-          if (abortedAt.has(id) || !chunk.includes('"content":"')) return;
+          // The first content: chat's `"content":"…`, messages' `text_delta`, responses' `output_text.delta`.
+          if (abortedAt.has(id) || !FIRST_CONTENT.test(chunk.toString('latin1'))) return;
           abortedAt.set(id, performance.timeOrigin + performance.now());
           req.destroy();
           resolve();

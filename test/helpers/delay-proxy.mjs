@@ -38,8 +38,9 @@ const server = createServer((req, res) => {
   req.on('end', async () => {
     if (serial) await (queue = queue.then(() => sleep(delayMs)));
     else await sleep(delayMs);
-    const headers = { 'content-type': String(req.headers['content-type']), authorization: String(req.headers.authorization ?? '') };
-    if (!dropIds && req.headers['x-request-id'] !== undefined) headers['x-request-id'] = String(req.headers['x-request-id']);
+    // Every request header but the connection's own (and x-request-id with drop-ids).
+    const { host, connection, 'content-length': _, 'x-request-id': id, ...headers } = req.headers;
+    if (!dropIds && id !== undefined) headers['x-request-id'] = id;
     const forward = (attempt) => {
       const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
         if (attempt < retries && (answer.statusCode === 429 || answer.statusCode >= 500)) {

@@ -153,6 +153,24 @@ t.test('abandoned streams: a gateway that cancels upstream, and one that lets th
   t.match(n.warnings.join('\n'), /of 4 streams the client abandoned, the gateway cancelled 0 upstream within 2000 ms/);
 });
 
+t.test('every route: messages and responses streams compared event by event, embeddings paired, a body of one\'s own', async (t) => {
+  const proxy = await delayingProxy(t, sim.url, 0);
+  for (const route of ['messages', 'responses'] as const) {
+    const { steps: [r], warnings } = await gatewayScenario({ sim: sim.url, target: proxy.url, route, stream: true, concurrency: [2], durationS: 0.5, rounds: 1 });
+    t.same(warnings, [], `${route}: no warnings`);
+    const n = r!.gateway.statuses['200']!;
+    t.ok(n > 10, `${route}: ${n} streams`);
+    t.same(r!.fidelity!.gateway, { checked: n, dropped: 0, added: 0, altered: 0, usageRewritten: 0, usageMissing: 0, noTerminator: 0, buffered: 0 }, `${route}: every stream compared, events, text, usage and terminator as sent`);
+    t.ok(r!.gateway.stream!.ttftMs.n === n && r!.overhead.chunk!.n >= n, `${route}: TTFT and per-event overhead measured`);
+  }
+  const e = await gatewayScenario({ sim: sim.url, target: proxy.url, route: 'embeddings', concurrency: [2], durationS: 0.5, rounds: 1 });
+  t.same(e.warnings, [], 'embeddings: no warnings');
+  t.equal(e.steps[0]!.overhead.start.n, e.steps[0]!.gateway.statuses['200'], 'embeddings: every request paired');
+  await t.rejects(gatewayScenario({ sim: sim.url, target: proxy.url, route: 'embeddings', stream: true, concurrency: [1], durationS: 0.2, rounds: 1 }), /embeddings do not stream/);
+  const own = await gatewayScenario({ sim: sim.url, target: proxy.url, body: { model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }, concurrency: [1], durationS: 0.3, rounds: 1 });
+  t.ok((own.steps[0]!.gateway.statuses['404'] ?? 0) > 0, 'a body of one\'s own is what is sent');
+});
+
 t.test('load values: numbers, lists, ramps and step lengths', async (t) => {
   t.same(loadSteps('500'), [500]);
   t.same(loadSteps('1,16,64'), [1, 16, 64]);
