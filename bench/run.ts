@@ -34,6 +34,7 @@
  *                       '{"fault":{"type":"rate_limit","retryAfterMs":200},"when":{"probability":0.2}}'
  *   --admin-key K       gateway: the admin key of a --sim simulator (for --fault)
  *   --target-pid PID    gateway: the gateway's process (and children): CPU µs per request and RSS over its phases
+ *   --outage 5s         gateway: every phase, the simulator answers 503 for this long (--outage-at: from when; default a third in)
  *   --cancel N          gateway: abandon N streams after their first token, each way: does the gateway cancel upstream?
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
@@ -101,6 +102,8 @@ const { values: opt, positionals } = parseArgs({
     'fail-if': { type: 'string' },
     'target-pid': { type: 'string' },
     route: { type: 'string' },
+    outage: { type: 'string' },
+    'outage-at': { type: 'string' },
     dialect: { type: 'string' },
     model: { type: 'string' },
     body: { type: 'string' },
@@ -172,6 +175,7 @@ async function runGateway(): Promise<unknown> {
       ...(opt.fault === undefined ? {} : { fault: JSON.parse(opt.fault) as Record<string, unknown> }),
       ...(adminKey === undefined ? {} : { adminKey }),
       cancel: Number(opt.cancel),
+      ...(opt.outage === undefined ? {} : { outage: { forS: stepSeconds(opt.outage), atS: opt['outage-at'] === undefined ? (opt.step === undefined ? duration : stepSeconds(opt.step)) / 3 : stepSeconds(opt['outage-at']) } }),
       ...(opt['target-pid'] === undefined ? {} : { targetPid: Number(opt['target-pid']) }),
     });
     printGateway(result);

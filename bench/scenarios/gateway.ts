@@ -54,6 +54,8 @@ export interface GatewayOptions {
   readonly cancel?: number;
   /** The gateway's process (its children counted too): CPU per request and RSS over its phases, from /proc. */
   readonly targetPid?: number;
+  /** An outage in every phase: from `atS` seconds after its start, for `forS`, the simulator answers every request 503 (admin API; needs `adminKey`). */
+  readonly outage?: { readonly atS: number; readonly forS: number };
 }
 
 /**
@@ -74,6 +76,18 @@ const PROMPT = 'Gateway benchmark: say something short.';
 function workload(o: GatewayOptions, model?: string, stream = o.stream ?? false): { path: string; headers: Record<string, string>; body: Record<string, unknown> } {
   const w = WORKLOADS[o.route ?? 'chat'];
   return { path: w.path, headers: { 'content-type': 'application/json', ...w.headers, ...o.headers }, body: o.body !== undefined ? { ...o.body, ...(stream ? { stream } : {}) } : w.body(model ?? o.model, stream) };
+}
+
+/** What the client and the simulator saw of an outage. */
+export interface Outage {
+  /** Requests sent during the outage that the client got no 2xx for. */
+  readonly errors: number;
+  /** From the outage's start to the first request sent after it that got a 2xx while it lasted; null: none did (no failover). */
+  readonly failoverMs: number | null;
+  /** From the outage's end to the first request sent after it that got a 2xx. */
+  readonly recoverMs: number | null;
+  /** From the outage's end to the first attempt the simulator saw after it: when traffic came back to the upstream that failed. */
+  readonly backMs: number | null;
 }
 
 /** Where a running phase stands. */
@@ -111,6 +125,8 @@ interface Phase {
   readonly seconds: number;
   /** The header names of the phase's first 2xx answer (what a gateway may strip). */
   readonly headerNames: string[];
+  /** With `outage`: when the simulator's outage was in force (Unix ms, from its rule's install to its removal). */
+  readonly outage?: { readonly from: number; readonly until: number };
   /** With `targetPid`, gateway phases: the gateway's CPU seconds over the phase, and its RSS sampled every RSS_EVERY_MS (Unix ms, bytes). */
   readonly gatewayProcess?: { readonly cpuSeconds: number; readonly rss: readonly (readonly [number, number])[] };
 }
@@ -131,6 +147,8 @@ export interface Side {
   readonly successRate: number;
   /** What the simulator saw of these requests: attempts per request, retries, waits kept. */
   readonly upstream: Upstream;
+  /** With `outage` (medians over the side's phases; README "Outages"). */
+  readonly outage?: Outage;
   /** Gateway side with `targetPid`: its CPU µs per request (every answer, 2xx or not) and RSS (MB) at its phases' start and end, and the most. */
   readonly process?: { readonly cpuUsPerRequest: number; readonly rssMb: { readonly start: number; readonly max: number; readonly end: number } };
   /** Streams, 2xx only (README "Definitions"). */
@@ -299,11 +317,51 @@ async function runPhase(base: string, via: 'direct' | 'gateway', load: Load, lab
   const watch = via === 'gateway' && o.targetPid !== undefined ? watchProcess(o.targetPid) : null;
   const sent: Sent[] = [];
   const live = o.live === undefined ? null : setInterval(() => o.live!(standing(sent, label, via, (performance.now() - started) / 1000)), LIVE_EVERY_MS);
+  const outage = o.outage === undefined ? null : scheduleOutage(o, o.outage);
   const requests = load.kind === 'closed' ? await closedLoop(target, lanes, seconds, sent) : await openLoop(target, load.rate, seconds, o.arrival ?? 'fixed', lanes, rng, sent);
   if (live !== null) clearInterval(live);
+  const window = outage === null ? null : await outage;
   target.agent.destroy();
   // Until the last answer: an open loop's rate falls below the offered one when answers lag behind.
-  return { via, requests, seconds: (performance.now() - started) / 1000, headerNames: target.headerNames ?? [], ...(watch === null ? {} : { gatewayProcess: watch() }) };
+  return { via, requests, seconds: (performance.now() - started) / 1000, headerNames: target.headerNames ?? [], ...(watch === null ? {} : { gatewayProcess: watch() }), ...(window === null ? {} : { outage: window }) };
+}
+
+/** Puts the simulator in an outage `atS` into the phase, for `forS`: resolves with when it surely was (its rule in force). */
+async function scheduleOutage(o: GatewayOptions, outage: { atS: number; forS: number }): Promise<{ from: number; until: number }> {
+  await new Promise((r) => setTimeout(r, outage.atS * 1000));
+  const remove = await installFault(o.sim, o.adminKey, { fault: { type: 'service_unavailable' } }, OUTAGE_RULE);
+  // Between the install's answer and the removal's request the rule is surely in force (every worker
+  // has it before the admin API answers): requests sent then all meet it.
+  const from = Date.now();
+  await new Promise((r) => setTimeout(r, outage.forS * 1000));
+  const until = Date.now();
+  await remove();
+  return { from, until };
+}
+
+const OUTAGE_RULE = 'gateway-bench-outage';
+
+/** An outage as one phase's client and the simulator saw it. */
+function outageOf(p: Phase, attempts: Attempts): Outage | null {
+  if (p.outage === undefined) return null;
+  const { from, until } = p.outage;
+  const bySend = [...p.requests].sort((a, b) => a.sent - b.sent);
+  const during = bySend.filter((r) => r.sent >= from && r.sent < until);
+  const firstOk = (rs: Sent[], since: number): number | null => {
+    const r = rs.find((x) => ok(x) && x.sent >= since);
+    return r === undefined ? null : Math.round((r.sent - since) * 10) / 10;
+  };
+  const back = bySend.flatMap((r) => attempts.of(r.id).map((a) => a.arrived)).filter((t) => t >= until).sort((a, b) => a - b)[0];
+  return { errors: during.filter((r) => !ok(r)).length, failoverMs: firstOk(during, from), recoverMs: firstOk(bySend, until), backMs: back === undefined ? null : Math.round((back - until) * 10) / 10 };
+}
+
+/** The median outage over a side's phases (each had one). */
+function outages(ps: Phase[], attempts: Attempts): Pick<Side, 'outage'> {
+  const seen = ps.map((p) => outageOf(p, attempts)).filter((x) => x !== null);
+  if (seen.length === 0) return {};
+  const mid = <T>(xs: T[]): T => xs[Math.floor(xs.length / 2)]!;
+  const nullableMedian = (xs: (number | null)[]): number | null => mid([...xs].sort((a, b) => (a ?? Infinity) - (b ?? Infinity)));
+  return { outage: { errors: mid(seen.map((x) => x.errors).sort((a, b) => a - b)), failoverMs: nullableMedian(seen.map((x) => x.failoverMs)), recoverMs: nullableMedian(seen.map((x) => x.recoverMs)), backMs: nullableMedian(seen.map((x) => x.backMs)) } };
 }
 
 /** How often the gateway's RSS is read during its phases. */
@@ -391,6 +449,7 @@ function side(ps: Phase[], open: boolean, stream: boolean, attempts: Attempts): 
     successRate: rs.length === 0 ? NaN : Math.round((x.latency.length / rs.length) * 10_000) / 10_000,
     upstream: upstreamOf(rs.map((r) => r.id), attempts),
     ...processOf(ps, rs.length),
+    ...outages(ps, attempts),
     ...(open ? { lagMs: distribution(lags), late: lags.filter((l) => l > LATE_MS).length } : {}),
     ...(stream ? { stream: { ttftMs: distribution(x.ttft), itlMs: distribution(x.itl), tpotMs: distribution(x.tpot), tokensPerSecond: Math.round(x.tokens / seconds) } } : {}),
   };
@@ -460,6 +519,7 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
   const runStart = now();
   await collect(Date.now()); // before any load: no records, no run
   if (o.route === 'embeddings' && (o.stream || o.cancel)) throw new Error('embeddings do not stream: --stream and --cancel need another --route');
+  if (o.outage !== undefined && o.adminKey === undefined) throw new Error('--outage needs the simulator\'s admin key: --admin-key K (a simulator the harness starts gets one of its own)');
   const removeFault = o.fault === undefined ? null : await installFault(o.sim, o.adminKey, o.fault);
   try {
     const stepPhases = await runSteps(o, loads, label, tag, rng, collect);
@@ -513,7 +573,8 @@ function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string,
   const spans = (r: Sent): { in: number; out: number } | null => {
     const first = attempts.of(r.id)[0];
     const last = attempts.last(r.id);
-    return first === undefined || last === undefined || !ok(r) ? null : { in: first.arrived - r.sent, out: r.first - last.first };
+    // Only when the simulator's last attempt answered: a gateway may have answered from elsewhere (a fallback upstream).
+    return first === undefined || last === undefined || last.status >= 300 || !ok(r) ? null : { in: first.arrived - r.sent, out: r.first - last.first };
   };
 
   const warnings: string[] = [];
@@ -581,7 +642,7 @@ function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string,
 /** Prints a result as a reader should see it: warnings first, loudly. */
 export function printGateway(r: GatewayResult): void {
   for (const w of r.warnings) console.log(`WARNING: ${w}`);
-  const row = (s: Side) => ({ ...(s.process ? { 'CPU µs/request': s.process.cpuUsPerRequest, 'RSS max MB': s.process.rssMb.max } : {}), requests: s.requests, '2xx share': s.successRate, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, 'attempts/request': s.upstream.amplification, ...(s.upstream.toldToWait > 0 ? { 'waits kept': `${s.upstream.honoured}/${s.upstream.toldToWait}` } : {}), ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
+  const row = (s: Side) => ({ ...(s.outage ? { 'outage errors': s.outage.errors, 'failover ms': s.outage.failoverMs ?? 'never', 'recover ms': s.outage.recoverMs, 'back ms': s.outage.backMs } : {}), ...(s.process ? { 'CPU µs/request': s.process.cpuUsPerRequest, 'RSS max MB': s.process.rssMb.max } : {}), requests: s.requests, '2xx share': s.successRate, 'req/s (2xx)': s.rps, 'p50 ms': s.latencyMs.p50, 'p99 ms': s.latencyMs.p99, 'attempts/request': s.upstream.amplification, ...(s.upstream.toldToWait > 0 ? { 'waits kept': `${s.upstream.honoured}/${s.upstream.toldToWait}` } : {}), ...(s.lagMs ? { 'lag p99 ms': s.lagMs.p99, late: s.late } : {}) });
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load} direct`, row(s.direct)], [`${s.load} gateway`, row(s.gateway)]])));
   console.log('what the gateway added per request (paired by x-request-id), ms:');
   console.table(Object.fromEntries(r.steps.flatMap((s) => [[`${s.load}: in (send → simulator)`, s.overhead.start], [`${s.load}: first token (simulator → client)`, s.overhead.firstToken], ...(s.overhead.chunk ? [[`${s.load}: each event (simulator → client)`, s.overhead.chunk]] : [])])));

@@ -142,12 +142,10 @@ export async function cancelCheck(
 }
 
 /** Installs a fault rule on the simulator for the run (admin API); returns what removes it. */
-export async function installFault(sim: string, adminKey: string | undefined, rule: Record<string, unknown>): Promise<() => Promise<void>> {
+export async function installFault(sim: string, adminKey: string | undefined, rule: Record<string, unknown>, name = 'gateway-bench'): Promise<() => Promise<void>> {
   if (adminKey === undefined) throw new Error('--fault needs the simulator\'s admin key: --admin-key K (a simulator the harness starts gets one of its own)');
   const headers = { 'content-type': 'application/json', 'x-admin-key': adminKey };
-  const res = await fetch(`${sim}/admin/faults`, { method: 'POST', headers, body: JSON.stringify({ ...rule, name: FAULT_NAME }) });
+  const res = await fetch(`${sim}/admin/faults`, { method: 'POST', headers, body: JSON.stringify({ ...rule, name }) });
   if (res.status >= 300) throw new Error(`the simulator refused the fault rule (${res.status}): ${await res.text()}`);
-  return async () => void (await fetch(`${sim}/admin/faults/${FAULT_NAME}`, { method: 'DELETE', headers }));
+  return async () => void (await fetch(`${sim}/admin/faults/${name}`, { method: 'DELETE', headers }));
 }
-
-const FAULT_NAME = 'gateway-bench';

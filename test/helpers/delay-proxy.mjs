@@ -10,7 +10,8 @@
 // again, up to n times, when the upstream answers 429 or 5xx, after the wait its `retry-after-ms`
 // (else `retry-after`) says, or at once with `impatient`; `cancel` ends the upstream request when
 // the client goes away (without it, the upstream answer is read to its end, as by a gateway that
-// does not propagate cancellation). It prints {"listening":port} once, then {"held":ms} per request: how long it
+// does not propagate cancellation); `fallback=<url>` sends a request the upstream answered with a
+// 5xx to that second upstream at once (a gateway's failover). It prints {"listening":port} once, then {"held":ms} per request: how long it
 // really kept the request, from its arrival to the moment the forwarded request was handed to the
 // kernel (timers fire late).
 import { Agent, createServer, request } from 'node:http';
@@ -25,6 +26,7 @@ const mangle = options.includes('mangle');
 const retries = Number(options.find((o) => o.startsWith('retries='))?.slice(8) ?? 0);
 const impatient = options.includes('impatient');
 const cancel = options.includes('cancel');
+const fallback = options.find((o) => o.startsWith('fallback='))?.slice(9);
 const [stallAt, stallMs] = (options.find((o) => o.startsWith('stall='))?.slice(6).split(':') ?? ['0', '0']).map(Number);
 const agent = new Agent({ keepAlive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -41,12 +43,17 @@ const server = createServer((req, res) => {
     // Every request header but the connection's own (and x-request-id with drop-ids).
     const { host, connection, 'content-length': _, 'x-request-id': id, ...headers } = req.headers;
     if (!dropIds && id !== undefined) headers['x-request-id'] = id;
-    const forward = (attempt) => {
-      const up = request(`${upstream}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
+    const forward = (attempt, base = upstream) => {
+      const up = request(`${base}${req.url}`, { method: 'POST', headers, agent }, (answer) => {
+        if (fallback !== undefined && base !== fallback && answer.statusCode >= 500) {
+          answer.resume();
+          answer.on('end', () => forward(attempt, fallback));
+          return;
+        }
         if (attempt < retries && (answer.statusCode === 429 || answer.statusCode >= 500)) {
           const ms = answer.headers['retry-after-ms'] ?? (answer.headers['retry-after'] === undefined ? undefined : Number(answer.headers['retry-after']) * 1000);
           answer.resume();
-          answer.on('end', () => setTimeout(() => forward(attempt + 1), impatient ? 0 : Number(ms ?? 0)));
+          answer.on('end', () => setTimeout(() => forward(attempt + 1, base), impatient ? 0 : Number(ms ?? 0)));
           return;
         }
         const { connection, 'keep-alive': _, 'transfer-encoding': __, 'content-length': ___, ...rest } = answer.headers;
@@ -57,7 +64,7 @@ const server = createServer((req, res) => {
         if (cancel) res.on('close', () => res.writableFinished || up.destroy());
       });
       up.on('error', () => res.destroy());
-      if (attempt === 0) up.on('finish', () => process.stdout.write(`${JSON.stringify({ held: performance.now() - arrived })}\n`));
+      if (attempt === 0 && base === upstream) up.on('finish', () => process.stdout.write(`${JSON.stringify({ held: performance.now() - arrived })}\n`));
       up.end(Buffer.concat(chunks));
     };
     forward(0);

@@ -153,6 +153,29 @@ t.test('abandoned streams: a gateway that cancels upstream, and one that lets th
   t.match(n.warnings.join('\n'), /of 4 streams the client abandoned, the gateway cancelled 0 upstream within 2000 ms/);
 });
 
+t.test('an outage: a gateway that fails over to a second upstream, and one that passes the errors on', async (t) => {
+  // The simulator answers 503 from 0.5 s into each phase for 0.6 s; the backup never fails.
+  const backup = await startServer({ timeScale: 0 });
+  t.teardown(() => backup.close());
+  const outage = { atS: 0.5, forS: 0.6 };
+  const failing = await delayingProxy(t, sim.url, 0, `fallback=${backup.url}`);
+  const f = await gatewayScenario({ sim: sim.url, target: failing.url, concurrency: [2], durationS: 1.5, rounds: 1, outage, adminKey: ADMIN });
+  const [d, g] = [f.steps[0]!.direct.outage!, f.steps[0]!.gateway.outage!];
+  t.ok(d.errors > 20 && d.failoverMs === null, `direct: ${d.errors} errors and no failover`);
+  t.ok(d.recoverMs !== null && d.recoverMs < 100, `direct: answers again ${d.recoverMs} ms after the outage`);
+  t.equal(g.errors, 0, 'through the failing-over gateway: no errors');
+  t.ok(g.failoverMs !== null && g.failoverMs < 50, `failed over ${g.failoverMs} ms into the outage`);
+  t.ok(g.backMs !== null && g.backMs < 100, `and back on the first upstream ${g.backMs} ms after it`);
+  t.ok(f.steps[0]!.gateway.successRate === 1, 'every answer 2xx');
+
+  const passing = await delayingProxy(t, sim.url, 0);
+  const p = await gatewayScenario({ sim: sim.url, target: passing.url, concurrency: [2], durationS: 1.5, rounds: 1, outage, adminKey: ADMIN });
+  const pg = p.steps[0]!.gateway.outage!;
+  t.ok(pg.errors > 20 && pg.failoverMs === null, `a gateway without failover: ${pg.errors} errors, no failover`);
+  t.ok(pg.recoverMs !== null && pg.recoverMs < 100, `recovered ${pg.recoverMs} ms after the outage`);
+  await t.rejects(gatewayScenario({ sim: sim.url, target: passing.url, concurrency: [1], durationS: 0.2, rounds: 1, outage }), /--outage needs the simulator's admin key/);
+});
+
 t.test('every route: messages and responses streams compared event by event, embeddings paired, a body of one\'s own', async (t) => {
   const proxy = await delayingProxy(t, sim.url, 0);
   for (const route of ['messages', 'responses'] as const) {
