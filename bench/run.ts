@@ -124,7 +124,8 @@ function withPreset(args: string[]): string[] {
 const simArgs = [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', opt['sim-port']!, '--workers', opt.workers!, '--drain-timeout-ms', '1000', ...opt['sim-flags']!.split(' ').filter(Boolean)];
 const duration = Number(opt.duration);
 const TTY = process.stdout.isTTY === true;
-const out = opt.out ?? join(ROOT, 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+// In the working directory: `npm run bench` runs in the project's root, `llm-simulator bench` where it is called.
+const out = opt.out ?? join(process.cwd(), 'bench/results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const want = (s: string): boolean => opt.scenario === 'all' || opt.scenario === s;
 
 async function main(): Promise<void> {

@@ -58,6 +58,8 @@ export function helpText(): string {
     '',
     'usage: llm-simulator [--config FILE] [--key value ...]',
     '       llm-simulator --help | --version | --print-config | --check-config',
+    '       llm-simulator bench gateway --target URL [...]   the gateway benchmark (README "Gateway benchmark")',
+    '       llm-simulator bench compare a.json b.json [--fail-if "p99-overhead>+10%"]',
     '',
     '  --help, -h          this text',
     '  --version, -v       the version',

@@ -7,6 +7,12 @@ import { answerCli } from './cli.js';
 async function main(): Promise<void> {
   // The HTTP side (uWS, routes, tokenizers) loads only where it serves: not in the primary.
   if (cluster.isWorker) return (await import('./cluster/http-worker.js')).runHttpWorker();
+  // `llm-simulator bench …` is the benchmark harness (bench/run.ts), shipped in the package.
+  if (process.argv[2] === 'bench') {
+    process.argv.splice(2, 1);
+    await import('../bench/run.js');
+    return;
+  }
   let config;
   try {
     if (answerCli(process.argv.slice(2), process.env)) return;

@@ -20,7 +20,7 @@ t.test('npm pack, install the tarball, run it with npx', async (t) => {
   t.equal(packed.status, 0, `npm pack: ${packed.stderr.slice(-500)}`);
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const paths = files.map((f) => f.path);
-  t.ok(paths.includes('dist/src/main.js') && paths.includes('dist/workers/plan.js') && paths.includes('README.md'), 'the tarball holds the server, its thread tasks and the README');
+  t.ok(paths.includes('dist/src/main.js') && paths.includes('dist/workers/plan.js') && paths.includes('README.md') && paths.includes('dist/bench/run.js'), 'the tarball holds the server, its thread tasks, the benchmark harness and the README');
   t.notOk(paths.some((p) => p.startsWith('test/') || p.startsWith('src/') || p.startsWith('bench/') || p.endsWith('.map')), 'and no tests, sources, benchmarks or source maps');
 
   const app = join(dir, 'app');
@@ -32,6 +32,9 @@ t.test('npm pack, install the tarball, run it with npx', async (t) => {
   const version = run('npx', ['--no-install', 'llm-simulator', '--version'], app);
   t.equal(version.stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version, 'npx llm-simulator --version');
   t.match(run('npx', ['--no-install', 'llm-simulator', '--help'], app).stdout, /--compression\.enabled/, 'and --help lists the config flags');
+  // The benchmark harness ships too: `llm-simulator bench …` reaches bench/run.ts.
+  const bench = run('npx', ['--no-install', 'llm-simulator', 'bench', 'compare'], app);
+  t.match(bench.stderr, /compare needs two result files/, 'npx llm-simulator bench runs the harness');
 
   // The bin npx runs, started directly so that signals reach the simulator, not an npm process.
   const server = spawn(join(app, 'node_modules/.bin/llm-simulator'), ['--host', '127.0.0.1', '--port', '0', '--workers', '1', '--warm-up', 'false'], { cwd: app, stdio: ['ignore', 'pipe', 'inherit'] });
