@@ -622,9 +622,10 @@ function summarise(o: GatewayOptions, loads: Load[], label: (l: Load) => string,
       const [up, through] = [fellBehind(direct, load.rate), fellBehind(gateway, load.rate)];
       saturated = up !== null || through !== null;
       const kept = knee === undefined ? '' : `; the last rate kept up with: ${knee} req/s`;
+      // A queue is the stronger fact: a client late beside a queue is the queue's doing (one machine).
       if (up === 'queue') warnings.push(`${result.load}: the simulator itself fell behind (a queue built up direct); the gateway cannot be judged at this rate${kept}`);
-      else if (up === 'late' || through === 'late') warnings.push(`${result.load}: the client could not send at this rate on time (a tenth of the sends left over half a gap late); this step measures the client${kept}`);
       else if (through === 'queue') warnings.push(`${result.load}: the gateway fell behind (a queue built up during the step)${kept}`);
+      else if (up === 'late' || through === 'late') warnings.push(`${result.load}: the client could not send at this rate on time (a tenth of the sends left over half a gap late); this step measures the client${kept}`);
       else if (loads.length > 1) knee = load.rate;
     }
     return result;
