@@ -82,7 +82,7 @@ function workload(o: GatewayOptions, model?: string, stream = o.stream ?? false)
 export interface Outage {
   /** Requests sent during the outage that the client got no 2xx for. */
   readonly errors: number;
-  /** From the outage's start to the first request sent after it that got a 2xx while it lasted; null: none did (no failover). */
+  /** From the outage's start to the first request sent after it whose 2xx came back before it ended; null: none did (no failover). */
   readonly failoverMs: number | null;
   /** From the outage's end to the first request sent after it that got a 2xx. */
   readonly recoverMs: number | null;
@@ -347,12 +347,14 @@ function outageOf(p: Phase, attempts: Attempts): Outage | null {
   const { from, until } = p.outage;
   const bySend = [...p.requests].sort((a, b) => a.sent - b.sent);
   const during = bySend.filter((r) => r.sent >= from && r.sent < until);
-  const firstOk = (rs: Sent[], since: number): number | null => {
-    const r = rs.find((x) => ok(x) && x.sent >= since);
+  // A failover's 2xx must be back before the outage ended: one sent just before its end may reach the
+  // simulator after the rule is gone, and that is recovery, not failover.
+  const firstOk = (rs: Sent[], since: number, answeredBy = Infinity): number | null => {
+    const r = rs.find((x) => ok(x) && x.sent >= since && x.end < answeredBy);
     return r === undefined ? null : Math.round((r.sent - since) * 10) / 10;
   };
   const back = bySend.flatMap((r) => attempts.of(r.id).map((a) => a.arrived)).filter((t) => t >= until).sort((a, b) => a - b)[0];
-  return { errors: during.filter((r) => !ok(r)).length, failoverMs: firstOk(during, from), recoverMs: firstOk(bySend, until), backMs: back === undefined ? null : Math.round((back - until) * 10) / 10 };
+  return { errors: during.filter((r) => !ok(r)).length, failoverMs: firstOk(during, from, until), recoverMs: firstOk(bySend, until), backMs: back === undefined ? null : Math.round((back - until) * 10) / 10 };
 }
 
 /** The median outage over a side's phases (each had one). */
