@@ -45,7 +45,7 @@ import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
 import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest, requestedMaxTokens } from './limits.js';
 import { requested, Tracing, tracingSchema } from '../tracing/tracing.js';
-import { BodyResult, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
+import { BodyResult, HEADER, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
 type PostHandler = (body: unknown, ctx: RouteContext) => Generation | JsonReply | Promise<Generation | JsonReply>;
@@ -457,13 +457,13 @@ export class Server {
   private exchange(res: HttpResponse, req: HttpRequest, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
     const requestId = headers.requestId !== '' ? headers.requestId : dialect.newRequestId();
     const { cors } = this;
-    const edgeLines = (cors.on ? cors.responseLines(req.getHeader('origin')) : null) ?? dialect.exposeLines;
+    const edgeLines = (cors.on ? cors.responseLines(req.getHeader(HEADER.origin)) : null) ?? dialect.exposeLines;
     const ex = new Exchange(res, this.services, method, route, url, dialect, requestId, headers.requestId, edgeLines);
     const { compression, tracing } = this.services;
-    if (tracing !== null) ex.span = tracing.start(method, route, url, dialect.name, req.getHeader('traceparent'), req.getHeader('tracestate'));
+    if (tracing !== null) ex.span = tracing.start(method, route, url, dialect.name, req.getHeader(HEADER.traceparent), req.getHeader(HEADER.tracestate));
     if (compression !== null) {
       ex.compression = compression;
-      ex.encoding = negotiate(req.getHeader('accept-encoding'));
+      ex.encoding = negotiate(req.getHeader(HEADER.acceptEncoding));
     }
     return ex;
   }
@@ -491,7 +491,7 @@ export class Server {
     const limit = this.config.bodyLimitBytes;
     // Counted by endpoint from here on: `unknown` until the body names a model of the catalogue.
     ex.modelLabel = 'unknown';
-    const declared = Number(req.getHeader('content-length'));
+    const declared = Number(req.getHeader(HEADER.contentLength));
     if (declared > limit) {
       // Answer before reading a byte; close, since the rest of the body will not be read.
       ex.replyError(tooLarge(limit), true);
