@@ -27,7 +27,7 @@ export interface AccessEntry {
   readonly url: string;
   readonly requestId: string;
   /** The configured key it presented (its name is logged, never the key). */
-  readonly key: { readonly name: string } | null;
+  readonly key: { readonly nameJson: string } | null;
   /** The model as a metrics label, '' off the API routes. */
   readonly modelLabel: string;
   /** A generation's prompt and completion tokens (as sent so far), -1 for other requests. */
@@ -66,7 +66,7 @@ export class AccessLog {
    */
   write(entry: AccessEntry, status: number, ms: number): void {
     let line = `{"level":${INFO},"time":${Date.now()}${this.prefix}${entry.method}","path":${JSON.stringify(entry.url)},"status":${status},"ms":${tenths(ms)},"requestId":${JSON.stringify(entry.requestId)}`;
-    if (entry.key !== null) line += `,"key":${JSON.stringify(entry.key.name)}`;
+    if (entry.key !== null) line += `,"key":${entry.key.nameJson}`;
     if (entry.modelLabel !== '') line += `,"model":${JSON.stringify(entry.modelLabel)}`;
     if (entry.promptTokens >= 0) line += `,"promptTokens":${entry.promptTokens},"completionTokens":${entry.completionTokens}`;
     if (entry.ttftMs >= 0) line += `,"ttftMs":${tenths(entry.ttftMs)}`;

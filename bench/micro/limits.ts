@@ -31,7 +31,7 @@ function phase(name: string, run: (i: number) => void): { phase: string; 'ns/req
 }
 
 let sink: unknown;
-const key = (i: number) => ring.check(names[i % 1000]!);
+const key = (i: number) => ring.check(`Bearer ${names[i % 1000]!}`, '');
 const plan = (i: number) => limiter.plan(clients[i % 1000]!, null, 'gpt-4o-mini', 'chat.completions');
 // What the headers are added to: the exchange's dialect and header list.
 const ex = { dialect: { name: 'openai' }, headerLines: '' } as unknown as Exchange;

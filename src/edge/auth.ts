@@ -52,6 +52,8 @@ export function keysFromEnv(list: string): { mode: 'keys'; keys: { key?: string;
 /** A configured key as the edge knows it: never the key, only its digest. */
 export interface ApiKey {
   readonly name: string;
+  /** The name as a JSON string literal, for the access log's line (made once, not per request). */
+  readonly nameJson: string;
   readonly digest: Buffer;
   readonly models: readonly RegExp[] | null;
   readonly limits: LimitSpec | null;
@@ -84,11 +86,12 @@ export function sameKey(presented: string, digest: Buffer): boolean {
 export class KeyRing {
   private readonly byDigest = new Map<string, ApiKey>();
   /**
-   * Keys already verified, by the string presented, so a client's every request is not hashed
-   * again (SHA-256 through OpenSSL costs ~1 µs a request, more than the rest of the check). Only
-   * keys that matched enter it. A lookup is a hash-table probe on V8's seeded string hash, not a
-   * comparison that advances byte by byte, so a wrong guess learns nothing about how close it
-   * came; that a key is valid, the response says anyway. Bounded: cleared when full.
+   * Keys already verified, by the header value as sent (`Bearer sk-…`, or the `x-api-key`), so a
+   * client's every request is neither parsed nor hashed again (SHA-256 through OpenSSL costs ~1 µs
+   * a request, more than the rest of the check). Only keys that matched enter it. A lookup is a
+   * hash-table probe on V8's seeded string hash, not a comparison that advances byte by byte, so
+   * a wrong guess learns nothing about how close it came; that a key is valid, the response says
+   * anyway. Bounded: cleared when full.
    */
   private readonly verified = new Map<string, AuthResult>();
   readonly mode: AuthConfig['mode'];
@@ -99,7 +102,8 @@ export class KeyRing {
     this.publicPaths = new Set(config.public);
     config.keys.forEach((k, i) => {
       const digest = k.sha256 !== undefined ? Buffer.from(k.sha256, 'hex') : digestOf(k.key!);
-      this.byDigest.set(digest.toString('latin1'), { name: k.name ?? `key${i + 1}`, digest, models: k.models?.map(globRegExp) ?? null, limits: k.limits ?? null });
+      const name = k.name ?? `key${i + 1}`;
+      this.byDigest.set(digest.toString('latin1'), { name, nameJson: JSON.stringify(name), digest, models: k.models?.map(globRegExp) ?? null, limits: k.limits ?? null });
     });
   }
 
@@ -113,18 +117,22 @@ export class KeyRing {
     return authorization.startsWith('Bearer ') || authorization.startsWith('bearer ') ? authorization.slice(7).trim() : '';
   }
 
-  check(presented: string): AuthResult {
-    if (this.mode === 'any' || (this.mode === 'required' && presented !== '')) return ANONYMOUS;
-    if (presented === '') return { ok: false, reason: 'missing' };
-    const known = this.verified.get(presented);
+  /** The check of a request's key headers (`presented` below says which one counts). */
+  check(authorization: string, xApiKey: string): AuthResult {
+    if (this.mode === 'any') return ANONYMOUS;
+    const sent = xApiKey !== '' ? xApiKey : authorization;
+    const known = this.verified.get(sent);
     if (known !== undefined) return known;
+    const presented = KeyRing.presented(authorization, xApiKey);
+    if (this.mode === 'required' && presented !== '') return ANONYMOUS;
+    if (presented === '') return { ok: false, reason: 'missing' };
     const digest = digestOf(presented);
     const key = this.byDigest.get(digest.toString('latin1'));
     if (key === undefined || !timingSafeEqual(digest, key.digest)) return { ok: false, reason: 'invalid' };
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
     // The result itself is kept: a verified key's requests allocate nothing here.
     const result = { ok: true, key } as const;
-    this.verified.set(presented, result);
+    this.verified.set(sent, result);
     return result;
   }
 }

@@ -421,11 +421,11 @@ export class Server {
    */
   private authorize(ex: Exchange, headers: RequestHeaders): boolean {
     const checked = this.checkKey(ex.url, headers, ex.dialect.name);
-    if ('refusal' in checked) {
-      ex.replyError(checked.refusal);
+    if (checked instanceof SimError) {
+      ex.replyError(checked);
       return false;
     }
-    ex.key = checked.key;
+    ex.key = checked;
     return true;
   }
 
@@ -439,19 +439,18 @@ export class Server {
     const headers = readHeaders(req, false);
     const dialect = BY_HEADERS(headers);
     const checked = this.checkKey(path, headers, dialect.name);
-    if (!('refusal' in checked)) return true;
-    writeResponse(res, dialect.status(checked.refusal), JSON_TYPE, '', [], dialect.errorBody(checked.refusal, dialect.newRequestId()));
+    if (!(checked instanceof SimError)) return true;
+    writeResponse(res, dialect.status(checked), JSON_TYPE, '', [], dialect.errorBody(checked, dialect.newRequestId()));
     return false;
   }
 
-  /** The one key check behind both: the configured key (null when none applies), or the dialect's 401 to answer with (counted). */
-  private checkKey(path: string, headers: RequestHeaders, dialect: 'openai' | 'anthropic'): { key: ApiKey | null } | { refusal: SimError } {
-    if (this.keys.mode === 'any' || this.keys.isPublic(path)) return { key: null };
-    const presented = KeyRing.presented(headers.authorization, headers.xApiKey);
-    const auth = this.keys.check(presented);
-    if (auth.ok) return { key: auth.key };
+  /** The one key check behind both: the configured key (null when none applies), or the dialect's 401 to answer with (counted). Allocates nothing for a key it has verified before. */
+  private checkKey(path: string, headers: RequestHeaders, dialect: 'openai' | 'anthropic'): ApiKey | null | SimError {
+    if (this.keys.mode === 'any' || this.keys.isPublic(path)) return null;
+    const auth = this.keys.check(headers.authorization, headers.xApiKey);
+    if (auth.ok) return auth.key;
     this.services.metrics.authFailure(auth.reason);
-    return { refusal: authError(auth.reason, dialect, presented) };
+    return authError(auth.reason, dialect, KeyRing.presented(headers.authorization, headers.xApiKey));
   }
 
   private exchange(res: HttpResponse, req: HttpRequest, dialect: Dialect, method: string, route: string, url: string, headers: RequestHeaders): Exchange {
@@ -519,8 +518,9 @@ export class Server {
           // As the vendors answer a model the key's organisation cannot use: the unknown-model 404.
           return ex.replyError(faultError('model_not_found', { type: 'model_not_found' }, ex.dialect.name, model).err);
         }
-        if (!this.limiter.active) return this.faulted(ex, route, handler, body, model, ctx, ruleHeaders);
-        limitRequest(ex, this.limiter, route.name!, model, ex.modelLabel, body, this.config, () => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders));
+        const limited = this.limiter.active ? limitRequest(ex, this.limiter, route.name!, model, ex.modelLabel, body, this.config) : true;
+        if (limited === true) return this.faulted(ex, route, handler, body, model, ctx, ruleHeaders);
+        if (limited !== false) void limited.then((go) => go && ex.later(() => this.faulted(ex, route, handler, body, model, ctx, ruleHeaders)));
       } catch (err) {
         ex.fail(err);
       }

@@ -153,9 +153,9 @@ abstract class Delivery implements Waiter, Timed {
   /** The rate limits' reservation, settled to the tokens really counted and sent. */
   private settle(): void {
     const { ex } = this;
-    if (ex.settle === null) return;
-    ex.settle(this.gen.sim.promptTokens, this.generated());
-    ex.settle = null;
+    if (ex.reservation === null) return;
+    ex.reservation.settle(this.gen.sim.promptTokens, this.generated());
+    ex.reservation = null;
   }
 
   /** Tokens of the answer sent (or, cut short, sent so far). */

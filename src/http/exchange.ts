@@ -9,6 +9,7 @@ import type { Scheduler } from '../sim/scheduler.js';
 import type { Admission } from '../faults/admission.js';
 import type { FaultSpec } from '../faults/catalogue.js';
 import type { ApiKey } from '../edge/auth.js';
+import type { Reservation } from './limits.js';
 import { writeFaulted } from './faults.js';
 import { writeHead, writeResponse } from './uws.js';
 import { compressBody, CompressedStream, encodedLines, VARY, type CompressionConfig, type Encoding } from './compress.js';
@@ -98,8 +99,8 @@ export class Exchange {
   span: Span | null = null;
   /** The configured API key the request presented (auth mode `keys`), else null. */
   key: ApiKey | null = null;
-  /** Set by the rate limits: gives back what the request reserved and did not use, once its tokens are known. */
-  settle: ((promptTokens: number, completionTokens: number) => void) | null = null;
+  /** Set by the rate limits: what the request reserved, to settle once its tokens are known. */
+  reservation: Reservation | null = null;
   readonly startedAt = performance.now();
   /** The concurrency gate holding a place for this exchange, or a place in its queue (`gateQueued`). */
   gate: ConcurrencyGate | null = null;

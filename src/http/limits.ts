@@ -103,16 +103,19 @@ function addStateHeaders(ex: Exchange, state: readonly BucketState[]): void {
 }
 
 /**
- * Runs the limits for an exchange: `next` goes on with the request when every bucket admits it
- * (its headers added, its reservation settled when the answer is done); otherwise the dialect's
- * 429 with `retry-after` in whole seconds (at least 1) and the same headers. The admitted path
- * allocates only the cost and the headers (it runs for every request while limits are on).
+ * Runs the limits for an exchange: true when every bucket admits it now (its headers added, its
+ * reservation settled when the answer is done), false when it was refused (answered with the
+ * dialect's 429, `retry-after` in whole seconds, at least 1, and the same headers), or a promise
+ * of either when the store is asked first (a refusal then answered inside the exchange's cork,
+ * by `later`; the caller resumes an admitted one the same way). The caller goes
+ * on itself, so the admitted path allocates only the cost, the reservation and the headers: it
+ * runs for every request while limits are on.
  */
-export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, model: string, modelId: string, body: unknown, config: Readonly<Config>, next: () => void): void {
+export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, model: string, modelId: string, body: unknown, config: Readonly<Config>): boolean | Promise<boolean> {
   // Without a key, the client is its address: the raw 16 bytes as an id (formatting it as text cost ~1 µs a request).
   const client = ex.key?.name ?? `ip:${Buffer.from(ex.res.getRemoteAddress()).toString('latin1')}`;
   const plan = limiter.plan(client, ex.key?.limits ?? null, model, route);
-  if (plan.buckets.length === 0) return next();
+  if (plan.buckets.length === 0) return true;
   const told = limiter.early(client);
   if (told !== null) {
     ex.services.metrics.retryAfterViolated(ex.key?.name ?? 'ip');
@@ -120,31 +123,45 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
   }
   const cost = costOf(body, config);
   const decision = limiter.admit(plan, cost);
-  if (decision === true) return admitted(ex, limiter, plan, cost, next);
+  if (decision === true) return admitted(ex, limiter, plan, cost);
   if (!(decision instanceof Promise)) return refuse(ex, limiter, client, route, model, modelId, decision, amountOf(cost, decision.refused.dimension));
-  decision.then(
-    (d) => ex.later(() => (d === true ? admitted(ex, limiter, plan, cost, next) : refuse(ex, limiter, client, route, model, modelId, d, amountOf(cost, d.refused.dimension)))),
+  return decision.then(
+    (d) => {
+      if (d === true) return admitted(ex, limiter, plan, cost);
+      ex.later(() => refuse(ex, limiter, client, route, model, modelId, d, amountOf(cost, d.refused.dimension)));
+      return false;
+    },
     (err: unknown) => {
       // The primary's budget did not answer: the request goes on unlimited rather than hang.
       ex.services.log.warn({ err, requestId: ex.requestId }, 'rate-limit budget unavailable; request admitted');
-      ex.later(next);
+      return true;
     },
   );
 }
 
-function admitted(ex: Exchange, limiter: Limiter, plan: Plan, cost: ReturnType<typeof costOf>, next: () => void): void {
-  limiter.tightest(plan, ex, addLimitLines);
-  if (plan.settles) {
-    ex.settle = (prompt, completion) => {
-      limiter.settle(plan, 'tokens', cost.tokens - prompt - completion);
-      limiter.settle(plan, 'inputTokens', cost.inputTokens - prompt);
-      limiter.settle(plan, 'outputTokens', cost.outputTokens - completion);
-    };
+/** What an admitted request reserved, given back in part when its answer turns out shorter (`Exchange.reservation`). */
+export class Reservation {
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly plan: Plan,
+    private readonly cost: Cost,
+  ) {}
+
+  settle(promptTokens: number, completionTokens: number): void {
+    const { limiter, plan, cost } = this;
+    limiter.settle(plan, 'tokens', cost.tokens - promptTokens - completionTokens);
+    limiter.settle(plan, 'inputTokens', cost.inputTokens - promptTokens);
+    limiter.settle(plan, 'outputTokens', cost.outputTokens - completionTokens);
   }
-  next();
 }
 
-function refuse(ex: Exchange, limiter: Limiter, client: string, route: FaultRoute, model: string, modelId: string, r: Refusal, requested: number): void {
+function admitted(ex: Exchange, limiter: Limiter, plan: Plan, cost: Cost): true {
+  limiter.tightest(plan, ex, addLimitLines);
+  if (plan.settles) ex.reservation = new Reservation(limiter, plan, cost);
+  return true;
+}
+
+function refuse(ex: Exchange, limiter: Limiter, client: string, route: FaultRoute, model: string, modelId: string, r: Refusal, requested: number): false {
   const { refused, retryAfterMs } = r;
   addStateHeaders(ex, r.state);
   ex.services.metrics.rateLimited(refused.dimension, ex.key?.name ?? 'ip', modelId);
@@ -155,4 +172,5 @@ function refuse(ex: Exchange, limiter: Limiter, client: string, route: FaultRout
   limiter.tell(client, { until: Date.now() + seconds * 1000, refused, requested });
   ex.services.admission.journal.record({ time: Date.now(), requestId: ex.requestId, source: 'limits', fault: err.code, route, model: modelId });
   ex.replyError(err);
+  return false;
 }
