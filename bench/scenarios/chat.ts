@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { cpuSeconds, has, headerOption, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
 
 const WRK = has('wrk');
+/** Seconds of unmeasured load each server gets before the measured runs. */
+const WARM_UP_S = 3;
 const CHAT_BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
 const HEADERS = { 'content-type': 'application/json', authorization: 'Bearer bench' };
 
@@ -94,12 +96,18 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
   const variant = o.variant ? await startProcess([...o.simArgs, '--port', '0', '--time-scale', '0', ...o.variant]) : null;
   if (variant) await waitHealthy(variant.port);
   const variantUrl = variant ? `http://127.0.0.1:${variant.port}/v1/chat/completions` : '';
-  // Interleaved, so drift in the machine's load hits both alike.
+  // One unmeasured run each first: V8 was still optimising the simulator's paths during the first
+  // seconds of load (the first measured run of a fresh server came out up to half as fast).
+  const warm = { ...o, durationS: WARM_UP_S };
+  for (const url of [baseUrl, simUrl, ...(variant ? [variantUrl] : []), ...(o.target ? [o.target] : [])]) await load(url, warm);
+  // Interleaved, so drift in the machine's load hits both alike; the simulator and its variant
+  // take turns going first, so neither always meets the machine right after the other.
   for (let i = 0; i < o.runs; i++) {
     baseRuns.push(await measure(baseUrl, base.proc.pid!, o));
+    if (variant && i % 2 === 1) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
     simRuns.push(await measure(simUrl, sim.proc.pid!, o));
     if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN });
-    if (variant) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
+    if (variant && i % 2 === 0) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
     console.log(
       `chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}${variant ? `, variant ${variantRuns[i]!.rps.toFixed(0)} req/s (${variantRuns[i]!.non2xx} non-2xx)` : ''}`,
     );

@@ -380,14 +380,19 @@ export class Limiter {
    * this runs per request).
    */
   tightest<C>(plan: Plan, context: C, each: (context: C, plan: Plan, bucket: number, remaining: number, resetMs: number) => void): void {
-    for (const [, at] of plan.byDimension) {
+    const { byDimension, leases, buckets } = plan;
+    for (let d = 0; d < byDimension.length; d++) {
+      const at = byDimension[d]![1];
       let best = at[0]!;
-      let remaining = remainingOf(plan.leases[best]!);
+      let remaining = remainingOf(leases[best]!);
       for (let j = 1; j < at.length; j++) {
-        const r = remainingOf(plan.leases[at[j]!]!);
-        if (r < remaining) [best, remaining] = [at[j]!, r];
+        const r = remainingOf(leases[at[j]!]!);
+        if (r < remaining) {
+          best = at[j]!;
+          remaining = r;
+        }
       }
-      each(context, plan, best, remaining, resetMsOf(plan.buckets[best]!, remaining));
+      each(context, plan, best, remaining, resetMsOf(buckets[best]!, remaining));
     }
   }
 

@@ -40,10 +40,13 @@ function listChars(list: unknown): number {
   return chars;
 }
 
+/** Resets under a second, as text, made once each: a bucket far from empty resets in a few milliseconds, request after request. */
+const SUBSECOND: (string | undefined)[] = [];
+
 /** Go-duration style, as OpenAI's reset headers: `12ms`, `1s`, `6m0s`, `1m30.5s` (whole milliseconds; integer arithmetic, since `toFixed` cost more than the rest of the headers). */
 export function goDuration(ms: number): string {
   const whole = Math.max(0, Math.ceil(ms));
-  if (whole < 1000) return `${whole}ms`;
+  if (whole < 1000) return (SUBSECOND[whole] ??= `${whole}ms`);
   const minutes = Math.floor(whole / 60_000);
   const rest = whole - minutes * 60_000;
   const s = Math.floor(rest / 1000);
@@ -53,7 +56,17 @@ export function goDuration(ms: number): string {
   return minutes > 0 ? `${minutes}m${s}${fraction}s` : `${s}${fraction}s`;
 }
 
-const rfc3339 = (msFromNow: number): string => new Date(Date.now() + msFromNow).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** RFC 3339 to the second, as Anthropic's reset headers: the last one made is kept, since requests in the same second share it. */
+let lastSecond = -1;
+let lastRfc3339 = '';
+function rfc3339(msFromNow: number): string {
+  const second = Math.floor((Date.now() + msFromNow) / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    lastRfc3339 = new Date(second * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return lastRfc3339;
+}
 
 /** Header names by dialect, in DIMENSIONS order (`slotOf`), made once (building them per response was most of the headers' cost). */
 const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] = [
