@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { jsonString } from './json.js';
 
 export type { Logger };
 
@@ -65,9 +66,9 @@ export class AccessLog {
    * the model, a generation's token counts and time to first token, an injected fault.
    */
   write(entry: AccessEntry, status: number, ms: number): void {
-    let line = `{"level":${INFO},"time":${Date.now()}${this.prefix}${entry.method}","path":${JSON.stringify(entry.url)},"status":${status},"ms":${tenths(ms)},"requestId":${JSON.stringify(entry.requestId)}`;
+    let line = `{"level":${INFO},"time":${Date.now()}${this.prefix}${entry.method}","path":${jsonString(entry.url)},"status":${status},"ms":${tenths(ms)},"requestId":${jsonString(entry.requestId)}`;
     if (entry.key !== null) line += `,"key":${entry.key.nameJson}`;
-    if (entry.modelLabel !== '') line += `,"model":${JSON.stringify(entry.modelLabel)}`;
+    if (entry.modelLabel !== '') line += `,"model":${jsonString(entry.modelLabel)}`;
     if (entry.promptTokens >= 0) line += `,"promptTokens":${entry.promptTokens},"completionTokens":${entry.completionTokens}`;
     if (entry.ttftMs >= 0) line += `,"ttftMs":${tenths(entry.ttftMs)}`;
     if (entry.injected !== '') line += `,"fault":"${entry.injected}"`;

@@ -9,6 +9,7 @@ import { simulate } from '../generation.js';
 import { validate } from '../validate.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
+import { jsonString } from '../../json.js';
 
 /** The SDK's HUMAN_PROMPT and AI_PROMPT (WIRE B6). */
 const HUMAN = '\n\nHuman:';
@@ -53,7 +54,7 @@ class TextComplete implements Generation {
   ) {}
 
   private object(text: string, stop: string): string {
-    return `{"type":"completion","id":"${this.id}","completion":${text},${stop},"model":${JSON.stringify(this.modelName)}}`;
+    return `{"type":"completion","id":"${this.id}","completion":${text},${stop},"model":${jsonString(this.modelName)}}`;
   }
 
   body(): string {
@@ -63,7 +64,7 @@ class TextComplete implements Generation {
 
   encoder(): StreamEncoder {
     const prefix = utf8(`event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`);
-    const suffix = utf8(`,"stop_reason":null,"stop":null,"model":${JSON.stringify(this.modelName)}}\n\n`);
+    const suffix = utf8(`,"stop_reason":null,"stop":null,"model":${jsonString(this.modelName)}}\n\n`);
     return {
       open: () => {},
       token: (i, out) => {

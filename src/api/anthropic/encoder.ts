@@ -3,6 +3,7 @@ import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import { utf8, type FrameBuffer } from '../../sim/frames.js';
 import type { StreamEncoder } from '../../sim/stream.js';
+import { jsonString } from '../../json.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
 
@@ -49,7 +50,7 @@ function deltaUsageJson(inputTokens: number, outputTokens: number): string {
 
 /** The `Message` object; `content` is JSON text; `completion` null while it is still streaming. */
 export function messageJson(id: string, model: string, content: string, completion: Completion | null, usage: string): string {
-  return `{"id":"${id}","type":"message","role":"assistant","model":${JSON.stringify(model)},"content":${content},${stopFields(completion)},"stop_details":null,"container":null,"usage":${usage}}`;
+  return `{"id":"${id}","type":"message","role":"assistant","model":${jsonString(model)},"content":${content},${stopFields(completion)},"stop_details":null,"container":null,"usage":${usage}}`;
 }
 
 const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;

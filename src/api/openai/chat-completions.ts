@@ -11,6 +11,7 @@ import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, longest, Mu
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, stopList } from './shared.js';
+import { jsonString } from '../../json.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 // Stripping objects (z.object) where only their known fields are read: zod copies a loose
@@ -120,7 +121,7 @@ class ChatGeneration extends OpenAIGeneration {
   body(): string {
     const { sim, choices } = this;
     return (
-      `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${JSON.stringify(this.modelName)},` +
+      `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${jsonString(this.modelName)},` +
       `"choices":[${choices.map((c, i) => this.choiceJson(c, i)).join(',')}],` +
       `"usage":${chatUsageJson(sim.promptTokens, totalTokens(choices))},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );

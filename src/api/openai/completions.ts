@@ -11,6 +11,7 @@ import { chatUsageJson, finishReason, longest, systemFingerprint, totalTokens } 
 import { openaiWording } from './errors.js';
 import { legacyLogprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
+import { jsonString } from '../../json.js';
 
 /** Prompts one request may batch: as many as embeddings inputs (WIRE A5); OpenAI documents no number. */
 const MAX_PROMPTS = 2048;
@@ -99,7 +100,7 @@ class TextCompletion extends OpenAIGeneration {
   }
 
   private head(): string {
-    return `{"id":"${this.id}","object":"text_completion","created":${this.created},"model":${JSON.stringify(this.modelName)},"system_fingerprint":"${systemFingerprint(this.sim.model.id)}","choices":[`;
+    return `{"id":"${this.id}","object":"text_completion","created":${this.created},"model":${jsonString(this.modelName)},"system_fingerprint":"${systemFingerprint(this.sim.model.id)}","choices":[`;
   }
 
   private usage(): string {

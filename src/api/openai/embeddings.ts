@@ -9,6 +9,7 @@ import type { JsonReply, RouteContext } from '../context.js';
 import { textsOrTokens, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
+import { jsonString } from '../../json.js';
 
 const MAX_INPUTS = 2048;
 const MAX_TOKENS_PER_INPUT = 8192;
@@ -62,7 +63,7 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
     const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.spec.embedding.perTokenMs;
     const reply = (data: string): JsonReply => ({
       status: 200,
-      body: `{"object":"list","data":${data},"model":${JSON.stringify(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
+      body: `{"object":"list","data":${data},"model":${jsonString(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
       delayMs,
     });
     const cost = texts.length * dimensions * MICROS_PER_FLOAT[format];

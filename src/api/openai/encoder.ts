@@ -40,6 +40,7 @@ import type { StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import { logprobEntry } from './logprobs.js';
+import { jsonString } from '../../json.js';
 
 const fingerprints = new Map<string, string>();
 
@@ -85,7 +86,7 @@ export class ChatStreamEncoder implements StreamEncoder {
     /** top_logprobs per token when logprobs were asked for, else null: each content chunk then carries its token's entry. */
     private readonly topLogprobs: number | null = null,
   ) {
-    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
+    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${jsonString(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
     this.prefixBytes = utf8(this.tokenPrefix);
@@ -145,7 +146,7 @@ export class MultiChoiceStreamEncoder implements StreamEncoder {
     /** top_logprobs per token when logprobs were asked for, else null. */
     private readonly topLogprobs: number | null = null,
   ) {
-    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
+    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${jsonString(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
   }
 

@@ -9,6 +9,7 @@ import { lastUserText, simulate, textOf } from '../generation.js';
 import { echoJson, MAX_TOOLS, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
+import { jsonString } from '../../json.js';
 
 const inputItem = z.looseObject({ type: z.string().optional(), role: z.string().optional() });
 
@@ -134,7 +135,7 @@ class ResponseGeneration implements Generation {
     return (
       `{"id":"${this.id}","object":"response","created_at":${this.createdAt},"status":"${status}","background":false,"error":null,` +
       `"incomplete_details":${final && this.incomplete ? '{"reason":"max_output_tokens"}' : 'null'},"instructions":${JSON.stringify(req.instructions ?? null)},` +
-      `"max_output_tokens":${req.max_output_tokens ?? null},"model":${JSON.stringify(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
+      `"max_output_tokens":${req.max_output_tokens ?? null},"model":${jsonString(req.model)},"output":${output},"parallel_tool_calls":${req.parallel_tool_calls ?? true},` +
       `"previous_response_id":${JSON.stringify(req.previous_response_id ?? null)},"reasoning":{"effort":null,"summary":null},"service_tier":"default","store":${req.store ?? true},` +
       `"temperature":${req.temperature ?? 1},"text":{"format":${this.echoed.format}},"tool_choice":${this.echoed.toolChoice},` +
       `"tools":${this.echoed.tools},"top_p":${req.top_p ?? 1},"truncation":"disabled",` +
