@@ -40,6 +40,8 @@
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
  *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost)
+ *   --side-by-side      chat with --variant-flags: load both simulators at once, sharing CPU 0 (a
+ *                       small cost difference that the machine's drift hides between runs)
  *   --header "k: v"     chat: one more request header for every load (e.g. "accept-encoding: gzip")
  *   --preset P          gateway: overhead | streaming | saturation | faults (README "Gateway benchmark"); later flags override
  *   compare a.json b.json [--fail-if "p99-overhead>+10%"]
@@ -80,6 +82,7 @@ const { values: opt, positionals } = parseArgs({
     'sim-port': { type: 'string', default: '18080' },
     'sim-flags': { type: 'string', default: '' },
     'variant-flags': { type: 'string' },
+    'side-by-side': { type: 'boolean', default: false },
     header: { type: 'string' },
     out: { type: 'string' },
     window: { type: 'string', default: '100' },
@@ -133,7 +136,7 @@ async function main(): Promise<void> {
   // `npm run bench -- gateway --target …` reads as `--scenario gateway`.
   if (positionals[0] !== undefined) opt.scenario = positionals[0];
   const results: Record<string, unknown> = { date: new Date().toISOString(), pinned: PIN, workers: Number(opt.workers) };
-  if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target, variant: opt['variant-flags']?.split(' ').filter(Boolean), header: opt.header });
+  if (want('chat')) results.chat = await chatScenario({ runs: Number(opt.runs), durationS: duration, connections: Number(opt.connections), simArgs, target: opt.target, variant: opt['variant-flags']?.split(' ').filter(Boolean), sideBySide: opt['side-by-side'], header: opt.header });
   if (want('stream')) results.stream = await streamAccuracy(simArgs, Number(opt.streams), duration);
   if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs), Number(opt['gap-ms']));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));

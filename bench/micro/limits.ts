@@ -9,8 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { validateConfig } from '../../src/config/load.js';
 import { KeyRing } from '../../src/edge/auth.js';
 import { Limiter, localStore } from '../../src/edge/limits.js';
-import { addLimitLines, costOf } from '../../src/http/limits.js';
-import type { Exchange } from '../../src/http/exchange.js';
+import { costOf, limitLines } from '../../src/http/limits.js';
 import { parseJson } from '../../src/api/validate.js';
 
 const BODY = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Benchmark request: say something short.' }], max_tokens: 32 });
@@ -33,8 +32,6 @@ function phase(name: string, run: (i: number) => void): { phase: string; 'ns/req
 let sink: unknown;
 const key = (i: number) => ring.check(`Bearer ${names[i % 1000]!}`, '');
 const plan = (i: number) => limiter.plan(clients[i % 1000]!, null, 'gpt-4o-mini', 'chat.completions');
-// What the headers are added to: the exchange's dialect and header list.
-const ex = { dialect: { name: 'openai' }, headerLines: '' } as unknown as Exchange;
 console.table([
   phase('key check', (i) => (sink = key(i))),
   phase('+ plan', (i) => (sink = (key(i), plan(i)))),
@@ -43,8 +40,7 @@ console.table([
   phase('+ headers', (i) => {
     const p = (key(i), plan(i));
     sink = limiter.admit(p, costOf(body, config));
-    ex.headerLines = '';
-    limiter.tightest(p, ex, addLimitLines);
+    sink = limitLines('openai', limiter.tightest(p));
   }),
 ]);
 void sink;

@@ -18,6 +18,12 @@ export interface ChatOptions {
   target?: string;
   /** A second simulator with these extra flags (e.g. `--config limits.yaml`), measured interleaved with the first: what a feature costs. */
   variant?: string[];
+  /**
+   * With `variant`: both simulators are loaded at once, pinned to the same CPU, each by its own
+   * load generator, so whatever the machine does meanwhile slows both alike; each gets the share
+   * of the CPU the scheduler gives it, and its req/s is then the inverse of its cost a request.
+   */
+  sideBySide?: boolean;
   /** One more request header (`name: value`) on every load, e.g. `accept-encoding: gzip` for what compression costs. */
   header?: string;
 }
@@ -104,10 +110,16 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
   // take turns going first, so neither always meets the machine right after the other.
   for (let i = 0; i < o.runs; i++) {
     baseRuns.push(await measure(baseUrl, base.proc.pid!, o));
-    if (variant && i % 2 === 1) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
-    simRuns.push(await measure(simUrl, sim.proc.pid!, o));
+    if (variant && o.sideBySide) {
+      const [a, v] = await Promise.all([measure(simUrl, sim.proc.pid!, o), measure(variantUrl, variant.proc.pid!, o)]);
+      simRuns.push(a);
+      variantRuns.push(v);
+    } else {
+      if (variant && i % 2 === 1) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
+      simRuns.push(await measure(simUrl, sim.proc.pid!, o));
+      if (variant && i % 2 === 0) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
+    }
     if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN });
-    if (variant && i % 2 === 0) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
     console.log(
       `chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}${variant ? `, variant ${variantRuns[i]!.rps.toFixed(0)} req/s (${variantRuns[i]!.non2xx} non-2xx)` : ''}`,
     );

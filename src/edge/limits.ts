@@ -224,8 +224,32 @@ export interface Plan {
   readonly byDimension: readonly (readonly [Dimension, readonly number[]])[];
   /** Whether any bucket counts tokens (only those have a reservation to settle). */
   readonly settles: boolean;
-  /** The fixed text of each bucket's headers in a dialect, made by src/http/limits.ts the first time it writes them for this plan. */
-  headerText: { openai: unknown; anthropic: unknown };
+  /**
+   * When each dimension has one bucket (its limit is then the same on every answer): the limit
+   * header lines in each dialect, made by src/http/limits.ts the first time it writes them.
+   */
+  readonly limitText: { openai: string | null; anthropic: string[] | null } | null;
+}
+
+/**
+ * What the headers report of a plan: per dimension (in DIMENSIONS order) its tightest bucket's
+ * limit, remaining count and time to reset, the first `count` entries. Each limiter holds one and
+ * refills it on every `tightest` call, so an admitted request allocates nothing for it.
+ */
+export interface Tightest {
+  /** The plan it was taken of (null: made from a refusal's state). */
+  plan: Plan | null;
+  count: number;
+  /** Each entry's dimension as its place in DIMENSIONS (`slotOf`). */
+  readonly slots: number[];
+  readonly limits: number[];
+  readonly remaining: number[];
+  readonly resetMs: number[];
+}
+
+/** A Tightest of the dimensions of `state`. */
+export function tightestOf(state: readonly BucketState[]): Tightest {
+  return { plan: null, count: state.length, slots: state.map((s) => slotOf(s.dimension)), limits: state.map((s) => s.limit), remaining: state.map((s) => s.remaining), resetMs: state.map((s) => s.resetMs) };
 }
 
 /** A refused admission: the bucket that refused, how long until it holds the request's cost, and every dimension's state. */
@@ -257,11 +281,6 @@ const MAX_TOLD = 100_000;
 /** What a lease lets the headers report: what it holds plus what the store had, at most the bucket. */
 const remainingOf = (lease: Lease): number => Math.min(lease.spec.capacity, Math.max(0, Math.floor(lease.left + lease.level)));
 const resetMsOf = (spec: BucketSpec, remaining: number): number => Math.ceil(((spec.capacity - remaining) * 60_000) / spec.perMinute);
-
-const collect = (out: BucketState[], plan: Plan, bucket: number, remaining: number, resetMs: number): void => {
-  const { dimension, perMinute } = plan.buckets[bucket]!;
-  out.push({ dimension, limit: perMinute, remaining, resetMs });
-};
 
 /** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
 export class Limiter {
@@ -318,7 +337,7 @@ export class Limiter {
     for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
     add(`route:${route}:${client}`, this.config.routes[route]);
     const byDimension = DIMENSIONS.map((d) => [d, buckets.flatMap((b, i) => (b.dimension === d ? [i] : []))] as const).filter(([, at]) => at.length > 0);
-    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), headerText: { openai: null, anthropic: null } };
+    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), limitText: byDimension.every(([, at]) => at.length === 1) ? { openai: null, anthropic: null } : null };
   }
 
   /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */
@@ -338,13 +357,17 @@ export class Limiter {
   /** Admits `cost` against every bucket of the plan or none: at once from leases (`true`), or after the store granted more. */
   admit(plan: Plan, cost: Cost, again = false): true | Refusal | Promise<true | Refusal> {
     let pending: Promise<void>[] | null = null;
+    let held = true;
     const { buckets, leases } = plan;
     for (let i = 0; i < buckets.length; i++) {
       const need = amountOf(cost, buckets[i]!.dimension);
       if (need <= 0 || leases[i]!.left >= need) continue;
+      held = false;
       const refilled = this.refill(leases[i]!, need, !again);
       if (refilled instanceof Promise) (pending ??= []).push(refilled);
     }
+    // Every lease held its part (the common case): spent without checking them again.
+    if (held) return this.take(plan, cost);
     if (pending === null) return this.spend(plan, cost);
     // Still short after the shared answer, a request asks once more on its own: the answer it
     // waited for may have been sized for another request, or have said "nothing left" while this
@@ -361,12 +384,15 @@ export class Limiter {
     return -1;
   }
 
+  /** Takes the cost out of every lease of the plan (each holds its part). */
+  private take(plan: Plan, cost: Cost): true {
+    for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountOf(cost, plan.buckets[i]!.dimension);
+    return true;
+  }
+
   private spend(plan: Plan, cost: Cost): true | Refusal {
     const refused = this.short(plan, cost);
-    if (refused === -1) {
-      for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountOf(cost, plan.buckets[i]!.dimension);
-      return true;
-    }
+    if (refused === -1) return this.take(plan, cost);
     const spec = plan.buckets[refused]!;
     const lease = plan.leases[refused]!;
     const state = this.state(plan);
@@ -374,13 +400,13 @@ export class Limiter {
     return { refused: state.find((s) => s.dimension === spec.dimension)!, retryAfterMs: Math.ceil((missing * 60_000) / spec.perMinute), state };
   }
 
-  /**
-   * The tightest bucket of each dimension of the plan, as the headers report it: `each(context,
-   * plan, bucket index, …)` once per dimension (a function and a context rather than a closure:
-   * this runs per request).
-   */
-  tightest<C>(plan: Plan, context: C, each: (context: C, plan: Plan, bucket: number, remaining: number, resetMs: number) => void): void {
+  /** The limiter's one Tightest (`tightest`). */
+  private readonly tight: Tightest = tightestOf(DIMENSIONS.map((dimension) => ({ dimension, limit: 0, remaining: 0, resetMs: 0 })));
+
+  /** The tightest bucket of each dimension of the plan, as the headers report it: the limiter's own Tightest, valid until the next call. */
+  tightest(plan: Plan): Tightest {
     const { byDimension, leases, buckets } = plan;
+    const t = this.tight;
     for (let d = 0; d < byDimension.length; d++) {
       const at = byDimension[d]![1];
       let best = at[0]!;
@@ -392,15 +418,21 @@ export class Limiter {
           remaining = r;
         }
       }
-      each(context, plan, best, remaining, resetMsOf(buckets[best]!, remaining));
+      const bucket = buckets[best]!;
+      t.slots[d] = slotOf(bucket.dimension);
+      t.limits[d] = bucket.perMinute;
+      t.remaining[d] = remaining;
+      t.resetMs[d] = resetMsOf(bucket, remaining);
     }
+    t.count = byDimension.length;
+    t.plan = plan;
+    return t;
   }
 
   /** The same as data (refusals carry it, and share it with the other workers). */
   state(plan: Plan): BucketState[] {
-    const out: BucketState[] = [];
-    this.tightest(plan, out, collect);
-    return out;
+    const t = this.tightest(plan);
+    return Array.from({ length: t.count }, (_, d) => ({ dimension: DIMENSIONS[t.slots[d]!]!, limit: t.limits[d]!, remaining: t.remaining[d]!, resetMs: t.resetMs[d]! }));
   }
 
   /** Whether a client back early is refused again (`limits.penalizeEarlyRetry`). */

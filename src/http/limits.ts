@@ -1,6 +1,6 @@
 import { SimError } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import { amountOf, slotOf, type BucketState, type Cost, type Dimension, type Limiter, type Plan, type Refusal } from '../edge/limits.js';
+import { amountOf, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
 import { rateLimitMessage } from '../faults/render.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { textOf } from '../api/generation.js';
@@ -68,7 +68,9 @@ function rfc3339(msFromNow: number): string {
   return lastRfc3339;
 }
 
-/** Header names by dialect, in DIMENSIONS order (`slotOf`), made once (building them per response was most of the headers' cost). */
+/** Each dimension's header lines as text before its limit, remaining count and reset, in DIMENSIONS order (`slotOf`); OpenAI names only two. */
+type Lines = readonly (readonly [string, string, string] | undefined)[];
+const linesOf = (names: readonly string[]): readonly [string, string, string] => [`\r\n${names[0]}: `, `\r\n${names[1]}: `, `\r\n${names[2]}: `];
 const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] = [
   ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
   ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
@@ -77,42 +79,48 @@ const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] =
 ];
 const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
 const ANTHROPIC_NAMES: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
+const OPENAI_LINES: Lines = OPENAI_NAMES.map((names) => names && linesOf(names));
+const ANTHROPIC_LINES: Lines = ANTHROPIC_NAMES.map(linesOf);
 
 /** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
 export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_NAMES, ...ANTHROPIC_NAMES].flatMap((names) => names ?? []);
 
-const namesOf = (dialect: 'openai' | 'anthropic', dimension: Dimension): readonly [string, string, string] | undefined => (dialect === 'openai' ? OPENAI_NAMES : ANTHROPIC_NAMES)[slotOf(dimension)];
-const resetText = (dialect: 'openai' | 'anthropic', resetMs: number): string => (dialect === 'openai' ? goDuration(resetMs) : rfc3339(resetMs));
-
-/** Each bucket's headers in a dialect as fixed text around the remaining count and the reset (null: the dialect has no header for its dimension). */
-type HeaderText = readonly (readonly [string, string] | null)[];
-
 /**
- * Adds the dialect's rate-limit headers (WIRE A9, B8) of one bucket to an admitted exchange, as
- * joined lines: per request only the remaining count and the reset are formatted.
+ * The dialect's rate-limit headers (WIRE A9, B8) as joined lines (src/http/uws.ts), in the
+ * vendor's order: OpenAI every limit, then every remaining count, then every reset; Anthropic
+ * each dimension's limit, remaining count and reset together. A plan whose limits never change
+ * (one bucket a dimension) keeps its limit lines.
  */
-export function addLimitLines(ex: Exchange, plan: Plan, bucket: number, remaining: number, resetMs: number): void {
-  const dialect = ex.dialect.name;
-  let text = (dialect === 'openai' ? plan.headerText.openai : plan.headerText.anthropic) as HeaderText | null;
-  if (text === null) {
-    text = plan.buckets.map((b) => {
-      const names = namesOf(dialect, b.dimension);
-      return names === undefined ? null : ([`\r\n${names[0]}: ${b.perMinute}\r\n${names[1]}: `, `\r\n${names[2]}: `] as const);
-    });
-    if (dialect === 'openai') plan.headerText.openai = text;
-    else plan.headerText.anthropic = text;
+export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string {
+  const fixed = t.plan?.limitText ?? null;
+  if (dialect === 'openai') {
+    let text = fixed?.openai ?? null;
+    if (text === null) {
+      text = '';
+      for (let d = 0; d < t.count; d++) {
+        const lines = OPENAI_LINES[t.slots[d]!];
+        if (lines !== undefined) text += lines[0] + t.limits[d]!;
+      }
+      if (fixed !== null) fixed.openai = text;
+    }
+    for (let d = 0; d < t.count; d++) {
+      const lines = OPENAI_LINES[t.slots[d]!];
+      if (lines !== undefined) text += lines[1] + t.remaining[d]!;
+    }
+    for (let d = 0; d < t.count; d++) {
+      const lines = OPENAI_LINES[t.slots[d]!];
+      if (lines !== undefined) text += lines[2] + goDuration(t.resetMs[d]!);
+    }
+    return text;
   }
-  const fixed = text[bucket];
-  if (fixed != null) ex.headerLines += fixed[0] + remaining + fixed[1] + resetText(dialect, resetMs);
-}
-
-/** The same headers for a refusal, from the state it carries. */
-function addStateHeaders(ex: Exchange, state: readonly BucketState[]): void {
-  const dialect = ex.dialect.name;
-  for (const s of state) {
-    const names = namesOf(dialect, s.dimension);
-    if (names !== undefined) ex.headers.push([names[0], String(s.limit)], [names[1], String(s.remaining)], [names[2], resetText(dialect, s.resetMs)]);
+  const limitLine = (d: number): string => ANTHROPIC_LINES[t.slots[d]!]![0] + t.limits[d]!;
+  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => limitLine(d));
+  let text = '';
+  for (let d = 0; d < t.count; d++) {
+    const lines = ANTHROPIC_LINES[t.slots[d]!]!;
+    text += (fixed !== null ? fixed.anthropic![d]! : limitLine(d)) + lines[1] + t.remaining[d]! + lines[2] + rfc3339(t.resetMs[d]!);
   }
+  return text;
 }
 
 /**
@@ -169,14 +177,14 @@ export class Reservation {
 }
 
 function admitted(ex: Exchange, limiter: Limiter, plan: Plan, cost: Cost): true {
-  limiter.tightest(plan, ex, addLimitLines);
+  ex.headerLines += limitLines(ex.dialect.name, limiter.tightest(plan));
   if (plan.settles) ex.reservation = new Reservation(limiter, plan, cost);
   return true;
 }
 
 function refuse(ex: Exchange, limiter: Limiter, client: string, route: FaultRoute, model: string, modelId: string, r: Refusal, requested: number): false {
   const { refused, retryAfterMs } = r;
-  addStateHeaders(ex, r.state);
+  ex.headerLines += limitLines(ex.dialect.name, tightestOf(r.state));
   ex.services.metrics.rateLimited(refused.dimension, ex.key?.name ?? 'ip', modelId);
   const used = refused.limit - refused.remaining;
   const err = new SimError(refused.dimension === 'requests' ? 'rate_limit_requests' : 'rate_limit_tokens', rateLimitMessage(ex.dialect.name, model || 'the model', refused.dimension, refused.limit, used, requested, retryAfterMs));

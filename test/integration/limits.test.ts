@@ -1,5 +1,6 @@
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
+import { request } from 'node:http';
 import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
 import { Budget } from '../../src/edge/limits.js';
@@ -31,6 +32,27 @@ t.test('requests per minute: the headers count down, then the vendor\'s 429 with
   t.equal(refused.headers.get('x-ratelimit-remaining-requests'), '0');
   const metrics = await s.server.services.metrics.text();
   t.match(metrics, /llm_rate_limit_exceeded_total\{kind="requests",key="ip",model="gpt-4o-mini"\} 1/);
+});
+
+/** The response's header names in the order they came on the wire (fetch's Headers sorts them). */
+function headerOrder(url: string, body: object, headers: Record<string, string>): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase())));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+t.test('the rate-limit headers come in each vendor\'s order (WIRE A9, B8)', async (t) => {
+  const s = await startServer({ limits: { default: { requestsPerMinute: 100, tokensPerMinute: 100_000, inputTokensPerMinute: 100_000, outputTokensPerMinute: 100_000 } } });
+  t.teardown(() => s.close());
+  const openai = (await headerOrder(`${s.url}/v1/chat/completions`, chat, {})).filter((n) => n.startsWith('x-ratelimit-'));
+  t.same(openai, ['x-ratelimit-limit-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens'], 'OpenAI: the limits, the remaining counts, the resets');
+  const anthropic = (await headerOrder(`${s.url}/v1/messages`, message, { 'anthropic-version': '2023-06-01' })).filter((n) => n.startsWith('anthropic-ratelimit-'));
+  t.same(anthropic, ['requests', 'tokens', 'input-tokens', 'output-tokens'].flatMap((d) => [`anthropic-ratelimit-${d}-limit`, `anthropic-ratelimit-${d}-remaining`, `anthropic-ratelimit-${d}-reset`]), 'Anthropic: each dimension\'s three together');
 });
 
 t.test('tokens per minute: prompt + max_tokens reserved, refused with type tokens', async (t) => {
