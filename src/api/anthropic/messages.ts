@@ -11,13 +11,15 @@ import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
 const block = z.looseObject({ type: z.string() });
-const message = z.looseObject({
+// Stripping objects (z.object) where only their known fields are read: zod copies a loose
+// object's unknown keys one by one. Content blocks stay loose: their other fields are read.
+const message = z.object({
   role: z.enum(['user', 'assistant']),
   content: z.union([z.string(), z.array(block)]),
 });
 
 /** WIRE B1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
-const messagesRequest = z.looseObject({
+const messagesRequest = z.object({
   model: z.string().min(1),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(0),
