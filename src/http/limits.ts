@@ -113,15 +113,17 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
     }
     return text;
   }
-  const limitLine = (d: number): string => ANTHROPIC_LINES[t.slots[d]!]![0] + t.limits[d]!;
-  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => limitLine(d));
+  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => anthropicLimitLine(t, d));
   let text = '';
   for (let d = 0; d < t.count; d++) {
     const lines = ANTHROPIC_LINES[t.slots[d]!]!;
-    text += (fixed !== null ? fixed.anthropic![d]! : limitLine(d)) + lines[1] + t.remaining[d]! + lines[2] + rfc3339(t.resetMs[d]!);
+    text += (fixed !== null ? fixed.anthropic![d]! : anthropicLimitLine(t, d)) + lines[1] + t.remaining[d]! + lines[2] + rfc3339(t.resetMs[d]!);
   }
   return text;
 }
+
+/** Entry d's Anthropic limit line (a function, not a closure made per request). */
+const anthropicLimitLine = (t: Tightest, d: number): string => ANTHROPIC_LINES[t.slots[d]!]![0] + t.limits[d]!;
 
 /**
  * Runs the limits for an exchange: true when every bucket admits it now (its headers added, its

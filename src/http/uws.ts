@@ -12,7 +12,7 @@ import type { RequestHeaders } from '../api/context.js';
  * is converted to UTF-8 on every call (V8's Utf8Length, then a copy: several hundred instructions
  * under callgrind); a byte array is read in place.
  */
-export const headerName = (name: string): Uint8Array => Buffer.from(name, 'latin1');
+const headerName = (name: string): Uint8Array => Buffer.from(name, 'latin1');
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
