@@ -95,11 +95,12 @@ export class KeyRing {
    */
   private readonly verified = new Map<string, AuthResult>();
   readonly mode: AuthConfig['mode'];
-  private readonly publicPaths: ReadonlySet<string>;
+  /** A list, not a set: a few paths compared by length first cost less than hashing every request's URL (a new string each time) for a Set. */
+  private readonly publicPaths: readonly string[];
 
   constructor(config: AuthConfig) {
     this.mode = config.mode;
-    this.publicPaths = new Set(config.public);
+    this.publicPaths = [...config.public];
     config.keys.forEach((k, i) => {
       const digest = k.sha256 !== undefined ? Buffer.from(k.sha256, 'hex') : digestOf(k.key!);
       const name = k.name ?? `key${i + 1}`;
@@ -108,7 +109,7 @@ export class KeyRing {
   }
 
   isPublic(path: string): boolean {
-    return this.publicPaths.has(path);
+    return this.publicPaths.includes(path);
   }
 
   /** The key a request presents: `x-api-key`, else `Authorization: Bearer …` ('' for none). */

@@ -40,13 +40,10 @@ function listChars(list: unknown): number {
   return chars;
 }
 
-/** Resets under a second, as text, made once each: a bucket far from empty resets in a few milliseconds, request after request. */
-const SUBSECOND: (string | undefined)[] = [];
-
 /** Go-duration style, as OpenAI's reset headers: `12ms`, `1s`, `6m0s`, `1m30.5s` (whole milliseconds; integer arithmetic, since `toFixed` cost more than the rest of the headers). */
 export function goDuration(ms: number): string {
   const whole = Math.max(0, Math.ceil(ms));
-  if (whole < 1000) return (SUBSECOND[whole] ??= `${whole}ms`);
+  if (whole < 1000) return `${whole}ms`;
   const minutes = Math.floor(whole / 60_000);
   const rest = whole - minutes * 60_000;
   const s = Math.floor(rest / 1000);
@@ -68,9 +65,19 @@ function rfc3339(msFromNow: number): string {
   return lastRfc3339;
 }
 
-/** Each dimension's header lines as text before its limit, remaining count and reset, in DIMENSIONS order (`slotOf`); OpenAI names only two. */
-type Lines = readonly (readonly [string, string, string] | undefined)[];
-const linesOf = (names: readonly string[]): readonly [string, string, string] => [`\r\n${names[0]}: `, `\r\n${names[1]}: `, `\r\n${names[2]}: `];
+/**
+ * One dimension's header lines as text before its limit, remaining count and reset; and its
+ * reset lines under a second, made once each (a bucket far from empty resets in a few
+ * milliseconds, request after request).
+ */
+interface Lines {
+  readonly limit: string;
+  readonly remaining: string;
+  readonly reset: string;
+  readonly subsecondResets: (string | undefined)[];
+}
+const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}: `, remaining: `\r\n${names[1]}: `, reset: `\r\n${names[2]}: `, subsecondResets: [] });
+/** Each dimension's header names, in DIMENSIONS order (`slotOf`); OpenAI names only two. */
 const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] = [
   ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
   ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
@@ -79,8 +86,22 @@ const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] =
 ];
 const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
 const ANTHROPIC_NAMES: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
-const OPENAI_LINES: Lines = OPENAI_NAMES.map((names) => names && linesOf(names));
-const ANTHROPIC_LINES: Lines = ANTHROPIC_NAMES.map(linesOf);
+const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_NAMES.map((names) => names && linesOf(names));
+const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_NAMES.map(linesOf);
+
+/**
+ * A joined string as one flat copy, for text kept and reused: V8 keeps `a + b` as a tree of its
+ * parts, and every answer's header value would walk a kept tree again to flatten it (uWS converts
+ * the value to UTF-8 through a flat copy).
+ */
+const flat = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
+
+/** OpenAI's reset line (Go duration): one piece of text, made once, under a second. */
+function resetLine(lines: Lines, ms: number): string {
+  const whole = Math.max(0, Math.ceil(ms));
+  if (whole >= 1000) return lines.reset + goDuration(whole);
+  return (lines.subsecondResets[whole] ??= flat(lines.reset + goDuration(whole)));
+}
 
 /** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
 export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_NAMES, ...ANTHROPIC_NAMES].flatMap((names) => names ?? []);
@@ -99,31 +120,31 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
       text = '';
       for (let d = 0; d < t.count; d++) {
         const lines = OPENAI_LINES[t.slots[d]!];
-        if (lines !== undefined) text += lines[0] + t.limits[d]!;
+        if (lines !== undefined) text += lines.limit + t.limits[d]!;
       }
-      if (fixed !== null) fixed.openai = text;
+      if (fixed !== null) fixed.openai = text = flat(text);
     }
     for (let d = 0; d < t.count; d++) {
       const lines = OPENAI_LINES[t.slots[d]!];
-      if (lines !== undefined) text += lines[1] + t.remaining[d]!;
+      if (lines !== undefined) text += lines.remaining + t.remaining[d]!;
     }
     for (let d = 0; d < t.count; d++) {
       const lines = OPENAI_LINES[t.slots[d]!];
-      if (lines !== undefined) text += lines[2] + goDuration(t.resetMs[d]!);
+      if (lines !== undefined) text += resetLine(lines, t.resetMs[d]!);
     }
     return text;
   }
-  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => anthropicLimitLine(t, d));
+  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => flat(anthropicLimitLine(t, d)));
   let text = '';
   for (let d = 0; d < t.count; d++) {
     const lines = ANTHROPIC_LINES[t.slots[d]!]!;
-    text += (fixed !== null ? fixed.anthropic![d]! : anthropicLimitLine(t, d)) + lines[1] + t.remaining[d]! + lines[2] + rfc3339(t.resetMs[d]!);
+    text += (fixed !== null ? fixed.anthropic![d]! : anthropicLimitLine(t, d)) + lines.remaining + t.remaining[d]! + lines.reset + rfc3339(t.resetMs[d]!);
   }
   return text;
 }
 
 /** Entry d's Anthropic limit line (a function, not a closure made per request). */
-const anthropicLimitLine = (t: Tightest, d: number): string => ANTHROPIC_LINES[t.slots[d]!]![0] + t.limits[d]!;
+const anthropicLimitLine = (t: Tightest, d: number): string => ANTHROPIC_LINES[t.slots[d]!]!.limit + t.limits[d]!;
 
 /**
  * Runs the limits for an exchange: true when every bucket admits it now (its headers added, its

@@ -134,6 +134,19 @@ t.test('per key limits replace the default, and limits apply per key', async (t)
   t.match(metrics, /llm_rate_limit_exceeded_total\{kind="requests",key="small",model="gpt-4o-mini"\} 1/);
 });
 
+t.test('a client alternating models gets each model\'s limits, request after request', async (t) => {
+  const s = await startServer({ limits: { default: { requestsPerMinute: 100 }, models: { 'gpt-4o': { requestsPerMinute: 2 } } } });
+  t.teardown(() => s.close());
+  const seen: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (const model of ['gpt-4o-mini', 'gpt-4o']) {
+      const r = await post(`${s.url}/v1/chat/completions`, { ...chat, model });
+      seen.push(`${model} ${r.status} limit ${r.headers.get('x-ratelimit-limit-requests')}`);
+    }
+  }
+  t.same(seen, ['gpt-4o-mini 200 limit 100', 'gpt-4o 200 limit 2', 'gpt-4o-mini 200 limit 100', 'gpt-4o 200 limit 2', 'gpt-4o-mini 200 limit 100', 'gpt-4o 429 limit 2']);
+});
+
 t.test('limits.reset: one key\'s buckets, or every client\'s, start full again', async (t) => {
   const s = await startServer({ auth: { mode: 'keys', keys: [{ key: 'sk-a', name: 'a' }, { key: 'sk-b', name: 'b' }] }, limits: { default: { requestsPerMinute: 1 } } });
   t.teardown(() => s.close());
