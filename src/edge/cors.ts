@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { z } from 'zod';
 import { INJECTED_HEADER } from '../faults/admission.js';
-import { RATE_LIMIT_HEADERS } from '../http/limits.js';
+import { RATE_LIMIT_HEADERS } from './limits.js';
 import { writeNoContent } from '../http/uws.js';
 
 /**

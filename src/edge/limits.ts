@@ -55,6 +55,24 @@ export const DIMENSIONS = ['requests', 'tokens', 'inputTokens', 'outputTokens'] 
 export type Dimension = (typeof DIMENSIONS)[number];
 const PER_MINUTE: Record<Dimension, keyof LimitSpec> = { requests: 'requestsPerMinute', tokens: 'tokensPerMinute', inputTokens: 'inputTokensPerMinute', outputTokens: 'outputTokensPerMinute' };
 
+/**
+ * Each dimension's rate-limit header names (limit, remaining count, reset) in DIMENSIONS order
+ * (WIRE A9, B8); OpenAI names only two. Here, not beside the code that writes them
+ * (src/http/limits.ts): the CORS config reads them too, and the primary process, which loads
+ * the config, must not load the API and its tokenizer tables with them (~0.6 s of start-up).
+ */
+export const OPENAI_LIMIT_HEADERS: readonly (readonly [string, string, string] | undefined)[] = [
+  ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
+  ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
+  undefined,
+  undefined,
+];
+const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
+export const ANTHROPIC_LIMIT_HEADERS: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
+
+/** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
+export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_LIMIT_HEADERS, ...ANTHROPIC_LIMIT_HEADERS].flatMap((names) => names ?? []);
+
 /** What one request costs in each dimension. */
 export type Cost = Readonly<Record<Dimension, number>>;
 

@@ -1,6 +1,6 @@
 import { SimError } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import { amountOf, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
+import { amountOf, ANTHROPIC_LIMIT_HEADERS, OPENAI_LIMIT_HEADERS, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
 import { rateLimitMessage } from '../faults/render.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { textOf } from '../api/generation.js';
@@ -77,17 +77,8 @@ interface Lines {
   readonly subsecondResets: (string | undefined)[];
 }
 const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}: `, remaining: `\r\n${names[1]}: `, reset: `\r\n${names[2]}: `, subsecondResets: [] });
-/** Each dimension's header names, in DIMENSIONS order (`slotOf`); OpenAI names only two. */
-const OPENAI_NAMES: readonly (readonly [string, string, string] | undefined)[] = [
-  ['x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests'],
-  ['x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens'],
-  undefined,
-  undefined,
-];
-const anthropicNames = (n: string): readonly [string, string, string] => [`anthropic-ratelimit-${n}-limit`, `anthropic-ratelimit-${n}-remaining`, `anthropic-ratelimit-${n}-reset`];
-const ANTHROPIC_NAMES: readonly (readonly [string, string, string])[] = [anthropicNames('requests'), anthropicNames('tokens'), anthropicNames('input-tokens'), anthropicNames('output-tokens')];
-const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_NAMES.map((names) => names && linesOf(names));
-const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_NAMES.map(linesOf);
+const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_LIMIT_HEADERS.map((names) => names && linesOf(names));
+const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_LIMIT_HEADERS.map(linesOf);
 
 /**
  * A joined string as one flat copy, for text kept and reused: V8 keeps `a + b` as a tree of its
@@ -102,9 +93,6 @@ function resetLine(lines: Lines, ms: number): string {
   if (whole >= 1000) return lines.reset + goDuration(whole);
   return (lines.subsecondResets[whole] ??= flat(lines.reset + goDuration(whole)));
 }
-
-/** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
-export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_NAMES, ...ANTHROPIC_NAMES].flatMap((names) => names ?? []);
 
 /**
  * The dialect's rate-limit headers (WIRE A9, B8) as joined lines (src/http/uws.ts), in the

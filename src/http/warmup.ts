@@ -1,6 +1,8 @@
 import { Agent, request } from 'node:http';
 import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
 
 /**
  * Start-up traffic, so the first real request finds every route's hot path compiled, the
@@ -11,17 +13,41 @@ import { performance } from 'node:perf_hooks';
  * ever meets a cold worker; its metrics are then reset.
  */
 
-/** Requests per variant: enough for V8 to optimise the functions every request runs (measured in bench/scenarios/burst.ts). */
-const ROUNDS = 150;
+/** Requests per variant: enough for V8 to optimise the functions every request runs (`--trace-opt`; bench/scenarios/burst.ts measures the effect). */
+const ROUNDS = 100;
 const CONNECTIONS = 8;
+
+/**
+ * V8 optimises a function once it has run through its *interrupt budget* (bytecode executed)
+ * a few times. At the default budget the warm-up left the request path itself in the baseline
+ * tier (`chatCompletions`, `validate`, `deliver`): under 100 streams a second V8 optimised it
+ * only 10–14 s into the load (`--trace-opt`), and meanwhile it cost several times more a request.
+ * During the warm-up the budget is a quarter, so the rounds tier every path they run up; then
+ * V8's default is restored, so nothing else is optimised sooner than it would be. The default is
+ * known for Node 20's V8 (11.x, `node --v8-options`); elsewhere, or when the process was started
+ * with its own `--interrupt-budget`, the budget is left alone.
+ */
+const DEFAULT_INTERRUPT_BUDGET = process.versions.v8.startsWith('11.') && !process.execArgv.some((a) => a.startsWith('--interrupt-budget')) ? 67584 : null;
+const WARM_INTERRUPT_BUDGET = 16896;
+/**
+ * A pause after each round of requests: V8 compiles on a background thread from a queue of 8
+ * functions, and a function marked while the queue is full is dropped until it is hot again
+ * (`--trace-concurrent-recompilation` counted 16 such drops in one warm-up without the pauses;
+ * `chatCompletions` was one of them).
+ */
+const SETTLE_MS = 3;
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Warm up, please.' }], max_tokens: 40 };
 const ANTHROPIC = { 'anthropic-version': '2023-06-01', 'x-api-key': 'warmup' };
+/** Real waits, short: answers and streams that go through the timing wheel, as a load's do (the instant profile skips it). */
+const TIMED = { 'x-sim-ttft-ms': '1', 'x-sim-itl-ms': '1' };
 
 /** One request of each shape the routes serve: JSON and stream, both dialects. */
 const VARIANTS: readonly { method: string; path: string; body?: object; headers?: Record<string, string> }[] = [
   { method: 'POST', path: '/v1/chat/completions', body: chat },
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, stream: true, stream_options: { include_usage: true } } },
+  { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8 }, headers: TIMED },
+  { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8, stream: true }, headers: TIMED },
   { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: 'Warm up', max_tokens: 40 } },
   { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: 'Warm up', max_tokens: 40, stream: true } },
   { method: 'POST', path: '/v1/responses', body: { model: 'gpt-4o-mini', input: 'Warm up', max_output_tokens: 40 } },
@@ -29,6 +55,7 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
   { method: 'POST', path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: 'Warm up', encoding_format: 'base64' } },
   { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'Warm up' }] }, headers: ANTHROPIC },
   { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'Warm up' }], stream: true }, headers: ANTHROPIC },
+  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'Warm up' }], stream: true }, headers: { ...ANTHROPIC, ...TIMED } },
   { method: 'POST', path: '/v1/messages/count_tokens', body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'Warm up' }] }, headers: ANTHROPIC },
   { method: 'GET', path: '/v1/models' },
 ];
@@ -53,6 +80,7 @@ function send(agent: Agent, tls: boolean, port: number, v: (typeof VARIANTS)[num
 /** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections; resolves with the milliseconds it took. */
 export async function warmUp(port: number, tls = false): Promise<number> {
   const started = performance.now();
+  if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
   // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
   const agent = tls ? new TlsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false }) : new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   try {
@@ -60,9 +88,11 @@ export async function warmUp(port: number, tls = false): Promise<number> {
       const batch: Promise<void>[] = [];
       for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, v, round + k));
       await Promise.all(batch);
+      await delay(SETTLE_MS);
     }
   } finally {
     agent.destroy();
+    if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
   }
   return performance.now() - started;
 }
