@@ -15,7 +15,7 @@ import { jsonString } from '../../json.js';
 const HUMAN = '\n\nHuman:';
 const ASSISTANT = '\n\nAssistant:';
 
-const completeRequest = z.looseObject({
+export const completeRequest = z.looseObject({
   model: z.string().min(1),
   prompt: z.string(),
   max_tokens_to_sample: z.number().int().min(1),

@@ -6,7 +6,7 @@ import { anthropicWording } from './errors.js';
 import { MESSAGE_LIMITS, messageTexts } from './messages.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
-const countRequest = z.looseObject({
+export const countRequest = z.looseObject({
   model: z.string().min(1),
   messages: z.array(z.looseObject({ role: z.enum(['user', 'assistant']), content: z.union([z.string(), z.array(z.looseObject({ type: z.string() }))]) })).min(1),
   system: z.union([z.string(), z.array(z.looseObject({ type: z.literal('text'), text: z.string() }))]).optional(),

@@ -19,7 +19,7 @@ const message = z.object({
 });
 
 /** WIRE B1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
-const messagesRequest = z.object({
+export const messagesRequest = z.object({
   model: z.string().min(1),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(0),

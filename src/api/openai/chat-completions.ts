@@ -22,7 +22,7 @@ const message = z.object({
 });
 
 /** WIRE A1. Only the fields the simulation reads are checked; every other field is accepted and ignored. */
-const chatRequest = z.object({
+export const chatRequest = z.object({
   model: z.string().min(1),
   messages: z.array(message).min(1),
   max_tokens: z.number().int().min(1).nullish(),

@@ -17,7 +17,7 @@ import { jsonString } from '../../json.js';
 const MAX_PROMPTS = 2048;
 
 /** WIRE A4: one prompt or a batch of them, as text or token ids. */
-const completionsRequest = z.looseObject({
+export const completionsRequest = z.looseObject({
   model: z.string().min(1),
   prompt: textsOrTokens(MAX_PROMPTS, true),
   max_tokens: z.number().int().min(0).nullish(),

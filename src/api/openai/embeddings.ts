@@ -25,7 +25,7 @@ const OFFLOAD_MICROS = 150;
 const MICROS_PER_FLOAT = { float: 0.2, base64: 0.011 } as const;
 
 /** WIRE A5. */
-const embeddingsRequest = z.looseObject({
+export const embeddingsRequest = z.looseObject({
   model: z.string().min(1),
   input: textsOrTokens(MAX_INPUTS, false),
   encoding_format: z.enum(['float', 'base64']).optional(),

@@ -14,7 +14,7 @@ import { jsonString } from '../../json.js';
 const inputItem = z.looseObject({ type: z.string().optional(), role: z.string().optional() });
 
 /** WIRE A7. Only the fields the simulation reads are checked; the others are accepted and echoed where the response has them. */
-const responsesRequest = z.looseObject({
+export const responsesRequest = z.looseObject({
   model: z.string().min(1),
   input: z.union([z.string(), z.array(inputItem)]).optional(),
   instructions: z.string().nullish(),
