@@ -7,10 +7,14 @@ import { randomBytes } from 'node:crypto';
 const PROCESS_PREFIX = randomBytes(8).toString('hex');
 let counter = 0;
 
+/** Zeros to pad a counter with: a slice of them, since `padStart` built its padding with `repeat` each time. */
+const ZEROS = '0000000000000000';
+const padded = (digits: string, width: number): string => ZEROS.slice(0, width - digits.length) + digits;
+
 /** 32 lowercase hex characters. */
 export function uniqueHex(): string {
   counter = (counter + 1) % 0x1000000000000;
-  return PROCESS_PREFIX + counter.toString(16).padStart(16, '0');
+  return PROCESS_PREFIX + padded(counter.toString(16), 16);
 }
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -19,5 +23,5 @@ const PROCESS_PREFIX_62 = Array.from(randomBytes(12), (b) => BASE62[b % 62]).joi
 /** 24 base62-looking characters, the shape of Anthropic's ids (`msg_01…`, `req_011C…`). */
 export function uniqueBase62(): string {
   counter = (counter + 1) % 0x1000000000000;
-  return PROCESS_PREFIX_62 + counter.toString(36).padStart(12, '0');
+  return PROCESS_PREFIX_62 + padded(counter.toString(36), 12);
 }

@@ -122,7 +122,7 @@ class ChatGeneration extends OpenAIGeneration {
     const { sim, choices } = this;
     return (
       `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":${jsonString(this.modelName)},` +
-      `"choices":[${choices.map((c, i) => this.choiceJson(c, i)).join(',')}],` +
+      `"choices":[${choices.length === 1 ? this.choiceJson(choices[0]!, 0) : choices.map((c, i) => this.choiceJson(c, i)).join(',')}],` +
       `"usage":${chatUsageJson(sim.promptTokens, totalTokens(choices))},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
     );
   }
