@@ -102,6 +102,8 @@ export class Exchange {
   /** Set by the rate limits: what the request reserved, to settle once its tokens are known. */
   reservation: Reservation | null = null;
   readonly startedAt = performance.now();
+  /** Whether `requestId` is the simulator's own rather than the client's `x-request-id` (src/log.ts). */
+  readonly ownRequestId: boolean;
   /** The concurrency gate holding a place for this exchange, or a place in its queue (`gateQueued`). */
   gate: ConcurrencyGate | null = null;
   gateQueued = false;
@@ -125,6 +127,7 @@ export class Exchange {
     /** The CORS lines of this request (src/edge/cors.ts), or the dialect's own expose line when CORS is off. */
     edgeLines: string,
   ) {
+    this.ownRequestId = requestId !== callerRequestId;
     this.headerLines = `\r\n${dialect.requestIdHeader}: ${requestId}${dialect.staticLines}${edgeLines}${callerRequestId !== '' && dialect.requestIdHeader !== 'x-request-id' ? `\r\nx-request-id: ${callerRequestId}` : ''}`;
     if (services.records !== null) this.chunks = [];
     services.active++;
