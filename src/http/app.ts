@@ -470,7 +470,8 @@ export class Server {
   private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {
     const method = methodOf(req);
     if (method === 'OPTIONS' && this.cors.on) return this.cors.preflight(res, req);
-    const headers = readHeaders(req, this.simHeaders, route.dialect !== OPENAI || this.keys.mode !== 'any');
+    const openaiOnly = route.dialect === OPENAI;
+    const headers = readHeaders(req, this.simHeaders, !openaiOnly || this.keys.mode !== 'any', !openaiOnly);
     const url = req.getUrl();
     const ex = this.exchange(res, req, route.dialect(headers), method, route.path, url, headers);
     if (!this.authorize(ex, headers)) return;

@@ -82,16 +82,17 @@ export const HEADER = {
 
 /**
  * The request headers the routes read: the `x-sim-*` ones only when `simHeaders`
- * (config.control.headers); the key and Anthropic's headers only when `edge` (keys are checked,
- * or the route is Anthropic's or answers in the dialect they name). Each read is a native call of
- * ~400 instructions, so an OpenAI route without keys skips three.
+ * (config.control.headers); the key headers only when `keys` (keys are checked, or the route
+ * answers in the dialect they name) and `anthropic-version` only when `anthropic` (the route is
+ * Anthropic's, or answers in the dialect it names). Each read is a native call of ~400
+ * instructions, so an OpenAI route without keys skips three.
  */
-export function readHeaders(req: HttpRequest, simHeaders: boolean, edge = true): RequestHeaders {
+export function readHeaders(req: HttpRequest, simHeaders: boolean, keys = true, anthropic = true): RequestHeaders {
   // One object literal of one shape either way (no spreads on the hot path).
   return {
-    authorization: edge ? req.getHeader(HEADER.authorization) : '',
-    xApiKey: edge ? req.getHeader(HEADER.xApiKey) : '',
-    anthropicVersion: edge ? req.getHeader(HEADER.anthropicVersion) : '',
+    authorization: keys ? req.getHeader(HEADER.authorization) : '',
+    xApiKey: keys ? req.getHeader(HEADER.xApiKey) : '',
+    anthropicVersion: anthropic ? req.getHeader(HEADER.anthropicVersion) : '',
     requestId: req.getHeader(HEADER.requestId),
     ttftMs: simHeaders ? req.getHeader(HEADER.ttftMs) : '',
     itlMs: simHeaders ? req.getHeader(HEADER.itlMs) : '',
