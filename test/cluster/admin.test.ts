@@ -198,9 +198,11 @@ t.test('a new profile through the API: both workers serve its latency from the r
     await until(() => ids.every((id) => c.lines.some((l) => l.requestId === id)), 5000);
     return { ms, pids: new Set(c.lines.filter((l) => ids.includes(l.requestId)).map((l) => l.pid as number)) };
   };
+  // Workers started without warm-up meet the JIT on their first requests (a CI run measured a
+  // median of 207 ms for a first round): one unmeasured round first, then the median of the next.
+  await timed(20);
   const before = await timed(20);
   const median = [...before.ms].sort((a, b) => a - b)[before.ms.length >> 1]!;
-  // The median, not the slowest: the first requests of workers started without warm-up may meet the JIT.
   t.ok(median < 200, `before: ${Math.round(median)} ms at the median (5 ms to the first token; the new profile's 400 is well above)`);
   // Under load: a bounded loop keeps requests in flight while the new profile is applied.
   let running = true;
