@@ -7,8 +7,13 @@ type SonicBoom = DestinationStream & { write(line: string): boolean; flushSync()
 
 /** pino's numeric level for `info`; access lines are written at this level. */
 const INFO = 30;
-/** Access lines are handed to the destination in batches of about this many characters. */
-const BATCH_CHARS = 8192;
+/**
+ * Access lines are handed to the destination in batches of about this many characters (~300
+ * lines), or every FLUSH_EVERY_MS. Each hand-over costs the destination a write, its callback
+ * and its bookkeeping (~5 % of a chat request's CPU in batches of 8 KB at 29k requests a second,
+ * perf); the text itself costs the same either way.
+ */
+const BATCH_CHARS = 64 * 1024;
 const FLUSH_EVERY_MS = 250;
 
 const accessLogs: AccessLog[] = [];

@@ -50,8 +50,10 @@ t.test('the seeds\' names and vLLM\'s family add up to what the clients got', as
   const prompt = usages.reduce((n, u) => n + u.prompt, 0);
   const completion = usages.reduce((n, u) => n + u.completion, 0);
   const m = await scrape(c);
-  const pids = new Set(c.lines.filter((l) => l.msg === 'request').map((l) => l.pid));
-  t.equal(pids.size, 2, 'both workers answered');
+  // Access lines are written in batches (at most 250 ms later): wait for both workers' to arrive.
+  const answered = () => new Set(c.lines.filter((l) => l.msg === 'request').map((l) => l.pid));
+  await until(() => answered().size === 2, 5000);
+  t.equal(answered().size, 2, 'both workers answered');
 
   // The seeds' names.
   t.equal(value(m, 'http_requests_total', { method: 'POST', status: '200' }), 40);
