@@ -1,8 +1,6 @@
-import { context, SpanKind, SpanStatusCode, type Span, type TextMapGetter, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import { createRequire } from 'node:module';
+import type { Span, TextMapGetter, TextMapPropagator, Tracer } from '@opentelemetry/api';
+import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { z } from 'zod';
 
 /**
@@ -54,13 +52,45 @@ const HEADERS: TextMapGetter<{ traceparent: string; tracestate: string }> = {
   get: (carrier, key) => (key === 'traceparent' ? carrier.traceparent || undefined : key === 'tracestate' ? carrier.tracestate || undefined : undefined),
 };
 
-const W3C = new W3CTraceContextPropagator();
+/**
+ * OpenTelemetry's packages, loaded by the first Tracing: loading them cost ~380 ms of every
+ * process's start-up (primary and each worker) when they were imported whether tracing was on
+ * or not. They are required synchronously so that a reload switches tracing on in one step.
+ */
+let otel:
+  | {
+      api: typeof import('@opentelemetry/api');
+      w3c: TextMapPropagator;
+      sdk: typeof import('@opentelemetry/sdk-trace-base');
+      resources: typeof import('@opentelemetry/resources');
+      exporter: typeof import('@opentelemetry/exporter-trace-otlp-http');
+    }
+  | undefined;
+
+function loadOtel(): NonNullable<typeof otel> {
+  if (otel === undefined) {
+    const require = createRequire(import.meta.url);
+    const core = require('@opentelemetry/core') as typeof import('@opentelemetry/core');
+    otel = {
+      api: require('@opentelemetry/api'),
+      w3c: new core.W3CTraceContextPropagator(),
+      sdk: require('@opentelemetry/sdk-trace-base'),
+      resources: require('@opentelemetry/resources'),
+      exporter: require('@opentelemetry/exporter-trace-otlp-http'),
+    };
+  }
+  return otel;
+}
 
 export class Tracing {
   private readonly provider: BasicTracerProvider;
   private readonly tracer: Tracer;
 
   constructor(readonly config: TracingConfig & { endpoint: string }) {
+    const { sdk, resources, exporter } = loadOtel();
+    const { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = sdk;
+    const { resourceFromAttributes } = resources;
+    const { OTLPTraceExporter } = exporter;
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ 'service.name': config.serviceName }),
       sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.sampleRatio) }),
@@ -71,12 +101,14 @@ export class Tracing {
 
   /** A request's span, begun as it arrives, child of the caller's span when it sent a `traceparent`. */
   start(method: string, route: string, url: string, system: 'openai' | 'anthropic', traceparent: string, tracestate: string): Span {
-    const parent = traceparent === '' ? context.active() : W3C.extract(context.active(), { traceparent, tracestate }, HEADERS);
+    const { api, w3c } = otel!;
+    const context = api.context;
+    const parent = traceparent === '' ? context.active() : w3c.extract(context.active(), { traceparent, tracestate }, HEADERS);
     const operation = OPERATIONS[route];
     return this.tracer.startSpan(
       operation ?? `${method} ${route}`,
       {
-        kind: SpanKind.SERVER,
+        kind: api.SpanKind.SERVER,
         attributes: {
           'http.request.method': method,
           'url.path': url,
@@ -113,6 +145,7 @@ export function endSpan(span: Span, request: TracedRequest, status: number): voi
   const epoch = performance.timeOrigin + request.startedAt;
   if (request.ttftMs >= 0) span.addEvent('gen_ai.first_token', { 'sim.ttft_ms': request.ttftMs }, epoch + request.ttftMs);
   if (request.injected !== '') span.addEvent('sim.fault_injected', { 'sim.fault': request.injected });
-  if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  // A span exists only once a Tracing has loaded OpenTelemetry.
+  if (status >= 500) span.setStatus({ code: otel!.api.SpanStatusCode.ERROR });
   span.end();
 }
