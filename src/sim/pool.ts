@@ -1,21 +1,15 @@
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { CountTask } from '../../workers/count.js';
 import type { EmbedTask } from '../../workers/embed.js';
 import type { PlanResult, PlanTask } from '../../workers/plan.js';
 import type { Config } from '../config/schema.js';
+import { built } from '../paths.js';
 
 /**
  * Task files are always loaded from the compiled tree (dist/workers), also when this module runs
  * from TypeScript sources under a test runner: threads do not inherit a TypeScript loader.
  */
-function taskFile(name: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return resolve(dir, 'dist', 'workers', `${name}.js`);
-}
+const taskFile = (name: string): string => built('workers', `${name}.js`);
 
 export class CpuPool {
   private readonly piscina: Piscina;

@@ -1,5 +1,5 @@
-import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
-import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
+import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
+import { loadRanks, type RankedEncoding } from './ranks.js';
 
 /**
  * Token counts. OpenAI models count with their real encoding (gpt-tokenizer): `o200k_base` for
@@ -26,7 +26,11 @@ const CHARS_PER_CLAUDE_TOKEN = 3.5;
 /** Counting costs ~8 µs for a short message: the same texts (system prompts, benchmark bodies) are counted once. */
 const CACHE_LIMIT = 10_000;
 const caches: Record<Exclude<Tokenizer, 'approximate'>, Map<string, number>> = { o200k_base: new Map(), cl100k_base: new Map() };
-const ENCODERS = { o200k_base: o200k, cl100k_base: cl100k };
+const encoder = (encoding: RankedEncoding): ((text: string) => number) => {
+  const ranks = loadRanks(encoding);
+  return GptEncoding.getEncodingApi(encoding, () => ranks).countTokens;
+};
+const ENCODERS = { o200k_base: encoder('o200k_base'), cl100k_base: encoder('cl100k_base') };
 /** Texts longer than this are not cached (they are rarely repeated, and would pin memory). */
 const CACHE_MAX_CHARS = 4096;
 
@@ -142,6 +146,6 @@ export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[]
 
 /** The encodings build their tables on first use (~0.1–0.5 s): done at start-up, not in the first request. */
 export function warmTokenizers(): void {
-  o200k('warm');
-  cl100k('warm');
+  ENCODERS.o200k_base('warm');
+  ENCODERS.cl100k_base('warm');
 }

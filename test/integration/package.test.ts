@@ -21,6 +21,7 @@ t.test('npm pack, install the tarball, run it with npx', async (t) => {
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const paths = files.map((f) => f.path);
   t.ok(paths.includes('dist/src/main.js') && paths.includes('dist/workers/plan.js') && paths.includes('README.md') && paths.includes('dist/bench/run.js'), 'the tarball holds the server, its thread tasks, the benchmark harness and the README');
+  t.ok(paths.includes('dist/ranks/o200k_base.json') && paths.includes('dist/ranks/cl100k_base.json'), "and the tokenizers' ranks the build wrote (src/sim/ranks.ts)");
   t.notOk(paths.some((p) => p.startsWith('test/') || p.startsWith('src/') || p.startsWith('bench/') || p.endsWith('.map')), 'and no tests, sources, benchmarks or source maps');
 
   const app = join(dir, 'app');

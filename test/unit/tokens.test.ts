@@ -2,6 +2,7 @@ import t from 'tap';
 import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { validateConfig } from '../../src/config/load.js';
 import { CpuPool } from '../../src/sim/pool.js';
+import { loadRanks, packagedRanks, RANKED_ENCODINGS } from '../../src/sim/ranks.js';
 import { costUnits, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS, promptTotal } from '../../src/sim/tokens.js';
 
 t.test('real encodings and the Claude approximation', async (t) => {
@@ -11,6 +12,19 @@ t.test('real encodings and the Claude approximation', async (t) => {
   t.equal(countTextTokens('o200k_base', ''), 0);
   t.equal(promptTotal(countTexts('o200k_base', ['You are terse.', 'Hello, world!'])), 3 + (3 + 4) + (3 + 4));
   t.equal(countTextTokens('o200k_base', 'Hello, world!'), 4, 'cached answer is the same');
+});
+
+t.test("the build's ranks are gpt-tokenizer's own, so counts match the package's encodings", async (t) => {
+  for (const encoding of RANKED_ENCODINGS) {
+    const built = loadRanks(encoding);
+    const packaged = packagedRanks(encoding);
+    t.not(built, packaged, `${encoding}: read from the build's JSON, not the package's module`);
+    t.equal(built.length, packaged.length, `${encoding}: as many ranks`);
+    // One comparison of 200k entries (tap's deep compare would take seconds).
+    t.ok(JSON.stringify(built) === JSON.stringify(packaged), `${encoding}: the same ranks in the same order`);
+  }
+  const mixed = 'Ünïcödé, 漢字 and code: fn main() { println!("{}", 42); } 🙂';
+  t.equal(countTextTokens('o200k_base', mixed), o200k(mixed));
 });
 
 t.test('very large prompts count the same in the thread pool', async (t) => {
