@@ -16,6 +16,7 @@ export async function serve(config: Readonly<Config>, logging: Logging, shared?:
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
+    logging.log.debug('warming up');
     const ms = await server.warm();
     logging.log.debug({ ms: Math.round(ms) }, 'warmed up');
   }
@@ -79,6 +80,14 @@ export async function runHttpWorker(): Promise<void> {
   process.on('SIGINT', () => {});
   process.on('SIGTERM', () => {});
   process.on('SIGHUP', () => {});
+  // Told to stop while still starting (warming up): nothing is in flight, so stop now; without
+  // this the message found no listener and the primary waited out its drain deadline to kill it.
+  const stopWhileStarting = (msg: ToWorker): void => {
+    if (msg.type !== 'shutdown') return;
+    flushLog();
+    process.exit(0);
+  };
+  process.on('message', stopWhileStarting);
   const { server, pool } = await serve(config, logging, {
     collectMetrics: () => rpc.request({ type: 'metrics.cluster' }, METRICS_DEADLINE_MS * 2),
     ledger: { add: (key, by) => rpc.request({ type: 'ledger.add', key, by }, LEDGER_DEADLINE_MS) },
@@ -128,6 +137,7 @@ export async function runHttpWorker(): Promise<void> {
         void stop(server, pool, log, msg.deadlineMs);
     }
   };
+  process.off('message', stopWhileStarting);
   process.on('message', (msg: ToWorker) => {
     try {
       onMessage(msg);

@@ -208,7 +208,8 @@ export class Primary {
             return this.ledger!.receive(child, msg);
         }
       });
-      worker.once('exit', () => reject(new Error(`worker ${worker.id} exited before listening`)));
+      // Told to stop while starting, a worker exits without listening: onExit ends the tree with 0.
+      worker.once('exit', () => this.shuttingDown || reject(new Error(`worker ${worker.id} exited before listening`)));
     });
   }
 

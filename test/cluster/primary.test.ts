@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import t from 'tap';
-import { MAIN, startCluster } from '../helpers/cluster.js';
+import { MAIN, spawnCluster, startCluster } from '../helpers/cluster.js';
 
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
 
@@ -77,6 +77,17 @@ t.test('SIGTERM drains: a stream in flight completes, then the tree exits 0', as
   t.match(res.text, /data: \[DONE\]\n\n$/);
   t.equal(await c.exited, 0, 'exit code 0');
   await t.rejects(fetch(`${c.url}/health`), 'no longer listening');
+});
+
+t.test('SIGTERM while the workers still warm up: the tree exits 0 at once, not after the drain deadline', async (t) => {
+  const c = spawnCluster(['--workers', '2', '--log-level', 'debug', '--drain-timeout-ms', '20000']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  await c.waitFor((l) => l.msg === 'warming up', 30_000);
+  const signalled = performance.now();
+  c.proc.kill('SIGTERM');
+  t.equal(await c.exited, 0, 'exit code 0');
+  t.ok(performance.now() - signalled < 10_000, `exited ${Math.round(performance.now() - signalled)} ms after the signal (the drain deadline is 20 s)`);
+  t.notOk(c.lines.some((l) => l.msg === 'llm-simulator listening'), 'it never listened');
 });
 
 t.test('model capacity holds across the cluster', async (t) => {

@@ -17,8 +17,8 @@ export interface Cluster {
   exited: Promise<number | null>;
 }
 
-/** Starts the built simulator (`node dist/src/main.js`) as a real primary with forked workers. */
-export async function startCluster(args: string[]): Promise<Cluster> {
+/** Spawns the built simulator (`node dist/src/main.js`) as a real primary with forked workers, without waiting for it to listen. */
+export function spawnCluster(args: string[]): Omit<Cluster, 'port' | 'url'> {
   const proc = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: Record<string, any>[] = [];
   const waiters: { test: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }[] = [];
@@ -53,6 +53,12 @@ export async function startCluster(args: string[]): Promise<Cluster> {
       waiters.push({ test, resolve: (l) => (clearTimeout(timer), res(l)) });
     });
   };
+  return { proc, lines, waitFor, exited };
+}
+
+/** Starts the built simulator as a real primary with forked workers; resolves once it listens. */
+export async function startCluster(args: string[]): Promise<Cluster> {
+  const { proc, lines, waitFor, exited } = spawnCluster(args);
   // A cluster that does not come up must not outlive the test that started it.
   const listening = await waitFor((l) => l.msg === 'llm-simulator listening', 60_000).catch((err: Error) => {
     proc.kill('SIGKILL');
