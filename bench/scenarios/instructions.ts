@@ -48,10 +48,7 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<n
   // V8 compiles and collects on helper threads whose timing under valgrind varies run to run:
   // --single-threaded keeps that work on the main thread, so the counts repeat.
   // Instrumentation is switched on (callgrind_control -i) only around the requests: start-up and warm-up are not counted.
-  // The young generation starts at its full 16 MiB: V8 sizes it from what start-up allocated, and
-  // under valgrind's slow clock a load never grows it, so a count depended on the warm-up's own
-  // allocations (a leaner warm-up client put 6k instructions of scavenging on every chat request).
-  const proc = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', '--min-semi-space-size=16', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     proc.stdout!.on('data', (d: Buffer) => {

@@ -38,14 +38,12 @@ interface Child extends Member {
  * median scavenge pause at 1,000 open 2 s streams from 5.2 to 1.2 ms (+0.5 points), but at 500
  * one-second streams every stream object got promoted and mark-compacts of 8–21 ms every ~8 s
  * cost more (−0.4 to −0.7 points): which wins depends on the workload, so V8's default stays.
- * `--min-semi-space-size=16`: the young generation starts at V8's own maximum instead of growing
- * to it under the first load. V8 sizes it from what has been allocated, and a lean start-up left
- * it small, so a cold burst's first scavenges copied its live streams over and over: 500 streams
- * within 100 ms right after start-up met TTFT +8.96 ms p50 / +12.03 ms p99 over the bare server
- * without the flag, +1.02 / +4.86 ms with it (bench/scenarios/burst.ts --cold, medians of 3);
- * an idle worker's RSS is ~7 MiB larger.
+ * Also left out: `--min-semi-space-size=16` (the young generation at V8's maximum from the start)
+ * made a cold burst's TTFT excess smaller after a lean warm-up, but non-stream chat served
+ * 0.47–0.48 of the bare server's req/s with it against 0.50–0.60 without (paired runs, 12-06):
+ * a young generation larger than the caches costs every allocation.
  */
-const WORKER_V8_FLAGS = ['--single-threaded-gc', '--min-semi-space-size=16'];
+const WORKER_V8_FLAGS = ['--single-threaded-gc'];
 
 /**
  * The primary: forks one uWebSockets.js HTTP worker per core on one port, replaces workers that
