@@ -213,7 +213,9 @@ export class Primary {
         }
       });
       // Told to stop while starting, a worker exits without listening: onExit ends the tree with 0.
-      worker.once('exit', () => this.shuttingDown || reject(new Error(`worker ${worker.id} exited before listening`)));
+      worker.once('exit', () => {
+        if (!this.shuttingDown) reject(new Error(`worker ${worker.id} exited before listening`));
+      });
     });
   }
 

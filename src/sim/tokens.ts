@@ -144,7 +144,7 @@ export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[]
   return countTexts(tokenizer, texts);
 }
 
-/** The encodings build their tables on first use (~0.1–0.5 s): done at start-up, not in the first request. */
+/** The encodings' tables are built as this module loads; a first count still compiles their split pattern and their counting code: done at start-up, not in the first request. */
 export function warmTokenizers(): void {
   ENCODERS.o200k_base('warm');
   ENCODERS.cl100k_base('warm');
