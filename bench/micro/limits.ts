@@ -35,11 +35,11 @@ const plan = (i: number) => limiter.plan(clients[i % 1000]!, null, 'gpt-4o-mini'
 console.table([
   phase('key check', (i) => (sink = key(i))),
   phase('+ plan', (i) => (sink = (key(i), plan(i)))),
-  phase('+ cost', (i) => (sink = (key(i), plan(i), costOf(body, config)))),
-  phase('+ admit', (i) => (sink = (key(i), limiter.admit(plan(i), costOf(body, config))))),
+  phase('+ cost', (i) => (sink = (key(i), plan(i), costOf('chat.completions', body, config)))),
+  phase('+ admit', (i) => (sink = (key(i), limiter.admit(plan(i), costOf('chat.completions', body, config))))),
   phase('+ headers', (i) => {
     const p = (key(i), plan(i));
-    sink = limiter.admit(p, costOf(body, config));
+    sink = limiter.admit(p, costOf('chat.completions', body, config));
     sink = limitLines('openai', limiter.tightest(p));
   }),
 ]);

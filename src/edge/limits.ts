@@ -73,6 +73,24 @@ export const ANTHROPIC_LIMIT_HEADERS: readonly (readonly [string, string, string
 /** Every rate-limit header either dialect sends (what a browser page may read: src/edge/cors.ts). */
 export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_LIMIT_HEADERS, ...ANTHROPIC_LIMIT_HEADERS].flatMap((names) => names ?? []);
 
+/**
+ * The buckets of `limits` (the same dimensions, model globs and routes), each too large to
+ * refuse: the warm-up's limits (src/http/app.ts), so start-up compiles the path an admitted
+ * request takes under the configured limits without spending any of their budget. A billion a
+ * minute still fits V8's small integers, as real limits do.
+ */
+export function unrefusable(limits: LimitsConfig): LimitsConfig {
+  const huge = (spec: LimitSpec): LimitSpec => {
+    const out: LimitSpec = { burst: 1 };
+    for (const dimension of DIMENSIONS) if (spec[PER_MINUTE[dimension]] !== undefined) (out as Record<string, number>)[PER_MINUTE[dimension]] = UNREFUSABLE_PER_MINUTE;
+    return out;
+  };
+  const each = (specs: Record<string, LimitSpec>): Record<string, LimitSpec> => Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, huge(spec)]));
+  return { ...limits, store: 'local', penalizeEarlyRetry: false, default: limits.default === null ? null : huge(limits.default), models: each(limits.models), routes: each(limits.routes) };
+}
+
+const UNREFUSABLE_PER_MINUTE = 1_000_000_000;
+
 /** What one request costs in each dimension. */
 export type Cost = Readonly<Record<Dimension, number>>;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import uWS, { type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import { complete } from '../api/anthropic/complete.js';
 import { countTokens } from '../api/anthropic/count-tokens.js';
@@ -42,7 +43,7 @@ import { BenchRecords } from './records.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
-import { Limiter, limitsSchema, localStore, type BudgetStore, type Told } from '../edge/limits.js';
+import { Limiter, localStore, unrefusable, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest, requestedMaxTokens } from './limits.js';
 import { requested, Tracing, tracingSchema } from '../tracing/tracing.js';
 import { BodyResult, HEADER, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
@@ -246,14 +247,19 @@ export class Server {
     services.access = null;
     services.tracing = null;
     services.records = null;
-    // Warm-up traffic carries no key and spends no budget: it must reach the routes it warms.
-    this.keys = new KeyRing({ mode: 'any', keys: [], public: [] });
-    this.limiter = new Limiter(limitsSchema.parse({}), localStore(), 1);
+    // Warm-up traffic passes the edge as configured, so the key check, the limits' buckets and
+    // their headers are compiled too (left cold, V8 ran them and the request path around them
+    // unoptimised for the first seconds of load: 10 % more instructions a request). It presents
+    // a key of its own, valid only in this ring, and spends a private budget of the same buckets,
+    // too large to refuse, not the configured one.
+    const warmKey = randomUUID();
+    this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: [] });
+    this.limiter = new Limiter(unrefusable(this.config.limits), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
     const socket = await listenOn(this.app, '127.0.0.1', 0);
     try {
-      return await warmUp(uWS.us_socket_local_port(socket), this.tls);
+      return await warmUp(uWS.us_socket_local_port(socket), warmKey, this.tls);
     } finally {
       uWS.us_listen_socket_close(socket);
       services.access = access;

@@ -85,13 +85,25 @@ export const HEADER = {
  * (config.control.headers); the key headers only when `keys` (keys are checked, or the route
  * answers in the dialect they name) and `anthropic-version` only when `anthropic` (the route is
  * Anthropic's, or answers in the dialect it names). Each read is a native call of ~400
- * instructions, so an OpenAI route without keys skips three.
+ * instructions, so an OpenAI route without keys skips three. Of the two key headers, the
+ * answering dialect's own is read first (Anthropic's `x-api-key`, OpenAI's `authorization`) and
+ * the other only when it is absent: a vendor's client sends one, which then costs one read. A
+ * request carrying both is checked with the dialect's own.
  */
 export function readHeaders(req: HttpRequest, simHeaders: boolean, keys = true, anthropic = true): RequestHeaders {
+  let authorization = '';
+  let xApiKey = '';
+  if (keys && anthropic) {
+    xApiKey = req.getHeader(HEADER.xApiKey);
+    if (xApiKey === '') authorization = req.getHeader(HEADER.authorization);
+  } else if (keys) {
+    authorization = req.getHeader(HEADER.authorization);
+    if (authorization === '') xApiKey = req.getHeader(HEADER.xApiKey);
+  }
   // One object literal of one shape either way (no spreads on the hot path).
   return {
-    authorization: keys ? req.getHeader(HEADER.authorization) : '',
-    xApiKey: keys ? req.getHeader(HEADER.xApiKey) : '',
+    authorization,
+    xApiKey,
     anthropicVersion: anthropic ? req.getHeader(HEADER.anthropicVersion) : '',
     requestId: req.getHeader(HEADER.requestId),
     ttftMs: simHeaders ? req.getHeader(HEADER.ttftMs) : '',

@@ -38,7 +38,7 @@ const WARM_INTERRUPT_BUDGET = 16896;
 const SETTLE_MS = 3;
 
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Warm up, please.' }], max_tokens: 40 };
-const ANTHROPIC = { 'anthropic-version': '2023-06-01', 'x-api-key': 'warmup' };
+const ANTHROPIC = { 'anthropic-version': '2023-06-01' };
 /** Real waits, short: answers and streams that go through the timing wheel, as a load's do (the instant profile skips it). */
 const TIMED = { 'x-sim-ttft-ms': '1', 'x-sim-itl-ms': '1' };
 
@@ -65,12 +65,12 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
  * ~0.2 s less warm-up CPU; but V8 then sized the young generation from less allocation, and a
  * cold burst met TTFT +8.96 ms p50 / +12.03 ms p99 over the bare server instead of +2.82 / +3.84.
  */
-function send(agent: Agent, tls: boolean, port: number, v: (typeof VARIANTS)[number], i: number): Promise<void> {
+function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof VARIANTS)[number], i: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const body = v.body === undefined ? undefined : JSON.stringify({ ...v.body, ...('messages' in v.body && v.path === '/v1/chat/completions' ? { seed: i } : {}) });
     const req = (tls ? tlsRequest : request)(
       // The instant profile: no simulated waits (embeddings take no timing headers).
-      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', 'x-sim-profile': 'instant', ...v.headers } },
+      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', 'x-sim-profile': 'instant', ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       (res) => {
         res.on('data', () => {});
@@ -82,8 +82,8 @@ function send(agent: Agent, tls: boolean, port: number, v: (typeof VARIANTS)[num
   });
 }
 
-/** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections; resolves with the milliseconds it took. */
-export async function warmUp(port: number, tls = false): Promise<number> {
+/** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as each vendor's clients do; resolves with the milliseconds it took. */
+export async function warmUp(port: number, key: string, tls = false): Promise<number> {
   const started = performance.now();
   if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
   // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
@@ -91,7 +91,7 @@ export async function warmUp(port: number, tls = false): Promise<number> {
   try {
     for (let round = 0; round < ROUNDS; round += CONNECTIONS) {
       const batch: Promise<void>[] = [];
-      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, v, round + k));
+      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, key, v, round + k));
       await Promise.all(batch);
       await delay(SETTLE_MS);
     }

@@ -31,6 +31,7 @@ t.test('the right key passes, by Bearer and by x-api-key, in the clear or as a d
   const viaHeader = await post(`${srv.url}/v1/chat/completions`, chat, { 'content-type': 'application/json', 'x-api-key': 'sk-test-team-a' });
   t.equal(viaHeader.status, 200, 'x-api-key works on an OpenAI route too');
   t.equal((await fetch(`${srv.url}/v1/models`, { headers: { authorization: 'Bearer sk-test-team-a' } })).status, 200);
+  t.equal((await post(`${srv.url}/v1/messages`, message, { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', authorization: 'Bearer sk-ant-hashed-key' })).status, 200, 'a bearer token works on an Anthropic route too');
 });
 
 t.test('a wrong or missing key: each vendor\'s 401 and the SDKs\' AuthenticationError', async (t) => {
@@ -109,4 +110,17 @@ t.test('keys are compared in constant time and masked as OpenAI masks them', asy
   t.ok(early / late > 0.5 && early / late < 2, `first-byte vs last-byte mismatch: ${(early / 1000).toFixed(0)} µs vs ${(late / 1000).toFixed(0)} µs`);
   t.equal(maskKey('sk-test-abcd1234'), 'sk-te*******1234');
   t.equal(maskKey('short'), '*****');
+});
+
+t.test('a request with both key headers is checked with the answering dialect\'s own', async (t) => {
+  const both = (good: 'authorization' | 'x-api-key') => ({
+    'content-type': 'application/json',
+    'anthropic-version': '2023-06-01',
+    authorization: good === 'authorization' ? 'Bearer sk-test-team-a' : 'Bearer sk-test-wrong-key',
+    'x-api-key': good === 'x-api-key' ? 'sk-test-team-a' : 'sk-test-wrong-key',
+  });
+  t.equal((await post(`${srv.url}/v1/chat/completions`, chat, both('authorization'))).status, 200, 'OpenAI: authorization');
+  t.equal((await post(`${srv.url}/v1/chat/completions`, chat, both('x-api-key'))).status, 401);
+  t.equal((await post(`${srv.url}/v1/messages`, message, both('x-api-key'))).status, 200, 'Anthropic: x-api-key');
+  t.equal((await post(`${srv.url}/v1/messages`, message, both('authorization'))).status, 401);
 });

@@ -81,6 +81,22 @@ t.test('a reservation is settled to what the answer used', async (t) => {
   t.ok(Number(second.headers.get('x-ratelimit-remaining-tokens')) < 1000 - 601, 'the second is reserved in full');
 });
 
+t.test('embeddings take their inputs\' tokens only, count_tokens takes a request and no tokens', async (t) => {
+  const s = await startServer({ response: { maxTokens: 500 }, limits: { default: { requestsPerMinute: 100, tokensPerMinute: 1000, inputTokensPerMinute: 1000 } } });
+  t.teardown(() => s.close());
+  const counted = await post(`${s.url}/v1/messages/count_tokens`, { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'z'.repeat(400) }] }, ANTHROPIC_HEADERS);
+  t.equal(counted.status, 200);
+  t.equal(counted.headers.get('anthropic-ratelimit-input-tokens-remaining'), '1000', 'counting tokens spends none');
+  t.equal(counted.headers.get('anthropic-ratelimit-requests-remaining'), '99', 'but it is a request');
+  // 400 characters in two inputs: an estimated 100 tokens, and no answer reserved (response.maxTokens would be 500 more).
+  const inputs = ['x'.repeat(200), 'y'.repeat(200)];
+  const first = await post(`${s.url}/v1/embeddings`, { model: 'text-embedding-3-small', input: inputs });
+  t.equal(first.status, 200);
+  t.equal(first.headers.get('x-ratelimit-remaining-tokens'), '900');
+  const second = await post(`${s.url}/v1/embeddings`, { model: 'text-embedding-3-small', input: inputs });
+  t.equal(second.headers.get('x-ratelimit-remaining-tokens'), '800', 'nothing of the first was held back for an answer');
+});
+
 t.test('Anthropic: its own headers (RFC 3339 resets), input and output token limits, and the SDK error', async (t) => {
   const s = await startServer({ limits: { models: { 'claude-*': { requestsPerMinute: 2, inputTokensPerMinute: 5000, outputTokensPerMinute: 100 } } } });
   t.teardown(() => s.close());
