@@ -253,7 +253,7 @@ export class Server {
     // a key of its own, valid only in this ring, and spends a private budget of the same buckets,
     // too large to refuse, not the configured one.
     const warmKey = randomUUID();
-    this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: [] });
+    this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: this.config.auth.public });
     this.limiter = new Limiter(unrefusable(this.config.limits), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
