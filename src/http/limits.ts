@@ -104,18 +104,13 @@ function rfc3339(msFromNow: number): string {
   return lastRfc3339;
 }
 
-/**
- * One dimension's header lines as text before its limit, remaining count and reset; and its
- * reset lines under a second, made once each (a bucket far from empty resets in a few
- * milliseconds, request after request).
- */
+/** One dimension's header lines as text before its limit, remaining count and reset. */
 interface Lines {
   readonly limit: string;
   readonly remaining: string;
   readonly reset: string;
-  readonly subsecondResets: (string | undefined)[];
 }
-const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}: `, remaining: `\r\n${names[1]}: `, reset: `\r\n${names[2]}: `, subsecondResets: [] });
+const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}: `, remaining: `\r\n${names[1]}: `, reset: `\r\n${names[2]}: ` });
 const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_LIMIT_HEADERS.map((names) => names && linesOf(names));
 const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_LIMIT_HEADERS.map(linesOf);
 
@@ -126,18 +121,48 @@ const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_LIMIT_HEADERS.map(linesOf);
  */
 const flat = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
 
-/** OpenAI's reset line (Go duration): one piece of text, made once, under a second. */
-function resetLine(lines: Lines, ms: number): string {
-  const whole = Math.max(0, Math.ceil(ms));
-  if (whole >= 1000) return lines.reset + goDuration(whole);
-  return (lines.subsecondResets[whole] ??= flat(lines.reset + goDuration(whole)));
+/** OpenAI's reset line (Go duration). */
+const resetLine = (lines: Lines, ms: number): string => lines.reset + goDuration(ms);
+
+/**
+ * OpenAI's reset lines of every dimension, as one piece of text: made once for each combination
+ * of resets under a second (a bucket far from empty resets in a few milliseconds, request after
+ * request), by the dimensions' places and milliseconds.
+ */
+function resetLines(t: Tightest): string {
+  let key = 0;
+  for (let d = 0; d < t.count; d++) {
+    if (OPENAI_LINES[t.slots[d]!] === undefined) continue;
+    const whole = Math.max(0, Math.ceil(t.resetMs[d]!));
+    if (whole >= 1000) return joinedResets(t);
+    key = key * 4096 + (t.slots[d]! << 10) + whole;
+  }
+  let text = subsecondResets.get(key);
+  if (text === undefined) {
+    if (subsecondResets.size >= MAX_SUBSECOND_RESETS) subsecondResets.clear();
+    subsecondResets.set(key, (text = flat(joinedResets(t))));
+  }
+  return text;
 }
+
+function joinedResets(t: Tightest): string {
+  let text = '';
+  for (let d = 0; d < t.count; d++) {
+    const lines = OPENAI_LINES[t.slots[d]!];
+    if (lines !== undefined) text += resetLine(lines, t.resetMs[d]!);
+  }
+  return text;
+}
+
+const subsecondResets = new Map<number, string>();
+const MAX_SUBSECOND_RESETS = 10_000;
 
 /**
  * The dialect's rate-limit headers (WIRE A9, B8) as joined lines (src/http/uws.ts), in the
  * vendor's order: OpenAI every limit, then every remaining count, then every reset; Anthropic
  * each dimension's limit, remaining count and reset together. A plan whose limits never change
- * (one bucket a dimension) keeps its limit lines.
+ * (one bucket a dimension) keeps its limit lines, with the name of the first remaining count
+ * after them: the fewer the pieces, the less V8 walks when the head is flattened for uWS.
  */
 export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string {
   const fixed = t.plan?.limitText ?? null;
@@ -149,17 +174,18 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
         const lines = OPENAI_LINES[t.slots[d]!];
         if (lines !== undefined) text += lines.limit + t.limits[d]!;
       }
+      const first = firstOpenAiLines(t);
+      if (first !== undefined) text += first.remaining;
       if (fixed !== null) fixed.openai = text = flat(text);
     }
+    let named = false;
     for (let d = 0; d < t.count; d++) {
       const lines = OPENAI_LINES[t.slots[d]!];
-      if (lines !== undefined) text += lines.remaining + t.remaining[d]!;
+      if (lines === undefined) continue;
+      text = named ? text + lines.remaining + t.remaining[d]! : text + t.remaining[d]!;
+      named = true;
     }
-    for (let d = 0; d < t.count; d++) {
-      const lines = OPENAI_LINES[t.slots[d]!];
-      if (lines !== undefined) text += resetLine(lines, t.resetMs[d]!);
-    }
-    return text;
+    return text + resetLines(t);
   }
   if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => flat(anthropicLimitLine(t, d)));
   let text = '';
@@ -168,6 +194,12 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
     text += (fixed !== null ? fixed.anthropic![d]! : anthropicLimitLine(t, d)) + lines.remaining + t.remaining[d]! + lines.reset + rfc3339(t.resetMs[d]!);
   }
   return text;
+}
+
+/** The lines of the first dimension OpenAI reports, if any. */
+function firstOpenAiLines(t: Tightest): Lines | undefined {
+  for (let d = 0; d < t.count; d++) if (OPENAI_LINES[t.slots[d]!] !== undefined) return OPENAI_LINES[t.slots[d]!];
+  return undefined;
 }
 
 /** Entry d's Anthropic limit line (a function, not a closure made per request). */
