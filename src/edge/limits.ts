@@ -96,7 +96,8 @@ export type Cost = Readonly<Record<Dimension, number>>;
 
 /**
  * A dimension's place in DIMENSIONS, and a cost's amount in it: switches, since `table[dimension]`
- * is a megamorphic keyed load, and these run per bucket per request.
+ * is a megamorphic keyed load. A bucket keeps its dimension's place, so the loops that run per
+ * bucket per request switch on small integers rather than compare names.
  */
 export function slotOf(dimension: Dimension): 0 | 1 | 2 | 3 {
   switch (dimension) {
@@ -111,15 +112,21 @@ export function slotOf(dimension: Dimension): 0 | 1 | 2 | 3 {
   }
 }
 
+/** A cost's amount in `dimension` (refusals). */
 export function amountOf(cost: Cost, dimension: Dimension): number {
-  switch (dimension) {
-    case 'requests':
+  return amountAt(cost, slotOf(dimension));
+}
+
+/** A cost's amount in the dimension at `slot`. */
+export function amountAt(cost: Cost, slot: number): number {
+  switch (slot) {
+    case 0:
       return cost.requests;
-    case 'tokens':
+    case 1:
       return cost.tokens;
-    case 'inputTokens':
+    case 2:
       return cost.inputTokens;
-    case 'outputTokens':
+    default:
       return cost.outputTokens;
   }
 }
@@ -128,6 +135,8 @@ export function amountOf(cost: Cost, dimension: Dimension): number {
 export interface BucketSpec {
   readonly id: string;
   readonly dimension: Dimension;
+  /** The dimension's place in DIMENSIONS (`slotOf`). */
+  readonly slot: 0 | 1 | 2 | 3;
   readonly perMinute: number;
   readonly capacity: number;
 }
@@ -380,7 +389,7 @@ export class Limiter {
       if (spec == null) return;
       for (const dimension of DIMENSIONS) {
         const perMinute = spec[PER_MINUTE[dimension]] as number | undefined;
-        if (perMinute !== undefined) buckets.push({ id: `${scope}:${dimension}`, dimension, perMinute, capacity: Math.max(1, Math.round(perMinute * spec.burst)) });
+        if (perMinute !== undefined) buckets.push({ id: `${scope}:${dimension}`, dimension, slot: slotOf(dimension), perMinute, capacity: Math.max(1, Math.round(perMinute * spec.burst)) });
       }
     };
     add(`client:${client}`, own ?? this.config.default);
@@ -411,7 +420,7 @@ export class Limiter {
     let held = true;
     const { buckets, leases } = plan;
     for (let i = 0; i < buckets.length; i++) {
-      const need = amountOf(cost, buckets[i]!.dimension);
+      const need = amountAt(cost, buckets[i]!.slot);
       if (need <= 0 || leases[i]!.left >= need) continue;
       held = false;
       const refilled = this.refill(leases[i]!, need, !again);
@@ -429,7 +438,7 @@ export class Limiter {
   /** The first bucket whose lease does not hold the request's cost, -1 when every one does. */
   private short(plan: Plan, cost: Cost): number {
     for (let i = 0; i < plan.buckets.length; i++) {
-      const need = amountOf(cost, plan.buckets[i]!.dimension);
+      const need = amountAt(cost, plan.buckets[i]!.slot);
       if (need > 0 && plan.leases[i]!.left < need) return i;
     }
     return -1;
@@ -437,7 +446,7 @@ export class Limiter {
 
   /** Takes the cost out of every lease of the plan (each holds its part). */
   private take(plan: Plan, cost: Cost): true {
-    for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountOf(cost, plan.buckets[i]!.dimension);
+    for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountAt(cost, plan.buckets[i]!.slot);
     return true;
   }
 
@@ -470,7 +479,7 @@ export class Limiter {
         }
       }
       const bucket = buckets[best]!;
-      t.slots[d] = slotOf(bucket.dimension);
+      t.slots[d] = bucket.slot;
       t.limits[d] = bucket.perMinute;
       t.remaining[d] = remaining;
       t.resetMs[d] = resetMsOf(bucket, remaining);
@@ -543,9 +552,12 @@ export class Limiter {
    * the lease back to the store when the lease expires. Giving it to the store at once was an IPC
    * message (or a Redis call) per request, most of what limits cost.
    */
-  settle(plan: Plan, dimension: Dimension, unused: number): void {
-    if (unused <= 0) return;
-    for (let i = 0; i < plan.buckets.length; i++) if (plan.buckets[i]!.dimension === dimension) this.hold(plan.leases[i]!, unused, null);
+  settle(plan: Plan, unusedTokens: number, unusedInput: number, unusedOutput: number): void {
+    for (let i = 0; i < plan.buckets.length; i++) {
+      const slot = plan.buckets[i]!.slot;
+      const unused = slot === 1 ? unusedTokens : slot === 2 ? unusedInput : slot === 3 ? unusedOutput : 0;
+      if (unused > 0) this.hold(plan.leases[i]!, unused, null);
+    }
   }
 
   /**

@@ -252,9 +252,7 @@ export class Reservation {
 
   settle(promptTokens: number, completionTokens: number): void {
     const { limiter, plan, cost } = this;
-    limiter.settle(plan, 'tokens', cost.tokens - promptTokens - completionTokens);
-    limiter.settle(plan, 'inputTokens', cost.inputTokens - promptTokens);
-    limiter.settle(plan, 'outputTokens', cost.outputTokens - completionTokens);
+    limiter.settle(plan, cost.tokens - promptTokens - completionTokens, cost.inputTokens - promptTokens, cost.outputTokens - completionTokens);
   }
 }
 

@@ -176,7 +176,7 @@ t.test('limits.reset: one key\'s buckets, or every client\'s, start full again',
 
 t.test('the bucket refills continuously', async (t) => {
   const b = new Budget();
-  const spec = { id: 'x', dimension: 'requests' as const, perMinute: 600, capacity: 10 };
+  const spec = { id: 'x', dimension: 'requests' as const, slot: 0 as const, perMinute: 600, capacity: 10 };
   t.equal(b.take(spec, 10, 10, 0).granted, 10);
   t.equal(b.take(spec, 1, 1, 0).granted, 0, 'empty');
   // 600 a minute: one every 100 ms.
