@@ -17,8 +17,8 @@ export async function serve(config: Readonly<Config>, logging: Logging, shared?:
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
     logging.log.debug('warming up');
-    const ms = await server.warm();
-    logging.log.debug({ ms: Math.round(ms) }, 'warmed up');
+    const { ms, refused } = await server.warm();
+    logging.log.debug({ ms: Math.round(ms), refused }, 'warmed up');
   }
   let at: readonly [string, number] = [config.host, config.port];
   try {

@@ -27,7 +27,7 @@ import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
 import { Exchange, JSON_TYPE, type Services } from './exchange.js';
-import { warmUp } from './warmup.js';
+import { warmUp, type WarmUp } from './warmup.js';
 import { Admission, parseFaultHeader, type AdmissionInput, type Decision } from '../faults/admission.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { findScenario } from '../faults/scenarios.js';
@@ -236,7 +236,7 @@ export class Server {
    * Sends the start-up warm-up traffic (src/http/warmup.ts) through this app on a private
    * loopback port, then forgets it: no access lines, no metrics. Call before listen().
    */
-  async warm(): Promise<number> {
+  async warm(): Promise<WarmUp> {
     const { services } = this;
     const access = services.access;
     const admission = services.admission;

@@ -65,7 +65,7 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
  * ~0.2 s less warm-up CPU; but V8 then sized the young generation from less allocation, and a
  * cold burst met TTFT +8.96 ms p50 / +12.03 ms p99 over the bare server instead of +2.82 / +3.84.
  */
-function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof VARIANTS)[number], i: number): Promise<void> {
+function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof VARIANTS)[number], i: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const body = v.body === undefined ? undefined : JSON.stringify({ ...v.body, ...('messages' in v.body && v.path === '/v1/chat/completions' ? { seed: i } : {}) });
     const req = (tls ? tlsRequest : request)(
@@ -74,7 +74,7 @@ function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof 
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       (res) => {
         res.on('data', () => {});
-        res.on('end', resolve);
+        res.on('end', () => resolve(res.statusCode ?? 0));
       },
     );
     req.on('error', reject);
@@ -82,22 +82,29 @@ function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof 
   });
 }
 
-/** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as each vendor's clients do; resolves with the milliseconds it took. */
-export async function warmUp(port: number, key: string, tls = false): Promise<number> {
+/** What a warm-up took, and how many of its requests were refused (each left part of its path cold). */
+export interface WarmUp {
+  readonly ms: number;
+  readonly refused: number;
+}
+
+/** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as each vendor's clients do. */
+export async function warmUp(port: number, key: string, tls = false): Promise<WarmUp> {
   const started = performance.now();
+  let refused = 0;
   if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
   // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
   const agent = tls ? new TlsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false }) : new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   try {
     for (let round = 0; round < ROUNDS; round += CONNECTIONS) {
-      const batch: Promise<void>[] = [];
+      const batch: Promise<number>[] = [];
       for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, key, v, round + k));
-      await Promise.all(batch);
+      for (const status of await Promise.all(batch)) if (status >= 400) refused++;
       await delay(SETTLE_MS);
     }
   } finally {
     agent.destroy();
     if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
   }
-  return performance.now() - started;
+  return { ms: performance.now() - started, refused };
 }

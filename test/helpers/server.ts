@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { validateConfig } from '../../src/config/load.js';
 import { Server } from '../../src/http/app.js';
+import type { WarmUp } from '../../src/http/warmup.js';
 import { CpuPool } from '../../src/sim/pool.js';
 import { checkedFetch, contractViolations, warmContracts } from './contracts.js';
 
@@ -8,6 +9,8 @@ export interface TestServer {
   readonly server: Server;
   readonly port: number;
   readonly url: string;
+  /** The start-up warm-up's outcome, when `warmUp: true` was asked for. */
+  readonly warmed: WarmUp | null;
   close(): Promise<void>;
 }
 
@@ -17,10 +20,13 @@ export async function startServer(overrides: Record<string, unknown> = {}, optio
   const config = validateConfig({ host: '127.0.0.1', port: 0, workers: 0, accessLog: false, timeScale: 0, ...overrides });
   const pool = options.pool ? new CpuPool(config) : null;
   const server = new Server({ config, logging: { log: pino({ level: 'silent' }), access: null }, pool });
+  // The start-up warm-up only when a test asks for it (the config's default is on).
+  const warmed = overrides.warmUp === true ? await server.warm() : null;
   const port = await server.listen(config.host, config.port);
   return {
     server,
     port,
+    warmed,
     url: `http://127.0.0.1:${port}`,
     async close() {
       server.close();
