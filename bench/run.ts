@@ -7,6 +7,7 @@
  *   --cold              burst: a fresh server per run, measuring its very first burst
  *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
  *   --kinds a,b         instructions: only the kinds whose names contain one of these (e.g. chat,token)
+ *   --repeat K          instructions: each count the least of K fresh runs (default 1)
  *   --runs N            repetitions of each chat run and capacity step; medians are reported (default 3)
  *   --duration S        seconds per throughput run or capacity step (default 8)
  *   --connections N     concurrent connections for chat (default 100)
@@ -39,7 +40,8 @@
  *   --sim-port P        port of the simulator (default 18080), for --target setups
  *   --sim-flags "..."   extra simulator flags, e.g. --sim-flags="--access-log false"
  *   --variant-flags ".." chat: also a second simulator with these extra flags, interleaved, e.g.
- *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost)
+ *                       --variant-flags="--config bench/limits.yaml" (what rate limits cost);
+ *                       instructions: a second simulator counted beside the first, kind by kind
  *   --side-by-side      chat with --variant-flags: load both simulators at once, sharing CPU 0 (a
  *                       small cost difference that the machine's drift hides between runs)
  *   --header "k: v"     chat: one more request header for every load (e.g. "accept-encoding: gzip")
@@ -88,6 +90,7 @@ const { values: opt, positionals } = parseArgs({
     window: { type: 'string', default: '100' },
     cold: { type: 'boolean', default: false },
     requests: { type: 'string', default: '2000' },
+    repeat: { type: 'string', default: '1' },
     'gap-ms': { type: 'string', default: '10' },
     kinds: { type: 'string', default: '' },
     sim: { type: 'string' },
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).
-  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean));
+  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean), { repeat: Number(opt.repeat), variantFlags: opt['variant-flags']?.split(' ').filter(Boolean) });
   if (opt.scenario === 'gateway') results.gateway = await runGateway();
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   mkdirSync(dirname(out), { recursive: true });
