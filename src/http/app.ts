@@ -248,10 +248,10 @@ export class Server {
     services.tracing = null;
     services.records = null;
     // Warm-up traffic passes the edge as configured, so the key check, the limits' buckets and
-    // their headers are compiled too (left cold, V8 ran them and the request path around them
-    // unoptimised for the first seconds of load: 10 % more instructions a request). It presents
-    // a key of its own, valid only in this ring, and spends a private budget of the same buckets,
-    // too large to refuse, not the configured one.
+    // their headers are compiled too (left cold, they were first compiled under real load, and
+    // `--trace-deopt` showed them and the request path around them deoptimising in its first
+    // seconds). It presents a key of its own, valid only in this ring, and spends a private
+    // budget of the same buckets, too large to refuse, not the configured one.
     const warmKey = randomUUID();
     this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: this.config.auth.public });
     this.limiter = new Limiter(unrefusable(this.config.limits), localStore(), 1);

@@ -11,8 +11,8 @@ import type { Exchange } from './exchange.js';
  * one request; OpenAI's TPM and Anthropic's ITPM take the prompt's estimated tokens (4
  * characters a token, before the real count exists), TPM and OTPM take `max_tokens` (or
  * `response.maxTokens` when the request sets none). Embeddings take their inputs only;
- * Anthropic's token counting takes a request and no tokens, as the vendor counts it. The answer settles the reservation to what
- * was really counted and sent (`settle` below).
+ * Anthropic's token counting takes a request and no tokens, as the vendor counts it. The
+ * answer settles the reservation to what was really counted and sent (`settle` below).
  */
 export function costOf(route: FaultRoute, body: unknown, config: Readonly<Config>): Cost & { readonly maxTokens: number } {
   const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
