@@ -248,7 +248,7 @@ const MAX_PLANS = 100_000;
 export const LEASE_MS = 250;
 
 /** This worker's share of one bucket: budget the store granted it, spent locally. */
-interface Lease {
+export interface Lease {
   readonly spec: BucketSpec;
   left: number;
   /** The shared bucket's level when the lease was taken (for the remaining-headers). */
@@ -274,6 +274,8 @@ export interface Plan {
    * header lines in each dialect, made by src/http/limits.ts the first time it writes them.
    */
   readonly limitText: { openai: string | null; anthropic: string[] | null } | null;
+  /** When each dimension has one bucket: their indexes, in DIMENSIONS order (the headers read them straight off the leases). */
+  readonly sole: readonly number[] | null;
 }
 
 /**
@@ -324,8 +326,8 @@ export interface Told {
 const MAX_TOLD = 100_000;
 
 /** What a lease lets the headers report: what it holds plus what the store had, at most the bucket. */
-const remainingOf = (lease: Lease): number => Math.min(lease.spec.capacity, Math.max(0, Math.floor(lease.left + lease.level)));
-const resetMsOf = (spec: BucketSpec, remaining: number): number => Math.ceil(((spec.capacity - remaining) * 60_000) / spec.perMinute);
+export const remainingOf = (lease: Lease): number => Math.min(lease.spec.capacity, Math.max(0, Math.floor(lease.left + lease.level)));
+export const resetMsOf = (spec: BucketSpec, remaining: number): number => Math.ceil(((spec.capacity - remaining) * 60_000) / spec.perMinute);
 
 /** The limiter of one worker: compiled limits, the leases it holds, and the store behind them. */
 export class Limiter {
@@ -396,7 +398,8 @@ export class Limiter {
     for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
     add(`route:${route}:${client}`, this.config.routes[route]);
     const byDimension = DIMENSIONS.map((d) => [d, buckets.flatMap((b, i) => (b.dimension === d ? [i] : []))] as const).filter(([, at]) => at.length > 0);
-    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), limitText: byDimension.every(([, at]) => at.length === 1) ? { openai: null, anthropic: null } : null };
+    const sole = byDimension.every(([, at]) => at.length === 1) ? byDimension.map(([, at]) => at[0]!) : null;
+    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), limitText: sole === null ? null : { openai: null, anthropic: null }, sole };
   }
 
   /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */

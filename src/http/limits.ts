@@ -1,6 +1,6 @@
 import { SimError } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import { amountOf, ANTHROPIC_LIMIT_HEADERS, OPENAI_LIMIT_HEADERS, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
+import { amountOf, ANTHROPIC_LIMIT_HEADERS, OPENAI_LIMIT_HEADERS, remainingOf, resetMsOf, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
 import { rateLimitMessage } from '../faults/render.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { textOf } from '../api/generation.js';
@@ -135,7 +135,7 @@ function resetLines(t: Tightest): string {
     if (OPENAI_LINES[t.slots[d]!] === undefined) continue;
     const whole = Math.max(0, Math.ceil(t.resetMs[d]!));
     if (whole >= 1000) return joinedResets(t);
-    key = key * 4096 + (t.slots[d]! << 10) + whole;
+    key = resetKey(key, t.slots[d]!, whole);
   }
   let text = subsecondResets.get(key);
   if (text === undefined) {
@@ -144,6 +144,9 @@ function resetLines(t: Tightest): string {
   }
   return text;
 }
+
+/** The key of `subsecondResets` so far, with one more dimension's reset (under a second). */
+const resetKey = (key: number, slot: number, wholeMs: number): number => key * 4096 + (slot << 10) + wholeMs;
 
 function joinedResets(t: Tightest): string {
   let text = '';
@@ -194,6 +197,34 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
     text += (fixed !== null ? fixed.anthropic![d]! : anthropicLimitLine(t, d)) + lines.remaining + t.remaining[d]! + lines.reset + rfc3339(t.resetMs[d]!);
   }
   return text;
+}
+
+/**
+ * OpenAI's lines of a plan with one bucket a dimension (`Plan.sole`, the common case:
+ * `limits.default` alone) read straight off its leases: the same text `limitLines` makes, without
+ * filling the limiter's Tightest and reading it back (~300 instructions a request). Null when
+ * the general path must make it: the limit text not kept yet, a reset of a second or more, or
+ * resets not met before.
+ */
+function soleOpenAiLines(plan: Plan): string | null {
+  const { sole, buckets, leases } = plan;
+  let text = plan.limitText?.openai ?? null;
+  if (text === null || sole === null) return null;
+  let key = 0;
+  let named = false;
+  for (let d = 0; d < sole.length; d++) {
+    const bucket = buckets[sole[d]!]!;
+    const lines = OPENAI_LINES[bucket.slot];
+    if (lines === undefined) continue;
+    const remaining = remainingOf(leases[sole[d]!]!);
+    const whole = Math.max(0, Math.ceil(resetMsOf(bucket, remaining)));
+    if (whole >= 1000) return null;
+    text = named ? text + lines.remaining + remaining : text + remaining;
+    named = true;
+    key = resetKey(key, bucket.slot, whole);
+  }
+  const resets = subsecondResets.get(key);
+  return resets === undefined ? null : text + resets;
 }
 
 /** The lines of the first dimension OpenAI reports, if any. */
@@ -257,7 +288,8 @@ export class Reservation {
 }
 
 function admitted(ex: Exchange, limiter: Limiter, plan: Plan, cost: Cost): true {
-  ex.headerLines += limitLines(ex.dialect.name, limiter.tightest(plan));
+  const dialect = ex.dialect.name;
+  ex.headerLines += (dialect === 'openai' ? soleOpenAiLines(plan) : null) ?? limitLines(dialect, limiter.tightest(plan));
   if (plan.settles) ex.reservation = new Reservation(limiter, plan, cost);
   return true;
 }

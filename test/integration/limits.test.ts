@@ -49,10 +49,34 @@ function headerOrder(url: string, body: object, headers: Record<string, string>)
 t.test('the rate-limit headers come in each vendor\'s order (WIRE A9, B8)', async (t) => {
   const s = await startServer({ limits: { default: { requestsPerMinute: 100, tokensPerMinute: 100_000, inputTokensPerMinute: 100_000, outputTokensPerMinute: 100_000 } } });
   t.teardown(() => s.close());
-  const openai = (await headerOrder(`${s.url}/v1/chat/completions`, chat, {})).filter((n) => n.startsWith('x-ratelimit-'));
-  t.same(openai, ['x-ratelimit-limit-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens'], 'OpenAI: the limits, the remaining counts, the resets');
+  // The first answer of a plan makes its lines in full; later ones reuse its limit text and resets.
+  for (const nth of ['first', 'second', 'third']) {
+    const openai = (await headerOrder(`${s.url}/v1/chat/completions`, chat, {})).filter((n) => n.startsWith('x-ratelimit-'));
+    t.same(openai, ['x-ratelimit-limit-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens'], `OpenAI, ${nth} answer: the limits, the remaining counts, the resets`);
+  }
   const anthropic = (await headerOrder(`${s.url}/v1/messages`, message, { 'anthropic-version': '2023-06-01' })).filter((n) => n.startsWith('anthropic-ratelimit-'));
   t.same(anthropic, ['requests', 'tokens', 'input-tokens', 'output-tokens'].flatMap((d) => [`anthropic-ratelimit-${d}-limit`, `anthropic-ratelimit-${d}-remaining`, `anthropic-ratelimit-${d}-reset`]), 'Anthropic: each dimension\'s three together');
+});
+
+t.test('OpenAI headers answer after answer: each remaining count and reset follows the bucket', async (t) => {
+  // Buckets far from empty reset within milliseconds: the lines for such resets are kept and reused.
+  const limit = 600_000;
+  const s = await startServer({ response: { minTokens: 8, maxTokens: 8 }, limits: { default: { requestsPerMinute: limit, tokensPerMinute: limit } } });
+  t.teardown(() => s.close());
+  let last = limit;
+  for (let i = 0; i < 6; i++) {
+    const r = await post(`${s.url}/v1/chat/completions`, chat);
+    t.equal(r.status, 200);
+    t.same([r.headers.get('x-ratelimit-limit-requests'), r.headers.get('x-ratelimit-limit-tokens')], [String(limit), String(limit)]);
+    const requests = Number(r.headers.get('x-ratelimit-remaining-requests'));
+    const tokens = Number(r.headers.get('x-ratelimit-remaining-tokens'));
+    t.ok(requests < last && requests >= limit - i - 1 - 10, `answer ${i + 1}: one request fewer (${requests}), within what 10 ms of refill gives back`);
+    last = requests;
+    t.ok(tokens < limit, 'the reservation is counted in the tokens left');
+    // Reset: until the bucket is full again, at its rate (Go duration, whole milliseconds).
+    t.equal(r.headers.get('x-ratelimit-reset-requests'), `${Math.ceil(((limit - requests) * 60_000) / limit)}ms`, 'reset-requests follows remaining-requests');
+    t.equal(r.headers.get('x-ratelimit-reset-tokens'), `${Math.ceil(((limit - tokens) * 60_000) / limit)}ms`, 'reset-tokens follows remaining-tokens');
+  }
 });
 
 t.test('tokens per minute: prompt + max_tokens reserved, refused with type tokens', async (t) => {
