@@ -69,6 +69,8 @@ function timeText(): string {
 export class AccessLog {
   private readonly prefix: string;
   private pending = '';
+  /** While set, batches are dropped instead of written (the start-up warm-up's lines). */
+  private discarding = false;
 
   constructor(
     private readonly destination: SonicBoom,
@@ -97,7 +99,17 @@ export class AccessLog {
 
   flush(): void {
     if (this.pending === '') return;
-    this.destination.write(this.pending);
+    if (!this.discarding) this.destination.write(this.pending);
+    this.pending = '';
+  }
+
+  /**
+   * Lines made from here on are dropped (`on`), or written again: the warm-up's traffic runs the
+   * line's making like any request's, so it is compiled before the first client, but nobody
+   * reads about it. Either way, what is pending is dropped.
+   */
+  discard(on: boolean): void {
+    this.discarding = on;
     this.pending = '';
   }
 }

@@ -37,9 +37,17 @@ const WARM_INTERRUPT_BUDGET = 16896;
  */
 const SETTLE_MS = 3;
 
-const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Warm up, please.' }], max_tokens: 40 };
+/** In every variant's prompt; each round puts its number after it (`send`). */
+const PROMPT = 'Warm up';
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `${PROMPT}, please.` }], max_tokens: 40 };
 const ANTHROPIC = { 'anthropic-version': '2023-06-01' };
-/** Real waits, short: answers and streams that go through the timing wheel, as a load's do (the instant profile skips it). */
+/**
+ * Real waits, short: answers and streams that go through the timing wheel, as a load's do (the
+ * instant profile skips it). These keep the model's own profile, the headers only setting its
+ * waits, as a load tool's requests do: with the instant profile under them too, the first burst
+ * of such streams met timings of shapes the warm-up never made, and `deliver`, `admit`, `flush`
+ * and `rawGap` deoptimised in its first milliseconds (`--trace-deopt`).
+ */
 const TIMED = { 'x-sim-ttft-ms': '1', 'x-sim-itl-ms': '1' };
 
 /** One request of each shape the routes serve: JSON and stream, both dialects. */
@@ -48,15 +56,15 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, stream: true, stream_options: { include_usage: true } } },
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8 }, headers: TIMED },
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8, stream: true }, headers: TIMED },
-  { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: 'Warm up', max_tokens: 40 } },
-  { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: 'Warm up', max_tokens: 40, stream: true } },
-  { method: 'POST', path: '/v1/responses', body: { model: 'gpt-4o-mini', input: 'Warm up', max_output_tokens: 40 } },
-  { method: 'POST', path: '/v1/responses', body: { model: 'gpt-4o-mini', input: 'Warm up', max_output_tokens: 40, stream: true } },
-  { method: 'POST', path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: 'Warm up', encoding_format: 'base64' } },
-  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'Warm up' }] }, headers: ANTHROPIC },
-  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: 'Warm up' }], stream: true }, headers: ANTHROPIC },
-  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: 'Warm up' }], stream: true }, headers: { ...ANTHROPIC, ...TIMED } },
-  { method: 'POST', path: '/v1/messages/count_tokens', body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: 'Warm up' }] }, headers: ANTHROPIC },
+  { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: PROMPT, max_tokens: 40 } },
+  { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: PROMPT, max_tokens: 40, stream: true } },
+  { method: 'POST', path: '/v1/responses', body: { model: 'gpt-4o-mini', input: PROMPT, max_output_tokens: 40 } },
+  { method: 'POST', path: '/v1/responses', body: { model: 'gpt-4o-mini', input: PROMPT, max_output_tokens: 40, stream: true } },
+  { method: 'POST', path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: PROMPT, encoding_format: 'base64' } },
+  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: PROMPT }] }, headers: ANTHROPIC },
+  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 40, messages: [{ role: 'user', content: PROMPT }], stream: true }, headers: ANTHROPIC },
+  { method: 'POST', path: '/v1/messages', body: { model: 'claude-haiku-4-5', max_tokens: 8, messages: [{ role: 'user', content: PROMPT }], stream: true }, headers: { ...ANTHROPIC, ...TIMED } },
+  { method: 'POST', path: '/v1/messages/count_tokens', body: { model: 'claude-haiku-4-5', messages: [{ role: 'user', content: PROMPT }] }, headers: ANTHROPIC },
   { method: 'GET', path: '/v1/models' },
 ];
 
@@ -67,10 +75,12 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
  */
 function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof VARIANTS)[number], i: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const body = v.body === undefined ? undefined : JSON.stringify({ ...v.body, ...('messages' in v.body && v.path === '/v1/chat/completions' ? { seed: i } : {}) });
+    // Each round's prompts differ, as a load's do: with one prompt every round, its count came from
+    // the cache after the first, and a real load's first new prompt deoptimised the count's path.
+    const body = v.body === undefined ? undefined : JSON.stringify(v.body).replaceAll(PROMPT, `${PROMPT} ${i}`);
     const req = (tls ? tlsRequest : request)(
-      // The instant profile: no simulated waits (embeddings take no timing headers).
-      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', 'x-sim-profile': 'instant', ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
+      // The instant profile: no simulated waits (embeddings take no timing headers), but for the timed variants.
+      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', ...(v.headers === TIMED || v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }), ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       (res) => {
         res.on('data', () => {});
@@ -88,8 +98,11 @@ export interface WarmUp {
   readonly refused: number;
 }
 
-/** Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as each vendor's clients do. */
-export async function warmUp(port: number, key: string, tls = false): Promise<WarmUp> {
+/**
+ * Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as
+ * each vendor's clients do. `afterRound` runs whenever no request is in flight, after each round.
+ */
+export async function warmUp(port: number, key: string, tls = false, afterRound: () => void = () => {}): Promise<WarmUp> {
   const started = performance.now();
   let refused = 0;
   if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
@@ -100,6 +113,7 @@ export async function warmUp(port: number, key: string, tls = false): Promise<Wa
       const batch: Promise<number>[] = [];
       for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, key, v, round + k));
       for (const status of await Promise.all(batch)) if (status >= 400) refused++;
+      afterRound();
       await delay(SETTLE_MS);
     }
   } finally {

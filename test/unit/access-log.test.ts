@@ -34,3 +34,18 @@ t.test('access lines are JSON, whatever the client put in its request id and pat
   t.match(lines[1], { status: 500, requestId: 'chatcmpl-1', key: 'team-a', fault: 'server_error' });
   t.ok(Math.abs((lines[0]!.time as number) - Date.now()) < 60_000, 'the time is the current Unix time in ms');
 });
+
+t.test('while discarding (the start-up warm-up), lines are made but never written', async (t) => {
+  const destination = sink();
+  const log = new AccessLog(destination, { worker: 1 });
+  log.write(entry({ requestId: 'before' }), 200, 1);
+  log.discard(true);
+  log.write(entry({ requestId: 'warm-1' }), 200, 1);
+  log.flush(); // the 250 ms flush may come in the middle of the warm-up
+  log.write(entry({ requestId: 'warm-2' }), 200, 1);
+  log.discard(false);
+  log.write(entry({ requestId: 'after' }), 200, 1);
+  log.flush();
+  const ids = destination.written.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+  t.same(ids, ['after'], 'only the line made after discarding ended (what was pending when it began is dropped too)');
+});
