@@ -80,7 +80,7 @@ function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof 
     const body = v.body === undefined ? undefined : JSON.stringify(v.body).replaceAll(PROMPT, `${PROMPT} ${i}`);
     const req = (tls ? tlsRequest : request)(
       // The instant profile: no simulated waits (embeddings take no timing headers), but for the timed variants.
-      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', ...(v.headers === TIMED || v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }), ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
+      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', ...(v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }), ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       (res) => {
         res.on('data', () => {});
