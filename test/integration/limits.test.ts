@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
 import { Budget } from '../../src/edge/limits.js';
-import { goDuration } from '../../src/http/limits.js';
+import { addressClient, goDuration } from '../../src/http/limits.js';
 import { checkedFetch } from '../helpers/contracts.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer } from '../helpers/server.js';
 
@@ -77,6 +77,17 @@ t.test('OpenAI headers answer after answer: each remaining count and reset follo
     t.equal(r.headers.get('x-ratelimit-reset-requests'), `${Math.ceil(((limit - requests) * 60_000) / limit)}ms`, 'reset-requests follows remaining-requests');
     t.equal(r.headers.get('x-ratelimit-reset-tokens'), `${Math.ceil(((limit - tokens) * 60_000) / limit)}ms`, 'reset-tokens follows remaining-tokens');
   }
+});
+
+t.test('a client without a key is its address: each address its own id, the same address the same id', async (t) => {
+  const address = (...bytes: number[]): ArrayBuffer => new Uint8Array([...Array<number>(16 - bytes.length).fill(0), ...bytes]).buffer;
+  const a = addressClient(address(127, 0, 0, 1));
+  t.match(a, /^ip:/);
+  t.equal(addressClient(address(127, 0, 0, 1)), a, 'the same address again (a new buffer): the same id');
+  const b = addressClient(address(127, 0, 0, 2));
+  t.not(b, a, 'another address: another id');
+  t.equal(addressClient(address(127, 0, 0, 1)), a, 'and back');
+  t.not(addressClient(new Uint8Array([127, 0, 0, 1]).buffer), a, 'four bytes are not the sixteen that end with them');
 });
 
 t.test('tokens per minute: prompt + max_tokens reserved, refused with type tokens', async (t) => {
