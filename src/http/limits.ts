@@ -283,11 +283,9 @@ let lastAddressClient = '';
  */
 export function addressClient(address: ArrayBuffer): string {
   const bytes = new Uint8Array(address);
-  if (bytes.length === lastAddress.length) {
-    let same = true;
-    for (let i = 0; i < bytes.length; i++) if (bytes[i] !== lastAddress[i]) same = false;
-    if (same) return lastAddressClient;
-  }
+  let same = bytes.length === lastAddress.length;
+  for (let i = 0; same && i < bytes.length; i++) same = bytes[i] === lastAddress[i];
+  if (same) return lastAddressClient;
   lastAddress = bytes;
   lastAddressClient = `ip:${Buffer.from(address).toString('latin1')}`;
   return lastAddressClient;
