@@ -274,7 +274,7 @@ export function limitRequest(ex: Exchange, limiter: Limiter, route: FaultRoute, 
 
 /** The last address a request without a key came from, and its client id (`addressClient`). */
 let lastAddress = new Uint8Array(0);
-let lastAddressClient = '';
+let lastAddressClient = 'ip:'; // the id of the empty address it starts as
 
 /**
  * Without a key, the client is its address: the raw 16 bytes as an id (formatting it as text cost
