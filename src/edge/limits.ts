@@ -270,12 +270,11 @@ export interface Plan {
   /** Whether any bucket counts tokens (only those have a reservation to settle). */
   readonly settles: boolean;
   /**
-   * When each dimension has one bucket (its limit is then the same on every answer): the limit
-   * header lines in each dialect, made by src/http/limits.ts the first time it writes them.
+   * When each dimension has one bucket (its limit is then the same on every answer): those
+   * buckets' indexes in DIMENSIONS order (the headers read them straight off the leases), and
+   * the limit header lines in each dialect, made by src/http/limits.ts the first time it writes them.
    */
-  readonly limitText: { openai: string | null; anthropic: string[] | null } | null;
-  /** When each dimension has one bucket: their indexes, in DIMENSIONS order (the headers read them straight off the leases). */
-  readonly sole: readonly number[] | null;
+  readonly sole: { readonly at: readonly number[]; openai: string | null; anthropic: string[] | null } | null;
 }
 
 /**
@@ -398,8 +397,8 @@ export class Limiter {
     for (const m of this.models) if (m.glob.test(model)) add(`model:${m.name}:${client}`, m.spec);
     add(`route:${route}:${client}`, this.config.routes[route]);
     const byDimension = DIMENSIONS.map((d) => [d, buckets.flatMap((b, i) => (b.dimension === d ? [i] : []))] as const).filter(([, at]) => at.length > 0);
-    const sole = byDimension.every(([, at]) => at.length === 1) ? byDimension.map(([, at]) => at[0]!) : null;
-    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), limitText: sole === null ? null : { openai: null, anthropic: null }, sole };
+    const sole = byDimension.every(([, at]) => at.length === 1) ? { at: byDimension.map(([, at]) => at[0]!), openai: null, anthropic: null } : null;
+    return { buckets, leases: buckets.map((b) => this.lease(b)), byDimension, settles: buckets.some((b) => b.dimension !== 'requests'), sole };
   }
 
   /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */

@@ -168,7 +168,7 @@ const MAX_SUBSECOND_RESETS = 10_000;
  * after them: the fewer the pieces, the less V8 walks when the head is flattened for uWS.
  */
 export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string {
-  const fixed = t.plan?.limitText ?? null;
+  const fixed = t.plan?.sole ?? null;
   if (dialect === 'openai') {
     let text = fixed?.openai ?? null;
     if (text === null) {
@@ -208,15 +208,16 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
  */
 function soleOpenAiLines(plan: Plan): string | null {
   const { sole, buckets, leases } = plan;
-  let text = plan.limitText?.openai ?? null;
-  if (text === null || sole === null) return null;
+  if (sole === null || sole.openai === null) return null;
+  const { at } = sole;
+  let text = sole.openai;
   let key = 0;
   let named = false;
-  for (let d = 0; d < sole.length; d++) {
-    const bucket = buckets[sole[d]!]!;
+  for (let d = 0; d < at.length; d++) {
+    const bucket = buckets[at[d]!]!;
     const lines = OPENAI_LINES[bucket.slot];
     if (lines === undefined) continue;
-    const remaining = remainingOf(leases[sole[d]!]!);
+    const remaining = remainingOf(leases[at[d]!]!);
     const whole = Math.max(0, Math.ceil(resetMsOf(bucket, remaining)));
     if (whole >= 1000) return null;
     text = named ? text + lines.remaining + remaining : text + remaining;
