@@ -12,3 +12,22 @@ export function jsonString(text: string): string {
   }
   return `"${text}"`;
 }
+
+/**
+ * A string as a JSON string literal in ASCII alone: `jsonString`, with every character past
+ * U+007E escaped as `\uXXXX` (a JSON reader gets the same text back). Access lines quote what
+ * clients send with it, so a line is its own bytes: written as Latin-1, with no UTF-8 encoding
+ * pass (~10 instructions a character).
+ */
+export function asciiJsonString(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return asciiJson(JSON.stringify(text));
+  }
+  return `"${text}"`;
+}
+
+/** JSON text with every character past U+007E escaped (`\uXXXX`, a surrogate pair as two). */
+export const asciiJson = (json: string): string => json.replace(/[\u007f-\uffff]/g, escapeUnit);
+
+const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;

@@ -26,7 +26,7 @@ import { Scheduler } from '../sim/scheduler.js';
 import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';
 import { deliver, replyAfter } from './delivery.js';
-import { Exchange, JSON_TYPE, type Services } from './exchange.js';
+import { Exchange, JSON_TYPE, OpenExchanges, type Services } from './exchange.js';
 import { warmUp, type WarmUp } from './warmup.js';
 import { Admission, parseFaultHeader, type AdmissionInput, type Decision } from '../faults/admission.js';
 import type { FaultRoute } from '../faults/rules.js';
@@ -194,7 +194,7 @@ export class Server {
       serverTiming: false,
       records: null,
       active: 0,
-      open: new Set(),
+      open: new OpenExchanges(),
       onIdle: null,
     };
     this.gate = new ConcurrencyGate(this.services.metrics.concurrencyCells());
@@ -303,7 +303,7 @@ export class Server {
         services.onIdle = null;
         resolve(false);
         const err = new SimError('shutting_down', 'The server is shutting down; this request was still running at its drain deadline.');
-        for (const ex of [...services.open]) ex.cutShort(err);
+        for (const ex of services.open.all()) ex.cutShort(err);
       }, deadlineMs);
       services.onIdle = () => {
         clearTimeout(timer);
@@ -415,7 +415,7 @@ export class Server {
     this.sweeper = setInterval(() => {
       const now = performance.now();
       const { requestMs, bodyMs } = this.config.timeouts;
-      for (const ex of this.services.open) {
+      for (const ex of this.services.open.all()) {
         const age = now - ex.startedAt;
         if (ex.readingBody && age > bodyMs) ex.cutShort(new SimError('request_timeout', `The request body did not arrive within ${bodyMs} ms.`), true);
         else if (age > requestMs) ex.cutShort(new SimError('gateway_timeout', `The request did not complete within ${requestMs} ms.`));

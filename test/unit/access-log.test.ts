@@ -1,11 +1,24 @@
 import t from 'tap';
-import { AccessLog, type AccessEntry } from '../../src/log.js';
+import { AccessLog, LineSink, type AccessEntry } from '../../src/log.js';
 
-/** A destination that keeps what it is handed. */
-function sink(): { written: string[]; write(line: string): boolean; flushSync(): void } {
-  const written: string[] = [];
-  return { written, write: (line: string) => written.push(line) > 0, flushSync: () => {} };
+/**
+ * The sink over a destination that keeps the buffers it is handed as they are (read only at the
+ * end, so a batch buffer reused after its hand-over would show), with what they hold as text.
+ */
+class KeptSink extends LineSink {
+  readonly batches: Buffer[];
+
+  constructor() {
+    const batches: Buffer[] = [];
+    super({ write: (bytes: Buffer) => batches.push(bytes) > 0, flushSync: () => {} });
+    this.batches = batches;
+  }
+
+  get written(): string[] {
+    return this.batches.map((b) => b.toString('utf8'));
+  }
 }
+const sink = (): KeptSink => new KeptSink();
 
 const entry = (over: Partial<AccessEntry>): AccessEntry => ({
   method: 'POST',
@@ -24,13 +37,14 @@ const entry = (over: Partial<AccessEntry>): AccessEntry => ({
 t.test('access lines are JSON, whatever the client put in its request id and path', async (t) => {
   const destination = sink();
   const log = new AccessLog(destination, { worker: 1 });
-  const hostile = 'id "quoted" \\ back\u0001slash \u00e9';
-  log.write(entry({ requestId: hostile, ownRequestId: false, url: '/v1/chat/completions?x="y"' }), 200, 5.06);
+  const hostile = 'id "quoted" \\ back\u0001slash \u00e9 \u{1F600} \u007f';
+  log.write(entry({ requestId: hostile, ownRequestId: false, url: '/v1/chat/completions?x="y"&q=\u00fc' }), 200, 5.06);
   log.write(entry({ key: { nameJson: '"team-a"' }, injected: 'server_error' }), 500, 1);
   log.flush();
   const lines = destination.written.join('').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(lines.length, 2);
-  t.match(lines[0], { level: 30, worker: 1, method: 'POST', path: '/v1/chat/completions?x="y"', status: 200, ms: 5.1, requestId: hostile, model: 'gpt-4o-mini', promptTokens: 9, completionTokens: 3, ttftMs: 12.3, msg: 'request' });
+  t.ok(destination.batches.every((b) => b.every((byte) => byte < 0x80)), 'the lines are ASCII alone (what is not, escaped)');
+  t.match(lines[0], { level: 30, worker: 1, method: 'POST', path: '/v1/chat/completions?x="y"&q=\u00fc', status: 200, ms: 5.1, requestId: hostile, model: 'gpt-4o-mini', promptTokens: 9, completionTokens: 3, ttftMs: 12.3, msg: 'request' });
   t.match(lines[1], { status: 500, requestId: 'chatcmpl-1', key: 'team-a', fault: 'server_error' });
   t.ok(Math.abs((lines[0]!.time as number) - Date.now()) < 60_000, 'the time is the current Unix time in ms');
 });
@@ -42,10 +56,37 @@ t.test('while discarding (the start-up warm-up), lines are made but never writte
   log.discard(true);
   log.write(entry({ requestId: 'warm-1' }), 200, 1);
   log.flush(); // the 250 ms flush may come in the middle of the warm-up
+  log.write(entry({ requestId: 'warm-1b' }), 200, 1);
+  destination.write('{"msg":"warmed up","requestId":"pino"}\n'); // and so may a pino line, which leaves at once
   log.write(entry({ requestId: 'warm-2' }), 200, 1);
   log.discard(false);
   log.write(entry({ requestId: 'after' }), 200, 1);
   log.flush();
   const ids = destination.written.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { requestId: string }).requestId);
-  t.same(ids, ['after'], 'only the line made after discarding ended (what was pending when it began is dropped too)');
+  t.same(ids, ['pino', 'after'], 'only the pino line and the line made after discarding ended (what was pending when it began is dropped too)');
+});
+
+t.test('the line sink hands over whole lines, encoded once, in batches of at most 64 KiB', async (t) => {
+  const out = sink();
+  const lines = Array.from({ length: 2000 }, (_, i) => `{"n":${i},"text":"caf\u00e9 \u{1F600} ${'x'.repeat(i % 97)}"}\n`);
+  for (const line of lines) out.append(line);
+  t.ok(out.batches.length >= 2, 'full batches were handed over before the end');
+  out.handOver();
+  out.handOver(); // nothing pending: nothing handed over
+  t.ok(out.batches.every((b) => b.length <= 64 * 1024 && b[b.length - 1] === 0x0a), 'every batch ends at a line end and fits 64 KiB');
+  t.equal(out.written.join(''), lines.join(''), 'every line, in order, as UTF-8 (é and an astral emoji included)');
+});
+
+t.test("pino's lines leave at once; a text larger than a batch stays whole; drop forgets the batch", async (t) => {
+  const out = sink();
+  out.append('{"access":1}\n');
+  out.drop();
+  out.write('{"msg":"draining"}\n');
+  t.same(out.written, ['{"msg":"draining"}\n'], 'the dropped batch never left, the log line left without waiting');
+  const huge = `{"big":"${'\u00e9'.repeat(40_000)}"}\n`;
+  out.append('{"access":2}\n');
+  out.append(huge);
+  out.append('{"access":3}\n');
+  out.handOver();
+  t.same(out.written.slice(1), ['{"access":2}\n', `${huge}{"access":3}\n`], 'the pending batch first, then the large text whole, in a batch of its own size');
 });
