@@ -47,6 +47,19 @@ t.test('access lines are JSON, whatever the client put in its request id and pat
   t.match(lines[0], { level: 30, worker: 1, method: 'POST', path: '/v1/chat/completions?x="y"&q=\u00fc', status: 200, ms: 5.1, requestId: hostile, model: 'gpt-4o-mini', promptTokens: 9, completionTokens: 3, ttftMs: 12.3, msg: 'request' });
   t.match(lines[1], { status: 500, requestId: 'chatcmpl-1', key: 'team-a', fault: 'server_error' });
   t.ok(Math.abs((lines[0]!.time as number) - Date.now()) < 60_000, 'the time is the current Unix time in ms');
+  // Its text is the second's, converted once a second, and the millisecond's, padded.
+  const clock = new KeptSink();
+  const timed = new AccessLog(clock, {});
+  const realNow = Date.now;
+  t.teardown(() => void (Date.now = realNow));
+  for (const now of [1_733_497_200_005, 1_733_497_200_999, 1_733_497_201_000, 1_733_497_201_042, 1_733_497_200_120]) {
+    Date.now = () => now;
+    timed.write(entry({}), 200, 1);
+  }
+  Date.now = realNow;
+  timed.flush();
+  const times = clock.written.join('').trimEnd().split('\n').map((l) => (JSON.parse(l) as { time: number }).time);
+  t.same(times, [1_733_497_200_005, 1_733_497_200_999, 1_733_497_201_000, 1_733_497_201_042, 1_733_497_200_120], 'every millisecond as Date.now() gave it, padded, across seconds and back');
 });
 
 t.test('while discarding (the start-up warm-up), lines are made but never written', async (t) => {
