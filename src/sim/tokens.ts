@@ -1,15 +1,14 @@
-import { GptEncoding } from 'gpt-tokenizer/GptEncoding';
-import { loadRanks, type RankedEncoding } from './ranks.js';
+import { bpeCounter } from './ranks.js';
 
 /**
- * Token counts. OpenAI models count with their real encoding (gpt-tokenizer): `o200k_base` for
+ * Token counts. OpenAI models count with their real encoding (src/sim/bpe.ts, gpt-tokenizer's ranks): `o200k_base` for
  * the GPT-4o, GPT-4.1, GPT-5 and o-series families, `cl100k_base` for GPT-3.5 and the embedding
  * models. Anthropic publishes no tokenizer for current Claude models: `approximate` counts one
  * token per 3.5 characters, the ratio Anthropic's documentation gives for English text.
  * Chat prompts add 3 tokens per message and 3 for the reply primer, as OpenAI's own counting
  * guide does.
  *
- * The cost of counting is bounded (README "Limits"): gpt-tokenizer's merge step is quadratic in
+ * The cost of counting is bounded (README "Limits"): the byte-pair merge is quadratic in
  * the length of one pre-token (a 32k-character word took 1 s, 128k 23 s), so texts are counted in
  * segments of at most SEGMENT_CHARS, cut before a space that starts a word where there is one
  * (exact for ordinary text: a pre-token never spans such a cut) and hard-cut otherwise (a word,
@@ -26,11 +25,7 @@ const CHARS_PER_CLAUDE_TOKEN = 3.5;
 /** Counting costs ~8 µs for a short message: the same texts (system prompts, benchmark bodies) are counted once. */
 const CACHE_LIMIT = 10_000;
 const caches: Record<Exclude<Tokenizer, 'approximate'>, Map<string, number>> = { o200k_base: new Map(), cl100k_base: new Map() };
-const encoder = (encoding: RankedEncoding): ((text: string) => number) => {
-  const ranks = loadRanks(encoding);
-  return GptEncoding.getEncodingApi(encoding, () => ranks).countTokens;
-};
-const ENCODERS = { o200k_base: encoder('o200k_base'), cl100k_base: encoder('cl100k_base') };
+const COUNTERS = { o200k_base: bpeCounter('o200k_base'), cl100k_base: bpeCounter('cl100k_base') };
 /** Texts longer than this are not cached (they are rarely repeated, and would pin memory). */
 const CACHE_MAX_CHARS = 4096;
 
@@ -91,7 +86,7 @@ function encode(tokenizer: Exclude<Tokenizer, 'approximate'>, text: string, budg
       return n + Math.ceil(((text.length - from) * budget.counted) / budget.countedChars);
     }
     const piece = text.slice(from, to);
-    const k = ENCODERS[tokenizer](piece);
+    const k = COUNTERS[tokenizer].count(piece);
     budget.units -= textCost(piece);
     budget.counted += k;
     budget.countedChars += piece.length;
@@ -144,8 +139,8 @@ export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[]
   return countTexts(tokenizer, texts);
 }
 
-/** The encodings' tables are built as this module loads; a first count still compiles their split pattern and their counting code: done at start-up, not in the first request. */
+/** The encodings' tables are read as this module loads; a first count still compiles their split pattern and their counting code: done at start-up, not in the first request. */
 export function warmTokenizers(): void {
-  ENCODERS.o200k_base('warm');
-  ENCODERS.cl100k_base('warm');
+  COUNTERS.o200k_base.count('warm');
+  COUNTERS.cl100k_base.count('warm');
 }
