@@ -92,34 +92,38 @@ export async function burst(urls: readonly string[], count: number, idPrefix = '
   }
 }
 
-/** Asserts that both workers of `c` began faulting within 50 ms of each other, and answered nothing healthy after (probing for at most `maxMs`). */
+/**
+ * Asserts that both workers of `c` switched to faulting together: no worker answered a healthy
+ * request more than 50 ms after either had answered a fault (probing for at most `maxMs`). Times
+ * are the servers' own (an access line's end less its duration), so a worker the OS leaves
+ * unscheduled for a while on a loaded machine delays its answers, not its switch.
+ */
 export async function assertFaultedTogether(t: TapTest, c: Cluster, maxMs: number): Promise<void> {
   const { firstFault, lastHealthy, probes, paired } = await probeFaultSwitch(c, maxMs);
   t.equal(paired, probes, 'every probe has its access line');
   t.equal(firstFault.size, 2, 'both workers reached the faulty phase');
-  const [a, b] = [...firstFault.values()];
-  t.ok(Math.abs(a! - b!) <= 50, `first faults on the two workers ${Math.abs(a! - b!)} ms apart`);
-  for (const [pid, healthy] of lastHealthy) t.ok(healthy <= Math.max(a!, b!) + 5, `worker ${pid}: no healthy answer after the switch`);
+  const switched = Math.min(...firstFault.values());
+  for (const [pid, healthy] of lastHealthy) t.ok(healthy <= switched + 50, `worker ${pid}: its last healthy answer ${Math.round(healthy - switched)} ms after the first fault`);
 }
 
 /**
  * When each worker of a cluster began faulting: 16 keep-alive lanes send chat requests (each
  * with `x-request-id: probe-<n>`) until 300 ms after the first 500, for at most `maxMs`; each
- * answer is paired with its worker through the access log. Resolves, per worker pid, with the
- * send time of its first 500 and of its last healthy answer.
+ * answer is paired with its worker and the worker's time of handling it through the access log.
+ * Resolves, per worker pid, with the handling time (Unix ms) of its first 500 and of its last
+ * healthy answer.
  */
 export async function probeFaultSwitch(c: Cluster, maxMs: number): Promise<{ firstFault: Map<number, number>; lastHealthy: Map<number, number>; probes: number; paired: number }> {
   const sockets = new Agent({ keepAlive: true, maxSockets: 16 });
   const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'phase?' }], max_tokens: 1 });
-  const sent = new Map<string, { at: number; status: number }>();
+  const sent = new Map<string, number>();
   let n = 0;
   const one = (): Promise<void> =>
     new Promise((resolve, reject) => {
       const id = `probe-${n++}`;
-      const at = Date.now();
       const req = request(`${c.url}/v1/chat/completions`, { method: 'POST', agent: sockets, headers: { 'content-type': 'application/json', 'x-request-id': id } }, (res) => {
         res.resume();
-        res.on('end', () => (sent.set(id, { at, status: res.statusCode! }), resolve()));
+        res.on('end', () => (sent.set(id, res.statusCode!), resolve()));
       });
       req.on('error', reject);
       req.end(body);
@@ -131,7 +135,7 @@ export async function probeFaultSwitch(c: Cluster, maxMs: number): Promise<{ fir
       Array.from({ length: 16 }, async () => {
         while (Date.now() < deadline && (lastFault === 0 || Date.now() - lastFault < 300)) {
           await one();
-          if (lastFault === 0) for (const v of sent.values()) if (v.status === 500) lastFault = Date.now();
+          if (lastFault === 0) for (const status of sent.values()) if (status === 500) lastFault = Date.now();
         }
       }),
     );
@@ -141,14 +145,14 @@ export async function probeFaultSwitch(c: Cluster, maxMs: number): Promise<{ fir
   // Access lines are batched (at most 250 ms late): wait for one per request sent.
   const probeLines = () => c.lines.filter((l) => l.msg === 'request' && String(l.requestId).startsWith('probe-'));
   for (const stop = Date.now() + 5000; probeLines().length < sent.size && Date.now() < stop; ) await new Promise((r) => setTimeout(r, 20));
-  const pidOf = new Map<string, number>(probeLines().map((l) => [l.requestId as string, l.pid as number]));
+  const handled = new Map(probeLines().map((l) => [l.requestId as string, { pid: l.pid as number, at: (l.time as number) - (l.ms as number) }]));
   const firstFault = new Map<number, number>();
   const lastHealthy = new Map<number, number>();
-  for (const [id, v] of sent) {
-    const pid = pidOf.get(id);
-    if (pid === undefined) continue;
-    if (v.status === 500) firstFault.set(pid, Math.min(firstFault.get(pid) ?? Infinity, v.at));
-    else lastHealthy.set(pid, Math.max(lastHealthy.get(pid) ?? 0, v.at));
+  for (const [id, status] of sent) {
+    const line = handled.get(id);
+    if (line === undefined) continue;
+    if (status === 500) firstFault.set(line.pid, Math.min(firstFault.get(line.pid) ?? Infinity, line.at));
+    else lastHealthy.set(line.pid, Math.max(lastHealthy.get(line.pid) ?? 0, line.at));
   }
-  return { firstFault, lastHealthy, probes: sent.size, paired: pidOf.size };
+  return { firstFault, lastHealthy, probes: sent.size, paired: handled.size };
 }

@@ -1,9 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import t from 'tap';
 import OpenAI from 'openai';
+import { RANKED_ENCODINGS, rankTableFile } from '../../src/sim/ranks.js';
 
 // The package as a user gets it: `npm pack` (of the build `npm test` made), installed into an
 // empty folder from the tarball, started through its `bin` as `npx llm-simulator`.
@@ -21,7 +22,8 @@ t.test('npm pack, install the tarball, run it with npx', async (t) => {
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const paths = files.map((f) => f.path);
   t.ok(paths.includes('dist/src/main.js') && paths.includes('dist/workers/plan.js') && paths.includes('README.md') && paths.includes('dist/bench/run.js'), 'the tarball holds the server, its thread tasks, the benchmark harness and the README');
-  t.ok(paths.includes('dist/ranks/o200k_base.json') && paths.includes('dist/ranks/cl100k_base.json'), "and the tokenizers' ranks the build wrote (src/sim/ranks.ts)");
+  const rankFiles = RANKED_ENCODINGS.map((encoding) => relative(ROOT, rankTableFile(encoding)));
+  t.ok(rankFiles.every((file) => paths.includes(file)), `and the tokenizers' rank tables the build wrote (${rankFiles.join(', ')})`);
   t.notOk(paths.some((p) => p.startsWith('test/') || p.startsWith('src/') || p.startsWith('bench/') || p.endsWith('.map')), 'and no tests, sources, benchmarks or source maps');
 
   const app = join(dir, 'app');
