@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../src/cluster/port.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -158,4 +159,40 @@ export function distribution(xs: number[]): Distribution {
   const at = (q: number): number => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(q * s.length))]!);
   const round = (x: number): number => Math.round(x * 1000) / 1000;
   return { n: s.length, p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), mean: round(s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)) };
+}
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** A real `redis-server` (Debian's package) on 127.0.0.1 and a free port, without persistence (the tests' and the `store` scenario's). */
+export async function startRedis(port?: number): Promise<RedisServer> {
+  const p = port ?? (await freePort('127.0.0.1'));
+  const proc: ChildProcess = spawn('redis-server', ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.add(proc);
+  proc.once('exit', () => started.delete(proc));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${out}`)), 10_000);
+    proc.on('error', (err) => (clearTimeout(timer), reject(err)));
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  proc.stdout!.resume();
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    port: p,
+    url: `redis://127.0.0.1:${p}/0`,
+    stop: async () => {
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

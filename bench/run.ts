@@ -2,7 +2,7 @@
  * `npm run bench [-- options]`: measures the built simulator against bare uWebSockets.js
  * baselines in the same run, and optionally a gateway in front of the simulator.
  *
- *   --scenario S        all (default) | chat | stream | capacity | memory | churn | burst
+ *   --scenario S        all (default) | chat | stream | capacity | memory | churn | burst | store
  *   --window MS         burst: the window every stream starts in (default 100); with --streams (default 500 for burst)
  *   --cold              burst: a fresh server per run, measuring its very first burst
  *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
@@ -25,7 +25,8 @@
  *   --model M           gateway: the model the body names (default: the route's)
  *   --body FILE         gateway: a JSON body of one's own for the route (--stream still sets "stream")
  *   --concurrency N     gateway: closed-loop lanes (default 16); a list 1,16,64 sweeps them
- *   --rate R            gateway: open loop instead, R requests/s on a schedule; a list or a ramp 100..2000
+ *   --rate R            gateway: open loop instead, R requests/s on a schedule; a list or a ramp 100..2000;
+ *                       store: the requests/s of its open loop (default 1000)
  *   --rate-steps N      gateway: the values of a --rate a..b ramp (default 5)
  *   --step 30s          gateway: each step's (and round's) length; same as --duration
  *   --arrival A         gateway: fixed (default) or poisson
@@ -65,6 +66,7 @@ import { compareResults, failures, parseGate, readResult } from './compare.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
+import { storeScenario } from './scenarios/store.js';
 import { abortChurn, streamAccuracy, streamCapacity, streamMemory } from './scenarios/streams.js';
 
 const { values: opt, positionals } = parseArgs({
@@ -144,9 +146,10 @@ async function main(): Promise<void> {
   if (want('capacity')) results.capacity = await streamCapacity(simArgs, opt.steps!.split(',').map(Number), duration, Number(opt.runs), Number(opt['gap-ms']));
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
-  // Not part of `all`: they restart servers per run (burst) or take minutes under valgrind (instructions).
+  // Not part of `all`: they restart servers per run (burst), take minutes under valgrind (instructions) or need redis-server (store).
   if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean), { repeat: Number(opt.repeat), variantFlags: opt['variant-flags']?.split(' ').filter(Boolean) });
   if (opt.scenario === 'gateway') results.gateway = await runGateway();
+  if (opt.scenario === 'store') results.store = await storeScenario(simArgs, { rate: Number(opt.rate ?? 1000), durationS: duration, runs: Number(opt.runs) });
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -107,7 +107,7 @@ export const LIVE_EVERY_MS = 500;
 type Load = { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'open'; readonly rate: number };
 
 /** One request as the client saw it (Unix ms, to the microsecond). */
-interface Sent {
+export interface Sent {
   readonly id: string;
   /** When the schedule meant it to be sent: latency counts from here (the send itself, in a closed loop). */
   readonly intended: number;
@@ -212,7 +212,7 @@ const now = (): number => performance.timeOrigin + performance.now();
 const DATA = Buffer.from('data:');
 
 
-interface Target {
+export interface Target {
   readonly url: string;
   readonly via: 'direct' | 'gateway';
   readonly body: string;
@@ -276,7 +276,7 @@ async function closedLoop(t: Target, lanes: number, seconds: number, requests: S
  * politely waiting (coordinated omission). Latency counts from the intended time; a send the
  * client makes late (timers, a full `maxInFlight`) is recorded with its lag, never dropped.
  */
-async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng, requests: Sent[]): Promise<Sent[]> {
+export async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng, requests: Sent[]): Promise<Sent[]> {
   const running = new Set<Promise<void>>();
   const start = now();
   const end = start + seconds * 1000;
@@ -412,7 +412,7 @@ function fidelityWarnings(load: string, f: NonNullable<StepResult['fidelity']>):
 }
 
 const statusKey = (r: Sent): string => (r.status === 0 ? 'error' : String(r.status));
-const ok = (r: Sent): boolean => r.status >= 200 && r.status < 300;
+export const ok = (r: Sent): boolean => r.status >= 200 && r.status < 300;
 const median = (xs: number[]): number => distribution(xs).p50;
 
 function statusCounts(rs: Sent[]): Record<string, number> {

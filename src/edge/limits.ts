@@ -256,6 +256,8 @@ export interface Lease {
   timer: NodeJS.Timeout | null;
   /** The store's answer this worker awaits for the bucket: requests short meanwhile wait for it rather than each asking. */
   refilling: Promise<void> | null;
+  /** Whether a request spent from it since its last renewal (only such a lease is renewed when it expires). */
+  used: boolean;
 }
 
 /**
@@ -403,7 +405,7 @@ export class Limiter {
 
   /** Plans and leases start over (the plan cache is full): what the leases hold goes back to the store. */
   private startOver(): void {
-    for (const lease of this.leases.values()) this.expire(lease);
+    for (const lease of this.leases.values()) this.release(lease);
     this.leases.clear();
     this.plans.clear();
     this.last = null;
@@ -412,7 +414,7 @@ export class Limiter {
 
   private lease(spec: BucketSpec): Lease {
     let lease = this.leases.get(spec.id);
-    if (lease === undefined) this.leases.set(spec.id, (lease = { spec, left: 0, level: spec.capacity, timer: null, refilling: null }));
+    if (lease === undefined) this.leases.set(spec.id, (lease = { spec, left: 0, level: spec.capacity, timer: null, refilling: null, used: false }));
     return lease;
   }
 
@@ -448,7 +450,11 @@ export class Limiter {
 
   /** Takes the cost out of every lease of the plan (each holds its part). */
   private take(plan: Plan, cost: Cost): true {
-    for (let i = 0; i < plan.buckets.length; i++) plan.leases[i]!.left -= amountAt(cost, plan.buckets[i]!.slot);
+    for (let i = 0; i < plan.buckets.length; i++) {
+      const lease = plan.leases[i]!;
+      lease.left -= amountAt(cost, plan.buckets[i]!.slot);
+      lease.used = true;
+    }
     return true;
   }
 
@@ -598,11 +604,48 @@ export class Limiter {
     if (lease.timer === null && lease.left > 0) lease.timer = setTimeout(() => this.expire(lease), LEASE_MS).unref();
   }
 
-  /** The lease's time is up: what it holds goes back to the store. */
+  /**
+   * The lease's time is up. One that requests spent from is renewed: the store is asked for a new
+   * lease while requests go on spending what the old one holds, and what is left of that goes
+   * back when the answer comes. Given back first and taken again on demand, every renewal made
+   * the requests that arrived meanwhile wait for the store's round trip (p99 +1.7 ms at 1,000
+   * req/s with Redis: `npm run bench -- --scenario store`). An idle lease goes back whole.
+   */
   private expire(lease: Lease): void {
+    lease.timer = null;
+    if (lease.used && lease.left > 0 && lease.refilling === null) this.renew(lease);
+    else this.release(lease);
+  }
+
+  /** What the lease holds goes back to the store now. */
+  private release(lease: Lease): void {
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
     if (lease.left > 0) this.store.give(lease.spec, lease.left);
     lease.left = 0;
+  }
+
+  private renew(lease: Lease): void {
+    lease.used = false;
+    const { spec } = lease;
+    const retiring = lease.left;
+    const got = this.store.take(spec, 1, Math.ceil(spec.capacity / (10 * this.workers)));
+    const swap = (r: Grant): void => {
+      lease.refilling = null;
+      if (r.unavailable) this.onUnavailable?.();
+      // What the old lease still holds (requests spend it first) goes back; the grant takes its place.
+      const unspent = Math.min(retiring, lease.left);
+      if (unspent > 0) {
+        lease.left -= unspent;
+        this.store.give(spec, unspent);
+      }
+      this.hold(lease, r.granted, r.level);
+    };
+    if (!(got instanceof Promise)) return swap(got);
+    // Requests the old lease cannot serve meanwhile wait for this answer, as for a refill.
+    lease.refilling = got.then(swap, () => {
+      lease.refilling = null;
+      this.release(lease);
+    });
   }
 }

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { burst, startCluster, type Cluster } from '../helpers/cluster.js';
 import type { TapTest } from '../helpers/tap.js';
-import { startRedis } from '../helpers/redis.js';
+import { startRedis } from '../../bench/lib.js';
 
 // `limits.store: redis://…`: two simulator instances, each a primary with 2 workers, share one
 // limit through a real redis-server. Workers lease budget; the primary takes it from Redis with
