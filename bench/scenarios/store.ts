@@ -8,15 +8,6 @@ import { Rng } from '../../src/sim/rng.js';
 import { distribution, has, median, sleep, startProcess, startRedis, stopProcess, waitHealthy, type Distribution, type Started } from '../lib.js';
 import { ok, openLoop, type Sent, type Target } from './gateway.js';
 
-/**
- * `--scenario store`: what keeping the rate limits in Redis adds to a request (README "Rate
- * limits"). The same limits, kept by the primary (`limits.store: local`) and in a real
- * redis-server started here, each simulator loaded in turn with the same open-loop schedule:
- * client latency of each (from each request's scheduled time, so a stall meets the requests
- * that arrive meanwhile), the difference, and how many scripts Redis ran (its commandstats).
- * Workers lease budget and give back what is left after LEASE_MS, so Redis is asked a few times
- * a second per bucket, not per request.
- */
 export interface StoreOptions {
   /** Requests a second, on a fixed schedule. */
   readonly rate: number;
@@ -46,6 +37,15 @@ function limitsConfig(store: string, rate: number): string {
   return file;
 }
 
+/**
+ * `--scenario store`: what keeping the rate limits in Redis adds to a request (README "Rate
+ * limits"). The same limits, kept by the primary (`limits.store: local`) and in a real
+ * redis-server started here, each simulator loaded in turn with the same open-loop schedule:
+ * client latency of each (from each request's scheduled time, so a stall meets the requests
+ * that arrive meanwhile), the difference, and how many scripts Redis ran (its commandstats).
+ * Workers lease budget, renewed every LEASE_MS while requests spend from it, so Redis is asked a
+ * few times a second per bucket, not per request.
+ */
 export async function storeScenario(simArgs: string[], o: StoreOptions): Promise<object> {
   if (!has('redis-server')) {
     console.log('store: redis-server is not installed (apt-get install redis-server); skipped');
