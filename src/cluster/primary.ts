@@ -22,11 +22,20 @@ const STABLE_AFTER_MS = 10_000;
 const MAX_RESPAWN_DELAY_MS = 10_000;
 /** Grace beyond the drain deadline before workers that have not exited are killed. */
 const KILL_GRACE_MS = 5_000;
+/**
+ * How long a worker still starting may take to stop when told to, before it is killed. It serves
+ * nothing yet, and exits at once when the message reaches it; but a message that arrives while
+ * it still loads its modules, before it listens for messages, is lost (Node drops a message
+ * nobody listens for), and such a worker went on to warm up and waited out the drain deadline.
+ */
+const STARTING_STOP_GRACE_MS = 2_000;
 
 interface Child extends Member {
   readonly worker: Worker;
   readonly rpc: Rpc<ToWorker>;
   readonly startedAt: number;
+  /** It has reported listening: it may hold requests, so it is drained, never killed at once. */
+  listening: boolean;
 }
 
 /**
@@ -154,8 +163,11 @@ export class Primary {
     this.ledger = new ClusterLedger(await openStore(this.config.limits, this.log), () => this.children.values());
     this.live = { ...this.live, config: { ...this.config, port: this.port, admin } };
     this.starting = true;
+    this.log.debug({ workers: this.config.workers }, 'starting workers');
     await Promise.all(Array.from({ length: this.config.workers }, () => this.fork()));
     this.starting = false;
+    // Stopped meanwhile: the workers that came up are draining, and the tree exits with them.
+    if (this.shuttingDown) return;
     this.watchConfigFile();
     this.log.info({ host: this.config.host, port: this.port, workers: this.config.workers, ...(admin.port !== null ? { adminHost: admin.host ?? this.config.host, adminPort: admin.port } : {}) }, 'llm-simulator listening');
   }
@@ -177,6 +189,7 @@ export class Primary {
       worker,
       rpc,
       startedAt: Date.now(),
+      listening: false,
       send: (msg) => void (worker.isConnected() && worker.send(msg)),
       answer: (id, work) => rpc.answer(id, work),
     };
@@ -185,6 +198,9 @@ export class Primary {
       worker.on('message', (msg: ToPrimary) => {
         switch (msg.type) {
           case 'listening':
+            child.listening = true;
+            // Told to stop before it could hear it: told again now that it serves.
+            if (this.shuttingDown) child.send({ type: 'shutdown', deadlineMs: this.config.drainTimeoutMs });
             return resolve(msg.port);
           case 'reply':
             return child.rpc.settle(msg);
@@ -275,7 +291,10 @@ export class Primary {
     const deadlineMs = this.config.drainTimeoutMs;
     this.log.info({ signal, deadlineMs, workers: this.children.size }, 'draining');
     if (this.children.size === 0) return this.exit();
-    for (const { worker } of this.children.values()) worker.send({ type: 'shutdown', deadlineMs } satisfies ToWorker);
+    for (const child of this.children.values()) child.send({ type: 'shutdown', deadlineMs } satisfies ToWorker);
+    setTimeout(() => {
+      for (const child of this.children.values()) if (!child.listening) child.worker.process.kill('SIGKILL');
+    }, STARTING_STOP_GRACE_MS).unref();
     setTimeout(() => {
       for (const { worker } of this.children.values()) worker.process.kill('SIGKILL');
     }, deadlineMs + KILL_GRACE_MS).unref();

@@ -90,6 +90,19 @@ t.test('SIGTERM while the workers still warm up: the tree exits 0 at once, not a
   t.notOk(c.lines.some((l) => l.msg === 'llm-simulator listening'), 'it never listened');
 });
 
+t.test('SIGTERM right after the fork, before the workers listen for messages: the tree still exits 0 at once', async (t) => {
+  // The workers are still loading their modules: the stop message reaches none of them (Node
+  // drops a message nobody listens for yet), so the primary stops them itself.
+  const c = spawnCluster(['--workers', '2', '--log-level', 'debug', '--drain-timeout-ms', '20000']);
+  t.teardown(() => void c.proc.kill('SIGKILL'));
+  await c.waitFor((l) => l.msg === 'starting workers', 30_000);
+  const signalled = performance.now();
+  c.proc.kill('SIGTERM');
+  t.equal(await c.exited, 0, 'exit code 0');
+  t.ok(performance.now() - signalled < 10_000, `exited ${Math.round(performance.now() - signalled)} ms after the signal (the drain deadline is 20 s)`);
+  t.notOk(c.lines.some((l) => l.msg === 'llm-simulator listening'), 'it never listened');
+});
+
 t.test('model capacity holds across the cluster', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-cap-'));
   const file = join(dir, 'sim.yaml');

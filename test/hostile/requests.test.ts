@@ -8,7 +8,12 @@ import { ANTHROPIC, send, startHostile, type Hostile } from '../helpers/hostile.
  * clients of both workers are answered within PROBE_BOUND_MS while the bad request runs, and the
  * bad request gets its clear 4xx (or is contained).
  */
-const PROBE_BOUND_MS = 250;
+/**
+ * The stalls these cases once caused held a worker for seconds (12.8 s for one 100 KB pre-token).
+ * Without any stall, CI's two test files at once (each a cluster with thread pools, on two cores)
+ * delayed a probe by up to 412 ms while an attack kept the pools busy: 250 ms failed there.
+ */
+const PROBE_BOUND_MS = 750;
 
 let h: Hostile;
 t.before(async () => {
