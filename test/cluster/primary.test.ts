@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import t from 'tap';
 import { MAIN, spawnCluster, startCluster } from '../helpers/cluster.js';
+import type { TapTest } from '../helpers/tap.js';
 
 const chatBody = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 });
 
@@ -79,29 +80,26 @@ t.test('SIGTERM drains: a stream in flight completes, then the tree exits 0', as
   await t.rejects(fetch(`${c.url}/health`), 'no longer listening');
 });
 
-t.test('SIGTERM while the workers still warm up: the tree exits 0 at once, not after the drain deadline', async (t) => {
+/**
+ * SIGTERM once the cluster has logged `startedMsg`, its workers not yet listening: the tree exits 0
+ * well before the drain deadline (20 s), and never says it listens.
+ */
+async function stopsWhileStarting(t: TapTest, startedMsg: string): Promise<void> {
   const c = spawnCluster(['--workers', '2', '--log-level', 'debug', '--drain-timeout-ms', '20000']);
   t.teardown(() => void c.proc.kill('SIGKILL'));
-  await c.waitFor((l) => l.msg === 'warming up', 30_000);
+  await c.waitFor((l) => l.msg === startedMsg, 30_000);
   const signalled = performance.now();
   c.proc.kill('SIGTERM');
   t.equal(await c.exited, 0, 'exit code 0');
   t.ok(performance.now() - signalled < 10_000, `exited ${Math.round(performance.now() - signalled)} ms after the signal (the drain deadline is 20 s)`);
   t.notOk(c.lines.some((l) => l.msg === 'llm-simulator listening'), 'it never listened');
-});
+}
 
-t.test('SIGTERM right after the fork, before the workers listen for messages: the tree still exits 0 at once', async (t) => {
-  // The workers are still loading their modules: the stop message reaches none of them (Node
-  // drops a message nobody listens for yet), so the primary stops them itself.
-  const c = spawnCluster(['--workers', '2', '--log-level', 'debug', '--drain-timeout-ms', '20000']);
-  t.teardown(() => void c.proc.kill('SIGKILL'));
-  await c.waitFor((l) => l.msg === 'starting workers', 30_000);
-  const signalled = performance.now();
-  c.proc.kill('SIGTERM');
-  t.equal(await c.exited, 0, 'exit code 0');
-  t.ok(performance.now() - signalled < 10_000, `exited ${Math.round(performance.now() - signalled)} ms after the signal (the drain deadline is 20 s)`);
-  t.notOk(c.lines.some((l) => l.msg === 'llm-simulator listening'), 'it never listened');
-});
+t.test('SIGTERM while the workers still warm up: the tree exits 0 at once, not after the drain deadline', (t) => stopsWhileStarting(t, 'warming up'));
+
+// The workers are still loading their modules: the stop message reaches none of them (Node drops
+// a message nobody listens for yet), so the primary stops them itself.
+t.test('SIGTERM right after the fork, before the workers listen for messages: the tree still exits 0 at once', (t) => stopsWhileStarting(t, 'starting workers'));
 
 t.test('model capacity holds across the cluster', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-cap-'));
