@@ -581,7 +581,7 @@ export class Limiter {
     const b = lease.spec;
     // What the lease holds (settled reservations among it) counts: the store is asked for the rest.
     const missing = Math.max(1, need - lease.left);
-    const want = Math.max(missing, Math.ceil(b.capacity / (10 * this.workers)));
+    const want = Math.max(missing, this.leaseSize(b));
     const got = this.store.take(b, missing, want);
     const apply = (r: Grant): void => {
       if (shared) lease.refilling = null;
@@ -595,6 +595,11 @@ export class Limiter {
     });
     if (shared) lease.refilling = answered;
     return answered;
+  }
+
+  /** What a worker leases of a bucket at a time: a tenth of it shared among the workers. */
+  private leaseSize(spec: BucketSpec): number {
+    return Math.ceil(spec.capacity / (10 * this.workers));
   }
 
   /** Adds `granted` to a lease (from the store, whose level it then reports, or settled back: `level` null). */
@@ -629,7 +634,7 @@ export class Limiter {
     lease.used = false;
     const { spec } = lease;
     const retiring = lease.left;
-    const got = this.store.take(spec, 1, Math.ceil(spec.capacity / (10 * this.workers)));
+    const got = this.store.take(spec, 1, this.leaseSize(spec));
     const swap = (r: Grant): void => {
       lease.refilling = null;
       if (r.unavailable) this.onUnavailable?.();

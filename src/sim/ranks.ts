@@ -31,8 +31,11 @@ export function packagedRanks(encoding: RankedEncoding): Ranks {
   return (createRequire(import.meta.url)(`gpt-tokenizer/bpeRanks/${encoding}`) as { default: Ranks }).default;
 }
 
+/** A rank's token as bytes (gpt-tokenizer gives its text, or its bytes when they are not UTF-8). */
+export const tokenBytes = (token: Ranks[number]): Uint8Array => (typeof token === 'string' ? Buffer.from(token, 'utf8') : Uint8Array.from(token));
+
 /** The stored table of an encoding, made from gpt-tokenizer's ranks. */
-export const storedRankTable = (encoding: RankedEncoding): Uint8Array => encodeRankTable(packagedRanks(encoding).map((t) => (typeof t === 'string' ? Buffer.from(t, 'utf8') : Uint8Array.from(t))));
+export const storedRankTable = (encoding: RankedEncoding): Uint8Array => encodeRankTable(packagedRanks(encoding).map(tokenBytes));
 
 /**
  * An encoding's table, read as the build stored it (a few milliseconds). Without the build's file

@@ -3,7 +3,7 @@ import { countTokens as o200k } from 'gpt-tokenizer/encoding/o200k_base';
 import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { validateConfig } from '../../src/config/load.js';
 import { CpuPool } from '../../src/sim/pool.js';
-import { loadRankTable, packagedRanks, RANKED_ENCODINGS } from '../../src/sim/ranks.js';
+import { loadRankTable, packagedRanks, RANKED_ENCODINGS, tokenBytes } from '../../src/sim/ranks.js';
 import { costUnits, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS, promptTotal } from '../../src/sim/tokens.js';
 
 t.test('real encodings and the Claude approximation', async (t) => {
@@ -22,7 +22,7 @@ t.test("the build's rank tables hold gpt-tokenizer's ranks, and counts match its
     t.equal(table.size, packaged.length, `${encoding}: as many ranks`);
     let wrong = 0;
     packaged.forEach((token, rank) => {
-      const bytes = typeof token === 'string' ? Buffer.from(token, 'utf8') : Uint8Array.from(token);
+      const bytes = tokenBytes(token);
       if (table.rankOf(bytes, 0, bytes.length) !== rank) wrong++;
     });
     t.equal(wrong, 0, `${encoding}: every token found at its own rank`);
