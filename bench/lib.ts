@@ -29,10 +29,11 @@ export interface Started {
   port: number;
 }
 
-/** Spawns a server (pinned to CPU 0) and waits for its JSON "listening" line. */
-export function startProcess(args: string[]): Promise<Started> {
-  const cmd = PIN ? 'taskset' : process.execPath;
-  const argv = PIN ? ['-c', '0', process.execPath, ...args] : args;
+/** Spawns a server (pinned to CPU 0 unless `pin: false`) and waits for its JSON "listening" line. */
+export function startProcess(args: string[], { pin = true }: { pin?: boolean } = {}): Promise<Started> {
+  const pinned = PIN && pin;
+  const cmd = pinned ? 'taskset' : process.execPath;
+  const argv = pinned ? ['-c', '0', process.execPath, ...args] : args;
   const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'inherit'] });
   started.add(proc);
   proc.once('exit', () => started.delete(proc));

@@ -2,7 +2,8 @@
  * `npm run bench [-- options]`: measures the built simulator against bare uWebSockets.js
  * baselines in the same run, and optionally a gateway in front of the simulator.
  *
- *   --scenario S        all (default) | chat | stream | capacity | memory | churn | burst | store
+ *   --scenario S        all (default) | chat | stream | capacity | memory | churn | burst | store | startup
+ *   --worker-counts a,b startup: the simulator's worker counts to start (default 0,1,2)
  *   --window MS         burst: the window every stream starts in (default 100); with --streams (default 500 for burst)
  *   --cold              burst: a fresh server per run, measuring its very first burst
  *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
@@ -66,6 +67,7 @@ import { compareResults, failures, parseGate, readResult } from './compare.js';
 import { burstScenario } from './scenarios/burst.js';
 import { chatScenario } from './scenarios/chat.js';
 import { instructionsScenario } from './scenarios/instructions.js';
+import { startupScenario } from './scenarios/startup.js';
 import { storeScenario } from './scenarios/store.js';
 import { abortChurn, streamAccuracy, streamCapacity, streamMemory } from './scenarios/streams.js';
 
@@ -78,6 +80,7 @@ const { values: opt, positionals } = parseArgs({
     duration: { type: 'string', default: '8' },
     connections: { type: 'string', default: '100' },
     workers: { type: 'string', default: '1' },
+    'worker-counts': { type: 'string', default: '0,1,2' },
     streams: { type: 'string', default: '1000' },
     steps: { type: 'string', default: '250,375,500,750,1000' },
     'memory-streams': { type: 'string', default: '10000' },
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
   if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean), { repeat: Number(opt.repeat), variantFlags: opt['variant-flags']?.split(' ').filter(Boolean) });
   if (opt.scenario === 'gateway') results.gateway = await runGateway();
   if (opt.scenario === 'store') results.store = await storeScenario(simArgs, { rate: Number(opt.rate ?? 1000), durationS: duration, runs: Number(opt.runs) });
+  if (opt.scenario === 'startup') results.startup = await startupScenario(simArgs, opt['worker-counts']!.split(',').map(Number), Number(opt.runs));
   if (opt.scenario === 'burst') results.burst = await burstScenario(simArgs, opt.streams === '1000' ? 500 : Number(opt.streams), Number(opt.window), opt.cold!, Number(opt.runs));
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { validateConfig } from '../../src/config/load.js';
 import { Catalogue } from '../../src/sim/catalogue.js';
-import { Profiles } from '../../src/sim/latency.js';
+import { Profiles } from '../../src/sim/profiles.js';
 import { Capacity } from '../../src/sim/capacity.js';
 import { parseJson } from '../../src/api/validate.js';
 import { chatCompletions } from '../../src/api/openai/chat-completions.js';

@@ -6,7 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { validateConfig } from '../../src/config/load.js';
-import { Profiles, sumRawGaps } from '../../src/sim/latency.js';
+import { sumRawGaps } from '../../src/sim/latency.js';
+import { Profiles } from '../../src/sim/profiles.js';
 import { CpuPool } from '../../src/sim/pool.js';
 import { generateTokens } from '../../src/sim/text.js';
 

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Catalogue } from '../sim/catalogue.js';
-import type { Profiles } from '../sim/latency.js';
+import type { Profiles } from '../sim/profiles.js';
 import type { CpuPool } from '../sim/pool.js';
 import type { Capacity } from '../sim/capacity.js';
 import type { ReplySpec } from '../faults/rules.js';

@@ -21,7 +21,7 @@ import { METRICS_CONTENT_TYPE, Metrics } from '../metrics/metrics.js';
 import { Catalogue } from '../sim/catalogue.js';
 import type { CpuPool } from '../sim/pool.js';
 import { Capacity } from '../sim/capacity.js';
-import { Profiles } from '../sim/latency.js';
+import { Profiles } from '../sim/profiles.js';
 import { Scheduler } from '../sim/scheduler.js';
 import { warmTokenizers } from '../sim/tokens.js';
 import type { Generation } from '../sim/stream.js';

@@ -1,5 +1,5 @@
-import { Agent, request } from 'node:http';
-import { Agent as TlsAgent, request as tlsRequest } from 'node:https';
+import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -15,6 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 
 /** Requests per variant: enough for V8 to optimise the functions every request runs (`--trace-opt`; bench/scenarios/burst.ts measures the effect). */
 const ROUNDS = 100;
+/** Requests of each variant in a round, each on a connection of its own: the server meets them all at once. */
 const CONNECTIONS = 8;
 
 /**
@@ -69,27 +70,113 @@ const VARIANTS: readonly { method: string; path: string; body?: object; headers?
 ];
 
 /**
- * Through node:http's keep-alive client. Tried and dropped (12-06): one bare socket a request,
- * ~0.2 s less warm-up CPU; but V8 then sized the young generation from less allocation, and a
- * cold burst met TTFT +8.96 ms p50 / +12.03 ms p99 over the bare server instead of +2.82 / +3.84.
+ * One keep-alive connection of the warm-up's own client: it sends a request, reads its answer to
+ * the end and only then sends the next (uWebSockets.js serves pipelined requests only when
+ * answered at once: README "HTTP edge"). Not node:http's client: that cost ~0.39 s of the ~1.4 s
+ * of CPU a warm-up took (`--cpu-prof`), and with a worker on every core each worker's warm-up
+ * CPU is start-up time. Tried and dropped (12-06): a new bare socket a request, which saved
+ * ~0.2 s of CPU, but V8 then sized the young generation from less allocation and a cold burst
+ * met TTFT +8.96 ms p50 / +12.03 ms p99 over the bare server instead of +2.82 / +3.84.
  */
-function send(agent: Agent, tls: boolean, port: number, key: string, v: (typeof VARIANTS)[number], i: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // Each round's prompts differ, as a load's do: with one prompt every round, its count came from
-    // the cache after the first, and a real load's first new prompt deoptimised the count's path.
-    const body = v.body === undefined ? undefined : JSON.stringify(v.body).replaceAll(PROMPT, `${PROMPT} ${i}`);
-    const req = (tls ? tlsRequest : request)(
+class WarmConnection {
+  private readonly socket: Socket;
+  private received: Buffer = Buffer.alloc(0);
+  private answer: { resolve: (status: number) => void; reject: (err: Error) => void } | null = null;
+
+  constructor(tls: boolean, port: number) {
+    // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
+    this.socket = tls ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }) : connect(port, '127.0.0.1');
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.read(chunk));
+    const fail = (err: Error): void => {
+      this.answer?.reject(err);
+      this.answer = null;
+    };
+    this.socket.on('error', fail);
+    this.socket.on('close', () => fail(new Error('the warm-up connection closed')));
+  }
+
+  /** Sends one request; resolves with its answer's status once the whole answer is in. */
+  send(request: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.answer = { resolve, reject };
+      this.socket.write(request);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private read(chunk: Buffer): void {
+    this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
+    const end = answerEnd(this.received);
+    if (end < 0 || this.answer === null) return;
+    const status = Number(this.received.toString('latin1', 9, 12));
+    this.received = this.received.subarray(end);
+    const { resolve } = this.answer;
+    this.answer = null;
+    resolve(status);
+  }
+}
+
+/**
+ * Where the HTTP/1.1 answer at the start of `bytes` ends, or -1 while it is incomplete. The
+ * server's answers carry a content-length, or are chunked (streams) and end with the last chunk.
+ */
+export function answerEnd(bytes: Buffer): number {
+  const headEnd = bytes.indexOf('\r\n\r\n');
+  if (headEnd < 0) return -1;
+  const head = bytes.toString('latin1', 0, headEnd).toLowerCase();
+  let at = headEnd + 4;
+  const length = /\r\ncontent-length: *(\d+)/.exec(head);
+  if (length !== null) return at + Number(length[1]) <= bytes.length ? at + Number(length[1]) : -1;
+  if (!/\r\ntransfer-encoding: *chunked/.test(head)) return at;
+  for (;;) {
+    const lineEnd = bytes.indexOf('\r\n', at);
+    if (lineEnd < 0) return -1;
+    const size = parseInt(bytes.toString('latin1', at, lineEnd), 16);
+    // The last chunk (size 0) is followed by an empty trailer line.
+    const next = lineEnd + 2 + size + 2;
+    if (next > bytes.length) return -1;
+    if (size === 0) return next;
+    at = next;
+  }
+}
+
+/**
+ * A variant's request, but for its round's number: its head up to the content-length's value,
+ * and its body split where the round's number goes. Built once, so what runs for each request
+ * (`bytes`) is small: V8 optimises the warm-up's own code too, and compiling the first version
+ * (headers merged for every request) took TurboFan ~41 ms of a worker's start (`--trace-opt`).
+ */
+class RequestTemplate {
+  private readonly head: string;
+  private readonly bodyParts: readonly string[];
+
+  constructor(v: (typeof VARIANTS)[number], key: string) {
+    const headers: Record<string, string> = {
+      host: '127.0.0.1',
+      'content-type': 'application/json',
       // The instant profile: no simulated waits (embeddings take no timing headers), but for the timed variants.
-      { host: '127.0.0.1', port, method: v.method, path: v.path, agent, headers: { 'content-type': 'application/json', ...(v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }), ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }), ...v.headers } },
-      // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
-      (res) => {
-        res.on('data', () => {});
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+      ...(v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }),
+      // The key as each vendor's clients present it.
+      ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }),
+      ...v.headers,
+    };
+    this.head = `${v.method} ${v.path} HTTP/1.1\r\n${Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('')}content-length: `;
+    this.bodyParts = v.body === undefined ? [''] : JSON.stringify(v.body).split(PROMPT);
+  }
+
+  /**
+   * The request of round `i`. Each round's prompts differ, as a load's do: with one prompt every
+   * round, its count came from the cache after the first, and a real load's first new prompt
+   * deoptimised the count's path.
+   */
+  bytes(i: number): Buffer {
+    const body = this.bodyParts.join(`${PROMPT} ${i}`);
+    return Buffer.from(`${this.head}${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
 }
 
 /** What a warm-up took, and how many of its requests were refused (each left part of its path cold). */
@@ -99,25 +186,28 @@ export interface WarmUp {
 }
 
 /**
- * Sends every variant ROUNDS times over CONNECTIONS keep-alive connections, presenting `key` as
- * each vendor's clients do. `afterRound` runs whenever no request is in flight, after each round.
+ * Sends every variant ROUNDS times over keep-alive connections, in rounds of CONNECTIONS requests
+ * of each variant, presenting `key` as each vendor's clients do. `afterRound` runs whenever no request is in flight, after each round.
  */
 export async function warmUp(port: number, key: string, tls = false, afterRound: () => void = () => {}): Promise<WarmUp> {
   const started = performance.now();
   let refused = 0;
   if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
-  // Over https when the server serves it (its own loopback port: its certificate need not name 127.0.0.1).
-  const agent = tls ? new TlsAgent({ keepAlive: true, maxSockets: CONNECTIONS, rejectUnauthorized: false }) : new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  // A connection for each variant's each request of a round, so a round's requests are all in
+  // flight at once: one after another, the timed variants' waits left the process idle ~0.4 s.
+  const connections = VARIANTS.map(() => Array.from({ length: CONNECTIONS }, () => new WarmConnection(tls, port)));
+  const requests = VARIANTS.map((v) => new RequestTemplate(v, key));
   try {
     for (let round = 0; round < ROUNDS; round += CONNECTIONS) {
       const batch: Promise<number>[] = [];
-      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) for (const v of VARIANTS) batch.push(send(agent, tls, port, key, v, round + k));
+      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) requests.forEach((r, j) => batch.push(connections[j]![k]!.send(r.bytes(round + k))));
+      // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       for (const status of await Promise.all(batch)) if (status >= 400) refused++;
       afterRound();
       await delay(SETTLE_MS);
     }
   } finally {
-    agent.destroy();
+    for (const c of connections.flat()) c.close();
     if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${DEFAULT_INTERRUPT_BUDGET}`);
   }
   return { ms: performance.now() - started, refused };

@@ -1,10 +1,12 @@
-import { z } from 'zod';
+import type { DistributionSpec } from './profiles.js';
 import type { Rng } from './rng.js';
 
 /**
  * Every simulated delay is drawn from one of these distributions (milliseconds). A spec is plain
- * JSON (it crosses into the thread pool and comes from config files); `compile` turns it into a
- * sampler object once, and sampling costs a few arithmetic operations and one or two draws.
+ * JSON (it crosses into the thread pool and comes from config files, validated by
+ * `distributionSchema` in profiles.ts); `compile` turns it into a sampler object once, and
+ * sampling costs a few arithmetic operations and one or two draws. No schema here: the thread
+ * pool's tasks load this module, and zod cost every pool thread ~0.1 s of its start.
  */
 
 /**
@@ -13,55 +15,6 @@ import type { Rng } from './rng.js';
  * finite number a timer can hold. Ten minutes, the official SDKs' own request timeout.
  */
 export const MAX_DELAY_MS = 600_000;
-
-const nonNegative = z.number().min(0).max(MAX_DELAY_MS);
-const positive = z.number().positive().max(MAX_DELAY_MS);
-
-const constant = z.object({ type: z.literal('constant'), value: nonNegative }).strict();
-const uniform = z
-  .object({ type: z.literal('uniform'), min: nonNegative, max: nonNegative })
-  .strict()
-  .refine((d) => d.min <= d.max, { message: 'min must not exceed max', path: ['min'] });
-const normal = z.object({ type: z.literal('normal'), mean: z.number(), stddev: nonNegative }).strict();
-const lognormal = z.union([
-  z.object({ type: z.literal('lognormal'), mu: z.number(), sigma: nonNegative }).strict(),
-  z
-    .object({ type: z.literal('lognormal'), median: positive, p99: positive })
-    .strict()
-    .refine((d) => d.p99 >= d.median, { message: 'p99 must be at least the median', path: ['p99'] }),
-]);
-const exponential = z.object({ type: z.literal('exponential'), mean: positive }).strict();
-const pareto = z.object({ type: z.literal('pareto'), scale: positive, shape: positive }).strict();
-const empirical = z
-  .object({ type: z.literal('empirical'), min: nonNegative.optional(), p50: nonNegative, p90: nonNegative, p99: nonNegative, p999: nonNegative })
-  .strict()
-  .refine((d) => (d.min ?? 0) <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99 && d.p99 <= d.p999, { message: 'percentiles must not decrease (min ≤ p50 ≤ p90 ≤ p99 ≤ p999)' });
-
-export type DistributionSpec =
-  | number
-  | z.infer<typeof constant>
-  | z.infer<typeof uniform>
-  | z.infer<typeof normal>
-  | z.infer<typeof lognormal>
-  | z.infer<typeof exponential>
-  | z.infer<typeof pareto>
-  | z.infer<typeof empirical>
-  | { type: 'mixture'; components: { weight: number; dist: DistributionSpec }[] };
-
-/** A distribution in config: a plain number is a constant. */
-export const distributionSchema: z.ZodType<DistributionSpec> = z.lazy(() =>
-  z.union([
-    nonNegative,
-    constant,
-    uniform,
-    normal,
-    lognormal,
-    exponential,
-    pareto,
-    empirical,
-    z.object({ type: z.literal('mixture'), components: z.array(z.object({ weight: positive, dist: distributionSchema }).strict()).min(1) }).strict(),
-  ]),
-);
 
 export interface Sampler {
   sample(rng: Rng): number;

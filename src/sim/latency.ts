@@ -1,7 +1,6 @@
-import type { Config } from '../config/schema.js';
 import { SimError } from '../errors.js';
 import { compile, constantSampler, MAX_DELAY_MS, type Sampler } from './distributions.js';
-import { BUILT_IN_PROFILES, profileSchema, type Profile } from './profiles.js';
+import type { Profile } from './profiles.js';
 import { hashString, Rng } from './rng.js';
 
 /** Per-request override headers, for tests and clients that need fixed timing. */
@@ -52,24 +51,6 @@ export function slowdown(curve: Curve, utilisation: number): number {
     }
   }
   return points[points.length - 1]![1];
-}
-
-/** Every profile of a process: built-ins, overridden or extended by `profiles` in the config. */
-export class Profiles {
-  private readonly byName = new Map<string, CompiledProfile>();
-
-  constructor(config: Readonly<Config>) {
-    for (const [name, input] of Object.entries(BUILT_IN_PROFILES)) this.byName.set(name, new CompiledProfile(name, profileSchema.parse(input)));
-    for (const [name, spec] of Object.entries(config.profiles)) this.byName.set(name, new CompiledProfile(name, spec));
-  }
-
-  get(name: string): CompiledProfile | undefined {
-    return this.byName.get(name);
-  }
-
-  get names(): string[] {
-    return [...this.byName.keys()];
-  }
 }
 
 /**

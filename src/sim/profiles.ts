@@ -1,5 +1,63 @@
 import { z } from 'zod';
-import { distributionSchema, type DistributionSpec } from './distributions.js';
+import type { Config } from '../config/schema.js';
+import { MAX_DELAY_MS } from './distributions.js';
+import { CompiledProfile } from './latency.js';
+
+/**
+ * Profiles in config: their schema (with the distributions'), the built-in profiles, and the
+ * registry of a process's compiled profiles. The thread pool's tasks use compiled profiles only
+ * (latency.ts, distributions.ts) and never load this module or zod.
+ */
+
+const nonNegative = z.number().min(0).max(MAX_DELAY_MS);
+const positive = z.number().positive().max(MAX_DELAY_MS);
+
+const constant = z.object({ type: z.literal('constant'), value: nonNegative }).strict();
+const uniform = z
+  .object({ type: z.literal('uniform'), min: nonNegative, max: nonNegative })
+  .strict()
+  .refine((d) => d.min <= d.max, { message: 'min must not exceed max', path: ['min'] });
+const normal = z.object({ type: z.literal('normal'), mean: z.number(), stddev: nonNegative }).strict();
+const lognormalSchema = z.union([
+  z.object({ type: z.literal('lognormal'), mu: z.number(), sigma: nonNegative }).strict(),
+  z
+    .object({ type: z.literal('lognormal'), median: positive, p99: positive })
+    .strict()
+    .refine((d) => d.p99 >= d.median, { message: 'p99 must be at least the median', path: ['p99'] }),
+]);
+const exponential = z.object({ type: z.literal('exponential'), mean: positive }).strict();
+const pareto = z.object({ type: z.literal('pareto'), scale: positive, shape: positive }).strict();
+const empirical = z
+  .object({ type: z.literal('empirical'), min: nonNegative.optional(), p50: nonNegative, p90: nonNegative, p99: nonNegative, p999: nonNegative })
+  .strict()
+  .refine((d) => (d.min ?? 0) <= d.p50 && d.p50 <= d.p90 && d.p90 <= d.p99 && d.p99 <= d.p999, { message: 'percentiles must not decrease (min ≤ p50 ≤ p90 ≤ p99 ≤ p999)' });
+
+export type DistributionSpec =
+  | number
+  | z.infer<typeof constant>
+  | z.infer<typeof uniform>
+  | z.infer<typeof normal>
+  | z.infer<typeof lognormalSchema>
+  | z.infer<typeof exponential>
+  | z.infer<typeof pareto>
+  | z.infer<typeof empirical>
+  | { type: 'mixture'; components: { weight: number; dist: DistributionSpec }[] };
+
+/** A distribution in config: a plain number is a constant. */
+export const distributionSchema: z.ZodType<DistributionSpec> = z.lazy(() =>
+  z.union([
+    nonNegative,
+    constant,
+    uniform,
+    normal,
+    lognormalSchema,
+    exponential,
+    pareto,
+    empirical,
+    z.object({ type: z.literal('mixture'), components: z.array(z.object({ weight: positive, dist: distributionSchema }).strict()).min(1) }).strict(),
+  ]),
+);
+
 
 /** How a slowdown factor grows with utilisation (running ÷ maxConcurrent): a number is the factor at capacity, reached linearly from 1 at idle; or [utilisation, factor] points joined by straight lines. */
 const slowdownSchema = z.union([z.number().min(1).max(1000), z.array(z.tuple([z.number().min(0), z.number().min(0).max(1000)])).min(1)]);
@@ -66,3 +124,21 @@ export const BUILT_IN_PROFILES: Record<string, ProfileInput> = {
   'claude-sonnet': preset(900, 2_800, 0.02, 15, 45),
   'claude-haiku': preset(450, 1_400, 0.01, 8, 25),
 };
+
+/** Every profile of a process: built-ins, overridden or extended by `profiles` in the config. */
+export class Profiles {
+  private readonly byName = new Map<string, CompiledProfile>();
+
+  constructor(config: Readonly<Config>) {
+    for (const [name, input] of Object.entries(BUILT_IN_PROFILES)) this.byName.set(name, new CompiledProfile(name, profileSchema.parse(input)));
+    for (const [name, spec] of Object.entries(config.profiles)) this.byName.set(name, new CompiledProfile(name, spec));
+  }
+
+  get(name: string): CompiledProfile | undefined {
+    return this.byName.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.byName.keys()];
+  }
+}

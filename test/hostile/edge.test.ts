@@ -106,6 +106,18 @@ t.test('the HTTP edge: bad escapes are 404s, HEAD answers like GET without a bod
   t.same(h.deaths(), []);
 });
 
+t.test('pipelined requests: answers given at once are all sent; a paced one is not, and the worker serves everyone else', async (t) => {
+  const health = await raw(h.c.port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3), 500);
+  t.equal(health.text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 3, 'three pipelined requests answered synchronously: three answers');
+  // uWebSockets.js aborts an answer still pending when the next request of the same read
+  // arrives, and never hands the ones behind it to the server (README "HTTP edge").
+  const chat = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\ncontent-length: ${chatStream.length}\r\n\r\n${chatStream}`;
+  const paced = await raw(h.c.port, chat + chat, 500);
+  t.equal(paced.text, '', 'two pipelined streams: no bytes at all');
+  for (let i = 0; i < 4; i++) t.equal((await fetch(`${h.c.url}/v1/models`, { headers: { connection: 'close' } })).status, 200);
+  t.same(h.deaths(), []);
+});
+
 t.test('stream headers leave at admission, before the first token', async (t) => {
   const started = performance.now();
   const res = await fetch(`${h.c.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sim-ttft-ms': '1500' }, body: chatStream });

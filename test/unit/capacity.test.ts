@@ -1,7 +1,8 @@
 import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
 import { Capacity, type Waiter } from '../../src/sim/capacity.js';
-import { Profiles, slowdown } from '../../src/sim/latency.js';
+import { slowdown } from '../../src/sim/latency.js';
+import { Profiles } from '../../src/sim/profiles.js';
 
 const profiles = new Profiles(validateConfig({ profiles: { small: { maxConcurrent: 2, queueLimit: 2 }, open: {} } }));
 const small = profiles.get('small')!;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import type { TapTest } from '../helpers/tap.js';
-import { compile, distributionSchema, type DistributionSpec } from '../../src/sim/distributions.js';
+import { compile } from '../../src/sim/distributions.js';
+import { distributionSchema, type DistributionSpec } from '../../src/sim/profiles.js';
 import { Rng } from '../../src/sim/rng.js';
 
 const N = 100_000;

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { validateConfig } from '../../src/config/load.js';
-import { Profiles, requestTiming, scheduleSeed, sumRawGaps } from '../../src/sim/latency.js';
+import { requestTiming, scheduleSeed, sumRawGaps } from '../../src/sim/latency.js';
+import { Profiles } from '../../src/sim/profiles.js';
 
 const profiles = new Profiles(validateConfig({ profiles: { j: { prefillOverheadMs: { type: 'uniform', min: 10, max: 100 }, prefillPerTokenMs: 0.5, itlMs: { type: 'exponential', mean: 5 }, stall: { probability: 0.1, durationMs: 50 } } } }));
 const j = profiles.get('j')!;

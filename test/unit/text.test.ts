@@ -1,7 +1,8 @@
 import t from 'tap';
 import { generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, TOKEN_TEXT } from '../../src/sim/text.js';
 import { validateConfig } from '../../src/config/load.js';
-import { Profiles, sumRawGaps } from '../../src/sim/latency.js';
+import { sumRawGaps } from '../../src/sim/latency.js';
+import { Profiles } from '../../src/sim/profiles.js';
 import { CpuPool } from '../../src/sim/pool.js';
 import { countTextTokens } from '../../src/sim/tokens.js';
 
