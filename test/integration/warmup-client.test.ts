@@ -70,3 +70,13 @@ t.test('answerEnd finds the end of a JSON answer and of a chunked stream, never 
     t.equal(early, 0, `${name}: every one of its ${end} shorter prefixes is incomplete`);
   }
 });
+
+t.test('a warm-up whose answers close their connections carries on over new ones', async (t) => {
+  // A body limit below most warm-up bodies: those get 413 and the server closes the connection.
+  const s = await startServer({ warmUp: true, bodyLimitBytes: 150 });
+  t.teardown(() => s.close());
+  t.ok(s.warmed !== null && s.warmed.refused > 0, `requests over the limit were refused (${s.warmed?.refused})`);
+  t.ok(s.warmed !== null && s.warmed.refused < 1400, 'and the small ones were served (of 100 rounds of 14 requests)');
+  const models = await fetch(`${s.url}/v1/models`, { headers: { authorization: 'Bearer sk-test' } });
+  t.equal(models.status, 200, 'the server serves after its warm-up');
+});
