@@ -80,3 +80,12 @@ t.test('a warm-up whose answers close their connections carries on over new ones
   const models = await fetch(`${s.url}/v1/models`, { headers: { authorization: 'Bearer sk-test' } });
   t.equal(models.status, 200, 'the server serves after its warm-up');
 });
+
+t.test('the warm-up sets its own waits whatever the config says of timing headers and time scale', async (t) => {
+  // With the models' own latencies (headers off) the warm-up took 24 s; at time scale 100, 10.8 s.
+  const s = await startServer({ warmUp: true, control: { headers: false }, timeScale: 100 });
+  t.teardown(() => s.close());
+  t.equal(s.warmed?.refused, 0);
+  t.ok(s.warmed !== null && s.warmed.ms < 5000, `it took ${Math.round(s.warmed?.ms ?? NaN)} ms, not the models' latencies stretched 100 times`);
+  t.equal(s.server.services.timeScale, 100, 'the configured time scale is back for clients');
+});
