@@ -38,7 +38,7 @@ const WARM_INTERRUPT_BUDGET = 16896;
  */
 const SETTLE_MS = 3;
 
-/** In every variant's prompt; each round puts its number after it (`send`). */
+/** In every variant's prompt; each round puts its number after it (`RequestTemplate.bytes`). */
 const PROMPT = 'Warm up';
 const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `${PROMPT}, please.` }], max_tokens: 40 };
 const ANTHROPIC = { 'anthropic-version': '2023-06-01' };
