@@ -159,9 +159,11 @@ t.test('a slow reader never delays other streams, and gets every token once it r
   const metrics = await s.server.services.metrics.text();
   const lateness = (le: string): number => Number(metrics.match(new RegExp(`llm_token_lateness_seconds_bucket\\{le="${le}",model="pace2"\\} (\\d+)`))?.[1] ?? NaN);
   const count = Number(metrics.match(/llm_token_lateness_seconds_count\{model="pace2"\} (\d+)/)?.[1] ?? NaN);
-  // A loop blocked by the flood would make tokens late by its whole burst (hundreds of ms); the
-  // bound is one gap, since a test job running beside this one can steal the core for a few ms.
-  t.ok(lateness('0.01') >= 0.9 * count, `the other stream keeps its pace: ${lateness('0.01')} of ${count} tokens within 10 ms of their deadline`);
+  // A loop blocked by the flood would make tokens late by its whole burst (hundreds of ms): none
+  // may be 100 ms late. Most within one gap; not all, since a test job running beside this one can
+  // steal the core for a few ms (a CI run: 26 of 30 within 10 ms).
+  t.equal(lateness('0.1'), count, `no token of the other stream was 100 ms late`);
+  t.ok(lateness('0.01') >= 0.8 * count, `the other stream keeps its pace: ${lateness('0.01')} of ${count} tokens within 10 ms of their deadline`);
   const gaps = times.slice(1).map((v, i) => v - times[i]!).sort((a, b) => a - b);
   t.ok(gaps[Math.floor(gaps.length / 2)]! < 20, `median gap at the client ${gaps[Math.floor(gaps.length / 2)]!.toFixed(2)} ms (10 scheduled)`);
   let received = '';
