@@ -154,10 +154,14 @@ export function answerEnd(bytes: Buffer): number {
   const headEnd = bytes.indexOf('\r\n\r\n');
   if (headEnd < 0) return -1;
   const head = bytes.toString('latin1', 0, headEnd).toLowerCase();
-  let at = headEnd + 4;
+  const bodyStart = headEnd + 4;
   const length = /\r\ncontent-length: *(\d+)/.exec(head);
-  if (length !== null) return at + Number(length[1]) <= bytes.length ? at + Number(length[1]) : -1;
-  if (!/\r\ntransfer-encoding: *chunked/.test(head)) return at;
+  if (length !== null) {
+    const end = bodyStart + Number(length[1]);
+    return end <= bytes.length ? end : -1;
+  }
+  if (!/\r\ntransfer-encoding: *chunked/.test(head)) return bodyStart;
+  let at = bodyStart;
   for (;;) {
     const lineEnd = bytes.indexOf('\r\n', at);
     if (lineEnd < 0) return -1;

@@ -58,7 +58,6 @@ export const distributionSchema: z.ZodType<DistributionSpec> = z.lazy(() =>
   ]),
 );
 
-
 /** How a slowdown factor grows with utilisation (running ÷ maxConcurrent): a number is the factor at capacity, reached linearly from 1 at idle; or [utilisation, factor] points joined by straight lines. */
 const slowdownSchema = z.union([z.number().min(1).max(1000), z.array(z.tuple([z.number().min(0), z.number().min(0).max(1000)])).min(1)]);
 
