@@ -79,6 +79,25 @@ t.test('OpenAI headers answer after answer: each remaining count and reset follo
   }
 });
 
+t.test('resets of a second or more follow the bucket too, answer after answer', async (t) => {
+  // 60 requests a minute: each request out is a second to wait, so from the first answer on the
+  // requests' reset is a second or more (made, not looked up), while the tokens' stays under one.
+  const requestLimit = 60;
+  const tokenLimit = 6_000_000;
+  const s = await startServer({ response: { minTokens: 8, maxTokens: 8 }, limits: { default: { requestsPerMinute: requestLimit, tokensPerMinute: tokenLimit } } });
+  t.teardown(() => s.close());
+  for (let i = 0; i < 5; i++) {
+    const r = await post(`${s.url}/v1/chat/completions`, chat);
+    t.equal(r.status, 200);
+    const requests = Number(r.headers.get('x-ratelimit-remaining-requests'));
+    const tokens = Number(r.headers.get('x-ratelimit-remaining-tokens'));
+    const requestsReset = Math.ceil(((requestLimit - requests) * 60_000) / requestLimit);
+    t.ok(requestsReset >= 1000, `answer ${i + 1}: ${requestLimit - requests} requests out, ${requestsReset} ms to wait`);
+    t.equal(r.headers.get('x-ratelimit-reset-requests'), goDuration(requestsReset), 'reset-requests follows remaining-requests');
+    t.equal(r.headers.get('x-ratelimit-reset-tokens'), goDuration(Math.ceil(((tokenLimit - tokens) * 60_000) / tokenLimit)), 'reset-tokens follows remaining-tokens');
+  }
+});
+
 t.test('a client without a key is its address: each address its own id, the same address the same id', async (t) => {
   const address = (...bytes: number[]): ArrayBuffer => new Uint8Array([...Array<number>(16 - bytes.length).fill(0), ...bytes]).buffer;
   const a = addressClient(address(127, 0, 0, 1));
