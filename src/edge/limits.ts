@@ -639,12 +639,15 @@ export class Limiter {
       lease.refilling = null;
       if (r.unavailable) this.onUnavailable?.();
       // What the old lease still holds (requests spend it first) goes back; the grant takes its place.
-      const unspent = Math.min(retiring, lease.left);
+      const unspent = Math.max(0, Math.min(retiring, lease.left));
       if (unspent > 0) {
         lease.left -= unspent;
         this.store.give(spec, unspent);
       }
-      this.hold(lease, r.granted, r.level);
+      // The level the headers report from is the bucket's after that give: the grant's level
+      // still counted the old lease as spent, and every renewal under load reported a whole
+      // lease fewer remaining (a tenth of the bucket, and a reset seconds away on an idle bucket).
+      this.hold(lease, r.granted, r.level + unspent);
     };
     if (!(got instanceof Promise)) return swap(got);
     // Requests the old lease cannot serve meanwhile wait for this answer, as for a refill.

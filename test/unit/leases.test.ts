@@ -59,6 +59,10 @@ t.test('a spent lease is renewed when it expires, without a request waiting for 
   store.answer();
   await until('the swap', () => store.gives.length === 1);
   t.same(store.gives, [300 - 15], 'when the answer comes, what the old lease still held goes back');
+  // The headers' remaining count: the bucket less the 15 requests spent (and whatever refilled,
+  // up to the whole bucket), not less the lease that went back.
+  const remaining = limiter.tightest(plan).remaining[0]!;
+  t.ok(remaining >= 6000 - 15 && remaining <= 6000, `remaining after the swap: ${remaining} of 6000, 15 spent`);
   t.equal(limiter.admit(plan, ONE_REQUEST), true, 'and requests spend the new lease');
 
   // Spent from again, so renewed again; then idle through a whole term: it goes back whole, and the store is not asked.
