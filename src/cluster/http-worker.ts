@@ -4,7 +4,7 @@ import { createLogging, flushLog, type Logger, type Logging } from '../log.js';
 import { Server, type ServerOptions } from '../http/app.js';
 import { LOAD_SYNC_MS } from '../sim/capacity.js';
 import { CpuPool } from '../sim/pool.js';
-import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ToPrimary, type ToWorker } from './ipc.js';
+import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, LEDGER_DEADLINE_MS, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ToPrimary, type ToWorker } from './ipc.js';
 import { ensurePortFree } from './port.js';
 import { openStore } from '../edge/limits.js';
 import { advance, type LiveState } from '../control/plane.js';
@@ -12,7 +12,7 @@ import { loadTree } from '../config/load.js';
 
 
 /** Runs a Server until told to drain; shared by cluster workers and the single-process mode. */
-export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'tell' | 'control' | 'version' | 'scenarioStartMs' | 'epochMs' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
+export async function serve(config: Readonly<Config>, logging: Logging, shared?: Pick<ServerOptions, 'collectMetrics' | 'ledger' | 'budget' | 'tell' | 'control' | 'version' | 'scenarioStartMs' | 'rulesSince' | 'worker'>): Promise<{ server: Server; pool: CpuPool }> {
   const pool = new CpuPool(config);
   const server = new Server({ config, logging, pool, ...shared });
   if (config.warmUp) {
@@ -107,7 +107,7 @@ export async function runHttpWorker(): Promise<void> {
     },
     version: live.version,
     scenarioStartMs: live.scenarioStartMs,
-    epochMs: Number(process.env[WORKER_EPOCH_ENV]),
+    rulesSince: live.rulesSince,
     worker: cluster.worker!.id,
   });
   const onMessage = (msg: ToWorker): void => {

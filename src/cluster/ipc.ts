@@ -138,11 +138,11 @@ export class Rpc<Out extends { type: string }> {
 /** The deadline of a metrics scrape's fan-out to every worker. */
 export const METRICS_DEADLINE_MS = 2_000;
 
-/** The environment variable through which the primary hands the live runtime state (LiveState: config, version, scenario start) to each worker. */
+/**
+ * The environment variable through which the primary hands the live runtime state (LiveState:
+ * config, version, when the scenario and each fault rule started) to each worker: one clock for the cluster.
+ */
 export const WORKER_CONFIG_ENV = 'LLMSIM_WORKER_CONFIG';
-
-/** The primary's start (Unix ms), from which every worker times fault windows: one clock for the cluster. */
-export const WORKER_EPOCH_ENV = 'LLMSIM_EPOCH_MS';
 
 /** How long a reload waits for every worker's acknowledgement. */
 export const APPLY_DEADLINE_MS = 5_000;

@@ -9,7 +9,7 @@ import { loadTree } from '../config/load.js';
 import { advance, type Applied, type LiveState } from '../control/plane.js';
 import type { JournalEntry } from '../faults/admission.js';
 import { Metrics } from '../metrics/metrics.js';
-import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, WORKER_EPOCH_ENV, type ReplyData, type ToPrimary, type ToWorker } from './ipc.js';
+import { APPLY_DEADLINE_MS, cannotListen, EXIT_CANNOT_LISTEN, METRICS_DEADLINE_MS, Rpc, WORKER_CONFIG_ENV, type ReplyData, type ToPrimary, type ToWorker } from './ipc.js';
 import { ClusterLedger, type Member } from './ledger.js';
 import { openStore } from '../edge/limits.js';
 
@@ -68,7 +68,7 @@ export class Primary {
   private starting = false;
   /** Every count the workers share (src/cluster/ledger.ts), kept across replacements. */
   private ledger: ClusterLedger | null = null;
-  /** Fault windows run from here for every worker, replacements included. */
+  /** When the primary started: the start-up config's scenario and rules run from here on every worker, replacements included. */
   private readonly epochMs = Date.now();
 
   /** The runtime state every worker runs (and a replacement starts on); advanced by reloads. */
@@ -85,7 +85,7 @@ export class Primary {
   ) {
     this.log = createLogging(config.logLevel, { role: 'primary' }).log;
     this.port = config.port;
-    this.live = { config, version: 1, scenarioStartMs: this.epochMs };
+    this.live = { config, version: 1, scenarioStartMs: this.epochMs, rulesSince: config.faults.rules.map(() => this.epochMs) };
   }
 
   /**
@@ -183,7 +183,7 @@ export class Primary {
   }
 
   private fork(): Promise<number> {
-    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.live), [WORKER_EPOCH_ENV]: String(this.epochMs) });
+    const worker = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(this.live) });
     const rpc = new Rpc<ToWorker>((msg) => worker.send(msg));
     const child: Child = {
       worker,

@@ -4,11 +4,13 @@ import type { ProcessStats } from '../metrics/metrics.js';
 import type { BenchRecord } from '../http/records.js';
 import { ControlError, nextConfig } from './reload.js';
 
-/** What every process runs: the config, its version, and when its scenario started (one clock for the cluster). */
+/** What every process runs: the config, its version, and when its scenario and each fault rule started (one clock for the cluster). */
 export interface LiveState {
   readonly config: Readonly<Config>;
   readonly version: number;
   readonly scenarioStartMs: number;
+  /** When each of `config.faults.rules` became active (Unix ms): its `window` and `periodic` run from then. */
+  readonly rulesSince: readonly number[];
 }
 
 /** The outcome of a reload: the version now live, and on how many workers. */
@@ -70,7 +72,17 @@ export function advance(state: LiveState, incoming: unknown, kind: 'replace' | '
   const config = nextConfig(state.config, incoming, kind);
   const named = kind === 'merge' && typeof incoming === 'object' && incoming !== null && 'scenario' in incoming;
   const restarted = named || config.scenario !== state.config.scenario;
-  return { config, version: state.version + 1, scenarioStartMs: restarted ? now : state.scenarioStartMs };
+  return { config, version: state.version + 1, scenarioStartMs: restarted ? now : state.scenarioStartMs, rulesSince: rulesSince(state, config, now) };
+}
+
+/**
+ * When each rule of the next config became active: a rule that keeps its place and definition
+ * keeps its time (its window goes on, as its count in the ledger does); one added or changed
+ * starts now, so a window or period set at runtime runs from the reload that set it.
+ */
+function rulesSince(state: LiveState, next: Readonly<Config>, now: number): number[] {
+  const before = state.config.faults.rules;
+  return next.faults.rules.map((rule, i) => (i < before.length && JSON.stringify(before[i]) === JSON.stringify(rule) ? state.rulesSince[i]! : now));
 }
 
 /** How a ControlError crosses IPC (as its code) and becomes an HTTP status again. */

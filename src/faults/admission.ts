@@ -81,7 +81,8 @@ class CompiledRule {
     seed: number | null,
     worker: number,
     private readonly ledger: Ledger,
-    private readonly epochMs: number,
+    /** When the rule became active (Unix ms): its `window` and `periodic` run from here. */
+    private readonly sinceMs: number,
     /** Ledger keys of the config's rules and of each scenario phase's rules stay apart. */
     keyPrefix = 'fault:',
   ) {
@@ -120,7 +121,7 @@ class CompiledRule {
     const w = this.trigger;
     if (w === undefined) return true;
     if (w.probability !== undefined) return this.rng.next() < w.probability;
-    const elapsed = now - this.epochMs;
+    const elapsed = now - this.sinceMs;
     if (w.window !== undefined) return elapsed >= w.window.from && (w.window.until === undefined || elapsed < w.window.until);
     if (w.periodic !== undefined) return elapsed >= 0 && elapsed % w.periodic.every < w.periodic.for;
     if (this.settled !== null) return this.settled;
@@ -157,7 +158,6 @@ interface AdmissionOptions {
   readonly seed: number | null;
   readonly worker: number;
   readonly ledger: Ledger;
-  readonly epochMs: number;
   readonly journalSize: number;
 }
 
@@ -175,24 +175,26 @@ export class Admission {
   /** The newest decisions of this process (the admin API reads them). */
   readonly journal: Ring<JournalEntry>;
 
+  /** `since`: when each rule became active (Unix ms), the start of its `window` and `periodic`. */
   constructor(
     config: readonly Rule[],
+    since: readonly number[],
     private readonly options: AdmissionOptions,
   ) {
-    this.rules = this.compile(config);
+    this.rules = this.compile(config, since);
     this.headerNames = this.collectHeaderNames();
     this.journal = new Ring<JournalEntry>(options.journalSize);
   }
 
   /** A reload's rules replace the config's (a rule's count in the ledger goes on while its name and place stay). */
-  replaceRules(config: readonly Rule[]): void {
-    this.rules = this.compile(config);
+  replaceRules(config: readonly Rule[], since: readonly number[]): void {
+    this.rules = this.compile(config, since);
     this.headerNames = this.collectHeaderNames();
   }
 
-  private compile(config: readonly Rule[]): CompiledRule[] {
-    const { seed, worker, ledger, epochMs } = this.options;
-    return config.map((r, i) => new CompiledRule(r, i, seed, worker, ledger, epochMs));
+  private compile(config: readonly Rule[], since: readonly number[]): CompiledRule[] {
+    const { seed, worker, ledger } = this.options;
+    return config.map((r, i) => new CompiledRule(r, i, seed, worker, ledger, since[i]!));
   }
 
   get hasRules(): boolean {

@@ -112,17 +112,19 @@ export interface ServerOptions {
   readonly collectMetrics?: (local: Metrics) => Promise<string>;
   /** The counters fault rules count with; defaults to this process's own (no cluster). */
   readonly ledger?: Ledger;
-  /** When fault windows start (Unix ms): the primary's start in a cluster; defaults to now. */
-  readonly epochMs?: number;
   /** This worker's number (1…), mixed into seeded fault draws; 0 without a cluster. */
   readonly worker?: number;
   /** Where rate-limit buckets live: the primary's Budget over IPC in a cluster; defaults to this process's own. */
   readonly budget?: BudgetStore;
   /** The admin API's operations: the primary's over IPC in a cluster; defaults to this process applying to itself. */
   readonly control?: ControlPlane;
-  /** The runtime snapshot's version and its scenario's start, when this process starts later than the cluster's config (a replacement worker). */
+  /**
+   * The runtime snapshot's version, its scenario's start and its rules' (LiveState), when this
+   * process joins a cluster's config (every worker is given the primary's); default: now.
+   */
   readonly version?: number;
   readonly scenarioStartMs?: number;
+  readonly rulesSince?: readonly number[];
   /** Shares a refusal (a client told to wait) with the other workers; see Server.remembered. */
   readonly tell?: (client: string, told: Told) => void;
 }
@@ -137,6 +139,7 @@ export class Server {
   config: Readonly<Config>;
   version: number;
   private scenarioStartMs: number;
+  private rulesSince: readonly number[];
   // Built from the snapshot by apply() (the constructor calls it).
   catalogue!: Catalogue;
   profiles!: Profiles;
@@ -166,9 +169,10 @@ export class Server {
     const { config } = options;
     // The "previous" snapshot for apply() below: what it rebuilds only on change is built here.
     this.config = config;
-    const epochMs = options.epochMs ?? Date.now();
+    const now = Date.now();
     this.version = options.version ?? 1;
-    this.scenarioStartMs = options.scenarioStartMs ?? epochMs;
+    this.scenarioStartMs = options.scenarioStartMs ?? now;
+    this.rulesSince = options.rulesSince ?? config.faults.rules.map(() => now);
     this.workerIndex = options.worker ?? 0;
     this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
     warmTokenizers();
@@ -177,11 +181,10 @@ export class Server {
       log: options.logging.log,
       scheduler: new Scheduler(),
       capacity: new Capacity(),
-      admission: new Admission(config.faults.rules, {
+      admission: new Admission(config.faults.rules, this.rulesSince, {
         seed: config.seed,
         worker: this.workerIndex,
         ledger: options.ledger ?? new LocalLedger(),
-        epochMs,
         journalSize: config.faults.journalSize,
       }),
       // Set from the snapshot by apply().
@@ -201,7 +204,7 @@ export class Server {
     this.limiter.onTold = options.tell ?? null;
     this.limiter.onUnavailable = () => this.services.metrics.storeUnavailable();
     if (config.scenario !== null) this.services.admission.activate(config.scenario, findScenario(config.scenario, config.scenarios)!, this.scenarioStartMs);
-    this.apply({ config, version: this.version, scenarioStartMs: this.scenarioStartMs });
+    this.apply({ config, version: this.version, scenarioStartMs: this.scenarioStartMs, rulesSince: this.rulesSince });
     const control = options.control ?? localControl(this);
     const ssl = sslOptions(config.tls);
     this.tls = ssl !== null;
@@ -263,7 +266,7 @@ export class Server {
     this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: this.config.auth.public });
     this.limiter = new Limiter(unrefusable(this.config.limits), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
-    services.admission = new Admission([], { seed: null, worker: 0, ledger: new LocalLedger(), epochMs: 0, journalSize: 0 });
+    services.admission = new Admission([], [], { seed: null, worker: 0, ledger: new LocalLedger(), journalSize: 0 });
     const socket = await listenOn(this.app, '127.0.0.1', 0);
     try {
       // The metrics are forgotten after every round, not only at the end: a real load's first
@@ -328,7 +331,7 @@ export class Server {
    * carry over; a changed `limits` section starts a new limiter (old leases go back on expiry).
    */
   apply(state: LiveState): void {
-    const { config, version, scenarioStartMs } = state;
+    const { config, version, scenarioStartMs, rulesSince } = state;
     const previous = this.config;
     this.catalogue = new Catalogue(config.models);
     this.profiles = new Profiles(config);
@@ -340,7 +343,8 @@ export class Server {
       this.limiter = limiter;
     }
     const { services } = this;
-    services.admission.replaceRules(config.faults.rules);
+    services.admission.replaceRules(config.faults.rules, rulesSince);
+    this.rulesSince = rulesSince;
     if (config.scenario !== previous.scenario || scenarioStartMs !== this.scenarioStartMs || JSON.stringify(config.scenarios) !== JSON.stringify(previous.scenarios)) {
       const scenario = config.scenario === null ? null : findScenario(config.scenario, config.scenarios)!;
       services.admission.activate(config.scenario ?? '', scenario, scenarioStartMs);
@@ -384,7 +388,7 @@ export class Server {
 
   /** What this process runs, as the control plane advances it. */
   get live(): LiveState {
-    return { config: this.config, version: this.version, scenarioStartMs: this.scenarioStartMs };
+    return { config: this.config, version: this.version, scenarioStartMs: this.scenarioStartMs, rulesSince: this.rulesSince };
   }
 
   /** `limits.reset(key?)`: the rate-limit buckets of the key named (or of every client) start full again. */

@@ -115,6 +115,13 @@ t.test('admin API, reloads and the config file on 2 workers', async (t) => {
   t.same(new Set((await chats(c, 10)).statuses), new Set([502]));
   t.equal((await admin(c, 'DELETE', '/admin/faults/teapot')).status, 200);
   t.same(new Set((await chats(c, 10)).statuses), new Set([200]));
+  // A window set at run time runs from then (the cluster started seconds ago), on every worker.
+  const added = performance.now();
+  t.equal((await admin(c, 'POST', '/admin/faults', { name: 'brief', when: { window: { until: '2s' } }, fault: { type: 'bad_gateway' } })).status, 200);
+  const brief = await chats(c, 10);
+  if (performance.now() - added < 1500) t.same(new Set(brief.statuses), new Set([502]), 'a window set at run time is open from then on every worker');
+  t.ok(await until(async () => (await chats(c, 4)).statuses.every((s) => s === 200), 5000), 'and closes when it ends');
+  t.equal((await admin(c, 'DELETE', '/admin/faults/brief')).status, 200);
 
   // The config file: an invalid edit logs one line and changes nothing; a valid one reloads.
   const errorsBefore = c.lines.filter((l) => l.level >= 50).length;

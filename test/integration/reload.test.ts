@@ -1,5 +1,5 @@
 import t from 'tap';
-import { OPENAI_HEADERS, startServer } from '../helpers/server.js';
+import { OPENAI_HEADERS, startServer, until } from '../helpers/server.js';
 
 // The runtime snapshot: a reload reaches the next request at once, while a stream that began
 // before it finishes on the profile it started with (single process: the admin API applies here).
@@ -43,4 +43,32 @@ t.test('a reload reaches new requests at once; a stream begun before keeps its o
   t.ok(medianGap(old) < 45, `the stream begun before the reload keeps 20 ms gaps (median ${medianGap(old).toFixed(1)} ms)`);
   t.ok(medianGap(fresh) > 60, `the next stream has the new 80 ms gaps (median ${medianGap(fresh).toFixed(1)} ms)`);
   t.equal(s.server.version, 2);
+});
+
+t.test("a rule's window and period run from when that rule became active: start-up, or the reload that added or changed it", async (t) => {
+  const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 };
+  const status = async (url: string): Promise<number> => (await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: OPENAI_HEADERS, body: JSON.stringify(chat) })).status;
+  const admin = (url: string, method: string, path: string, body?: unknown) => fetch(`${url}${path}`, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) });
+  const early = { name: 'early', when: { window: { until: '300ms' } }, fault: { type: 'server_error' } };
+  const s = await startServer({ timeScale: 0, admin: { key: 'admin-secret-1234' }, faults: [early] });
+  t.teardown(() => s.close());
+  const started = performance.now();
+  // The config's rule fires for its first 300 ms, then never again.
+  t.ok(await until(async () => (await status(s.url)) === 200, 3000), 'the start-up rule stops when its window ends');
+  // Past any window of 300 ms from start-up (a wait for the clock, not for an event).
+  await new Promise((r) => setTimeout(r, Math.max(0, 400 - (performance.now() - started))));
+  // A reload of something else: the unchanged rule keeps its clock (still past its window).
+  t.equal((await admin(s.url, 'POST', '/admin/config', { seed: 7 })).status, 200);
+  t.equal(await status(s.url), 200, 'an unchanged rule keeps the clock it started with');
+  // A rule added now: its window counts from now, not from start-up.
+  const added = performance.now();
+  t.equal((await admin(s.url, 'POST', '/admin/faults', { name: 'late', when: { window: { until: '300ms' } }, fault: { type: 'bad_gateway' } })).status, 200);
+  const first = await status(s.url);
+  if (performance.now() - added < 250) t.equal(first, 502, 'a rule added at runtime fires from its own start');
+  t.ok(await until(async () => (await status(s.url)) === 200, 3000), 'and stops when its own window ends');
+  // A changed rule starts over too: the start-up rule, given another fault, fires again.
+  const changed = performance.now();
+  t.equal((await admin(s.url, 'POST', '/admin/faults', { ...early, fault: { type: 'overloaded' } })).status, 200);
+  const again = await status(s.url);
+  if (performance.now() - changed < 250) t.equal(again, 503, 'a changed rule fires from the reload that changed it');
 });
