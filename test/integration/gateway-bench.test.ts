@@ -26,9 +26,10 @@ t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, 
   const held = [...proxy.held].sort((a, b) => a - b)[Math.floor(proxy.held.length / 2)]!;
   t.ok(held >= 15, `the proxy held requests ${held.toFixed(2)} ms at the median`);
   // What is left beyond the hold is one more loopback hop: ~0.7 ms on a quiet machine, ~0.9 with a core
-  // taken by other work (CI runs two test files at once), hence 1.5.
-  t.ok(Math.abs(r.overhead.start.p50 - held) <= 1.5, `in: p50 ${r.overhead.start.p50} ms, within 1.5 ms of what the proxy held them`);
-  t.ok(Math.abs(r.overhead.firstToken.p50) <= 2, `first token: p50 ${r.overhead.firstToken.p50} ms (the stream passes through)`);
+  // taken by other work (CI runs two test files at once), 4.3 with a third busy process beside them.
+  // 5 ms still tells the 15 ms hold apart from none, on either side.
+  t.ok(Math.abs(r.overhead.start.p50 - held) <= 5, `in: p50 ${r.overhead.start.p50} ms, within 5 ms of what the proxy held them`);
+  t.ok(Math.abs(r.overhead.firstToken.p50) <= 5, `first token: p50 ${r.overhead.firstToken.p50} ms (the stream passes through)`);
   t.ok(r.gateway.latencyMs.p50 - r.direct.latencyMs.p50 >= 14, 'end to end, the gateway is slower by about the delay');
   // --target-pid: the proxy's own CPU and memory, from /proc.
   const p = r.gateway.process!;
@@ -40,7 +41,7 @@ t.test('paired overhead through a proxy that adds 15 ms is 15 ms on the way in, 
   t.equal(r.fidelity!.gateway.checked, r.gateway.statuses['200'], 'every stream through the gateway compared with its record');
   t.equal(r.fidelity!.direct.checked, r.direct.statuses['200'], 'and every direct one');
   t.same(r.fidelity!.headersStripped, []);
-  t.ok(Math.abs(r.overhead.chunk!.p50) <= 2, `each event: p50 ${r.overhead.chunk!.p50} ms`);
+  t.ok(Math.abs(r.overhead.chunk!.p50) <= 5, `each event: p50 ${r.overhead.chunk!.p50} ms`);
 });
 
 t.test('stream fidelity: a proxy that buffers, strips headers, drops an event, the terminator and rewrites usage is caught', async (t) => {
