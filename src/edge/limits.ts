@@ -346,14 +346,16 @@ export class Limiter {
   /** Whether any limit is configured (off: the limiter is never consulted). */
   readonly active: boolean;
 
+  /** `keyLimits`: whether some key has limits of its own (`auth.keys[].limits`), which apply with no other limit configured. */
   constructor(
     private readonly config: LimitsConfig,
     readonly store: BudgetStore,
     workers: number,
+    keyLimits = false,
   ) {
     this.models = Object.entries(config.models).map(([glob, spec]) => ({ glob: globRegExp(glob), spec, name: glob }));
     this.workers = Math.max(1, workers);
-    this.active = config.default !== null || this.models.length > 0 || Object.keys(config.routes).length > 0;
+    this.active = keyLimits || config.default !== null || this.models.length > 0 || Object.keys(config.routes).length > 0;
   }
 
   /**

@@ -102,6 +102,12 @@ export function routeTable(): { method: string; path: string }[] {
   ];
 }
 
+/** Whether some key has limits of its own: they apply even with no `limits` section. */
+const keyLimits = (config: Readonly<Config>): boolean => config.auth.keys.some((k) => k.limits !== undefined);
+
+/** What the limiter is made from: the `limits` section and each key's own limits (a reload that changes either makes a new one). */
+const limitsSource = (config: Readonly<Config>): string => JSON.stringify([config.limits, config.auth.keys.map((k) => [k.name, k.limits])]);
+
 const isGeneration = (result: Generation | JsonReply): result is Generation => 'encoder' in result;
 
 export interface ServerOptions {
@@ -174,7 +180,7 @@ export class Server {
     this.scenarioStartMs = options.scenarioStartMs ?? now;
     this.rulesSince = options.rulesSince ?? config.faults.rules.map(() => now);
     this.workerIndex = options.worker ?? 0;
-    this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers);
+    this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers, keyLimits(config));
     warmTokenizers();
     this.services = {
       metrics: new Metrics(),
@@ -328,7 +334,8 @@ export class Server {
    * Makes `config` (validated, and already checked to need no restart) this process's runtime
    * snapshot `version`. Requests already running keep what they read; the next ones see the new.
    * The running scenario, the fault journal, rule counts (in the ledger) and rate-limit budget
-   * carry over; a changed `limits` section starts a new limiter (old leases go back on expiry).
+   * carry over; a changed `limits` section, or a key's own limits changed, starts a new limiter
+   * (old leases go back on expiry).
    */
   apply(state: LiveState): void {
     const { config, version, scenarioStartMs, rulesSince } = state;
@@ -336,8 +343,8 @@ export class Server {
     this.catalogue = new Catalogue(config.models);
     this.profiles = new Profiles(config);
     this.keys = new KeyRing(config.auth);
-    if (JSON.stringify(previous.limits) !== JSON.stringify(config.limits)) {
-      const limiter = new Limiter(config.limits, this.limiter.store, config.workers);
+    if (limitsSource(previous) !== limitsSource(config)) {
+      const limiter = new Limiter(config.limits, this.limiter.store, config.workers, keyLimits(config));
       limiter.onTold = this.limiter.onTold;
       limiter.onUnavailable = this.limiter.onUnavailable;
       this.limiter = limiter;

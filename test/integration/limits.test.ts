@@ -304,3 +304,22 @@ t.test('a bucket refills continuously: admissions over 4 s follow capacity + rat
   t.ok(sent > expected * 2, `the clients asked for more than the bucket gives (${sent} sent)`);
   t.ok(Math.abs(admitted - expected) <= expected * 0.02, `${admitted} admitted, ${expected.toFixed(1)} expected over ${(end - start).toFixed(0)} ms`);
 });
+
+t.test("a key's own limits apply without any other limit configured, and a reload that changes them takes effect", async (t) => {
+  const ADMIN = { 'x-admin-key': 'admin-secret-1234', 'content-type': 'application/merge-patch+json' };
+  const keyed = (limits: Record<string, number>) => ({ auth: { mode: 'keys', keys: [{ key: 'sk-own', name: 'own', limits }, { key: 'sk-free', name: 'free' }] } });
+  const s = await startServer({ admin: { key: 'admin-secret-1234' }, ...keyed({ requestsPerMinute: 2 }) });
+  t.teardown(() => s.close());
+  const as = (key: string) => post(`${s.url}/v1/chat/completions`, chat, { ...OPENAI_HEADERS, authorization: `Bearer ${key}` });
+  const first = await as('sk-own');
+  t.equal(first.headers.get('x-ratelimit-limit-requests'), '2', 'the key is limited by its own limits, no `limits` section needed');
+  t.equal((await as('sk-own')).status, 200);
+  t.equal((await as('sk-own')).status, 429, 'its third request in the minute is refused');
+  const free = await as('sk-free');
+  t.equal(free.status, 200, 'a key without limits of its own is not limited');
+  t.equal(free.headers.get('x-ratelimit-limit-requests'), null, 'and carries no limit headers');
+  // The key's limits raised at run time: its next request is admitted under the new limit.
+  t.equal((await fetch(`${s.url}/admin/config`, { method: 'POST', headers: ADMIN, body: JSON.stringify(keyed({ requestsPerMinute: 100 })) })).status, 200);
+  const raised = await as('sk-own');
+  t.equal(raised.headers.get('x-ratelimit-limit-requests'), '100', 'a reload that changes a key\'s limits reaches its next request');
+});
