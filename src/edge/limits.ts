@@ -76,17 +76,19 @@ export const RATE_LIMIT_HEADERS: readonly string[] = [...OPENAI_LIMIT_HEADERS, .
 /**
  * The buckets of `limits` (the same dimensions, model globs and routes), each too large to
  * refuse: the warm-up's limits (src/http/app.ts), so start-up compiles the path an admitted
- * request takes under the configured limits without spending any of their budget. A billion a
- * minute still fits V8's small integers, as real limits do.
+ * request takes under the configured limits without spending any of their budget. With limits
+ * on keys alone (`keyLimits`), the default gets their dimensions, for the warm-up's own key. A
+ * billion a minute still fits V8's small integers, as real limits do.
  */
-export function unrefusable(limits: LimitsConfig): LimitsConfig {
+export function unrefusable(limits: LimitsConfig, keyLimits: readonly LimitSpec[] = []): LimitsConfig {
   const huge = (spec: LimitSpec): LimitSpec => {
     const out: LimitSpec = { burst: 1 };
     for (const dimension of DIMENSIONS) if (spec[PER_MINUTE[dimension]] !== undefined) (out as Record<string, number>)[PER_MINUTE[dimension]] = UNREFUSABLE_PER_MINUTE;
     return out;
   };
   const each = (specs: Record<string, LimitSpec>): Record<string, LimitSpec> => Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, huge(spec)]));
-  return { ...limits, store: 'local', penalizeEarlyRetry: false, default: limits.default === null ? null : huge(limits.default), models: each(limits.models), routes: each(limits.routes) };
+  const client = limits.default ?? (keyLimits.length === 0 ? null : (Object.assign({}, ...keyLimits) as LimitSpec));
+  return { ...limits, store: 'local', penalizeEarlyRetry: false, default: client === null ? null : huge(client), models: each(limits.models), routes: each(limits.routes) };
 }
 
 const UNREFUSABLE_PER_MINUTE = 1_000_000_000;

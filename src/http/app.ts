@@ -270,7 +270,7 @@ export class Server {
     // budget of the same buckets, too large to refuse, not the configured one.
     const warmKey = randomUUID();
     this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: this.config.auth.public });
-    this.limiter = new Limiter(unrefusable(this.config.limits), localStore(), 1);
+    this.limiter = new Limiter(unrefusable(this.config.limits, this.config.auth.keys.flatMap((k) => k.limits ?? [])), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], [], { seed: null, worker: 0, ledger: new LocalLedger(), journalSize: 0 });
     const socket = await listenOn(this.app, '127.0.0.1', 0);

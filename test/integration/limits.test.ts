@@ -143,6 +143,12 @@ t.test('the start-up warm-up passes keys and limits without spending the configu
   t.equal(r.status, 200);
   t.equal(r.headers.get('x-ratelimit-remaining-requests'), '2', 'the first request after start-up finds the whole budget');
   t.equal((await post(`${s.url}/v1/chat/completions`, chat)).status, 401, 'the configured keys are back in force');
+  // Limits on a key alone: the warm-up takes the limited path on a budget of its own, not the key's.
+  const keyed = await startServer({ warmUp: true, auth: { mode: 'keys', keys: [{ key: 'sk-warm-own', name: 'own', limits: { requestsPerMinute: 3 } }] } });
+  t.teardown(() => keyed.close());
+  t.equal(keyed.warmed?.refused, 0, 'no warm-up request refused with limits on a key alone');
+  const own = await post(`${keyed.url}/v1/chat/completions`, chat, { 'content-type': 'application/json', authorization: 'Bearer sk-warm-own' });
+  t.equal(own.headers.get('x-ratelimit-remaining-requests'), '2', "the key's first request after start-up finds its whole budget");
 });
 
 t.test('embeddings take their inputs\' tokens only, count_tokens takes a request and no tokens', async (t) => {
