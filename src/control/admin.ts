@@ -125,6 +125,7 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
       if (scenario === undefined) return fail(new ControlError(404, 'unknown_scenario', `no scenario named "${name}"`));
       if (action === 'deactivate') return run(() => control.configure({ scenario: null }, 'merge'));
       const loop = query.get('loop');
+      if (loop !== null && loop !== 'true' && loop !== 'false') return fail(new ControlError(400, 'invalid_request', `loop must be true or false, got "${loop}"`));
       const patch: Record<string, unknown> = { scenario: name };
       if (loop !== null) patch.scenarios = { [name]: { ...scenario, loop: loop === 'true' } };
       return run(() => control.configure(patch, 'merge'));
@@ -151,7 +152,9 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
     }
     case 'GET /admin/journal':
       if (parts.length === 2) {
-        const limit = Math.max(1, Math.min(10_000, Number(query.get('limit') ?? 100) || 100));
+        const given = query.get('limit');
+        if (given !== null && !/^[1-9]\d*$/.test(given)) return fail(new ControlError(400, 'invalid_request', `limit must be a whole number from 1, got "${given}"`));
+        const limit = Math.min(10_000, Number(given ?? 100));
         return run(async () => ({ entries: (await control.journal()).slice(0, limit) }));
       }
       break;
@@ -166,5 +169,13 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
       }
       break;
   }
+  const allowed = ADMIN_PATHS.filter((p) => sameShape(p.slice(p.indexOf(' ') + 1), parts)).map((p) => p.slice(0, p.indexOf(' ')));
+  if (allowed.length > 0) return fail(new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${url}; use ${allowed.join(' or ')}`));
   fail(new ControlError(404, 'not_found', `Invalid URL (${method} ${url})`));
+}
+
+/** Whether a path's segments fit an ADMIN_PATHS template (`{name}` stands for any one segment). */
+function sameShape(template: string, parts: readonly string[]): boolean {
+  const want = template.split('/').filter((p) => p !== '');
+  return want.length === parts.length && want.every((w, i) => w.startsWith('{') || w === parts[i]);
 }

@@ -72,3 +72,32 @@ t.test("a rule's window and period run from when that rule became active: start-
   const again = await status(s.url);
   if (performance.now() - changed < 250) t.equal(again, 503, 'a changed rule fires from the reload that changed it');
 });
+
+t.test('the admin API answers bad input with a clear 4xx and changes nothing', async (t) => {
+  const s = await startServer({ timeScale: 0, admin: { key: 'admin-secret-1234' } });
+  t.teardown(() => s.close());
+  const call = async (method: string, path: string, body?: string) => {
+    const r = await fetch(`${s.url}${path}`, { method, headers: ADMIN, body });
+    return { status: r.status, error: ((await r.json()) as { error?: { code: string; message: string } }).error };
+  };
+  const version = s.server.version;
+  const cases: [string, string, string | undefined, number, string][] = [
+    ['POST', '/admin/faults', '{bad', 400, 'invalid_json'],
+    ['POST', '/admin/faults', '{"fault":{"type":"bad_gateway"}}', 400, 'invalid_config'],
+    ['POST', '/admin/faults', '{"name":"x","fault":{"type":"nope"}}', 400, 'invalid_config'],
+    ['DELETE', '/admin/faults/none', undefined, 404, 'unknown_rule'],
+    ['GET', '/admin/journal?limit=abc', undefined, 400, 'invalid_request'],
+    ['GET', '/admin/journal?limit=0', undefined, 400, 'invalid_request'],
+    ['POST', '/admin/scenarios/outage/activate?loop=maybe', undefined, 400, 'invalid_request'],
+    ['POST', '/admin/config', '[1,2]', 400, 'invalid_config'],
+    ['PUT', '/admin/config', undefined, 405, 'method_not_allowed'],
+    ['GET', '/admin/scenarios/outage/activate', undefined, 405, 'method_not_allowed'],
+    ['GET', '/admin/nothing', undefined, 404, 'not_found'],
+  ];
+  for (const [method, path, body, status, code] of cases) {
+    const r = await call(method, path, body);
+    t.same([r.status, r.error?.code], [status, code], `${method} ${path}: ${r.status} ${r.error?.message}`);
+  }
+  t.equal(s.server.version, version, 'no config version was made');
+  t.equal((await call('GET', '/admin/journal?limit=20')).status, 200, 'a good limit is still taken');
+});
