@@ -57,8 +57,8 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
   const contentType = req.getHeader('content-type');
   let aborted = false;
   res.onAborted(() => (aborted = true));
-  const reply = (status: number, body: unknown): void => {
-    if (!aborted) res.cork(() => writeResponse(res, status, JSON_TYPE, '', [], JSON.stringify(body)));
+  const reply = (status: number, body: unknown, headers: [string, string][] = []): void => {
+    if (!aborted) res.cork(() => writeResponse(res, status, JSON_TYPE, '', headers, JSON.stringify(body)));
   };
   const fail = (err: unknown): void => {
     if (err instanceof ControlError) return reply(err.status, { error: { message: err.message, code: err.code } });
@@ -170,7 +170,8 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
       break;
   }
   const allowed = ADMIN_PATHS.filter((p) => sameShape(p.slice(p.indexOf(' ') + 1), parts)).map((p) => p.slice(0, p.indexOf(' ')));
-  if (allowed.length > 0) return fail(new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${url}; use ${allowed.join(' or ')}`));
+  // RFC 9110: a 405 lists the methods the resource does take.
+  if (allowed.length > 0) return reply(405, { error: { message: `${method} is not allowed on ${url}; use ${allowed.join(' or ')}`, code: 'method_not_allowed' } }, [['allow', allowed.join(', ')]]);
   fail(new ControlError(404, 'not_found', `Invalid URL (${method} ${url})`));
 }
 

@@ -510,7 +510,11 @@ export class Server {
         const param = route.path.includes(':') ? decodePathParameter(req.getParameter(0)) : '';
         ex.replyJson(200, route.get({ catalogue: this.catalogue, param, query: req.getQuery() ?? '' }, ex.dialect));
       }
-      else ex.replyError(new SimError('method_not_allowed', `Invalid method for URL (${method} ${url})`));
+      else {
+        // RFC 9110: a 405 lists the methods the resource does take.
+        ex.headers.push(['allow', [route.post && 'POST', route.get && 'GET'].filter(Boolean).join(', ')]);
+        ex.replyError(new SimError('method_not_allowed', `Invalid method for URL (${method} ${url})`));
+      }
     } catch (err) {
       ex.fail(err);
     }

@@ -82,9 +82,11 @@ t.test('unknown route → 404 in the dialect the headers suggest', async (t) => 
 t.test('wrong method → 405', async (t) => {
   const o = await checkedFetch(chat, { headers: OPENAI_HEADERS });
   t.equal(o.status, 405);
+  t.equal(o.headers.get('allow'), 'POST', 'the methods it takes (RFC 9110)');
   t.equal((await o.json()).error.message, 'Invalid method for URL (GET /v1/chat/completions)');
   const a = await checkedFetch(messages, { method: 'DELETE', headers: ANTHROPIC_HEADERS });
   t.equal(a.status, 405);
+  t.equal(a.headers.get('allow'), 'POST');
   isAnthropicError(t, await a.json(), 'invalid_request_error');
 });
 

@@ -100,4 +100,6 @@ t.test('the admin API answers bad input with a clear 4xx and changes nothing', a
   }
   t.equal(s.server.version, version, 'no config version was made');
   t.equal((await call('GET', '/admin/journal?limit=20')).status, 200, 'a good limit is still taken');
+  const wrong = await fetch(`${s.url}/admin/config`, { method: 'PUT', headers: ADMIN });
+  t.equal(wrong.headers.get('allow'), 'GET, POST', 'a 405 lists the methods the path takes (RFC 9110)');
 });
