@@ -26,6 +26,9 @@ export const ADMIN_PATHS = [
   'POST /admin/rate-limits/reset',
 ] as const;
 
+/** ADMIN_PATHS as method and path template (`{name}` a segment). */
+export const ADMIN_ROUTES: readonly { readonly method: string; readonly path: string }[] = ADMIN_PATHS.map((route) => ({ method: route.slice(0, route.indexOf(' ')), path: route.slice(route.indexOf(' ') + 1) }));
+
 const JSON_TYPE = 'application/json';
 /** Admin bodies are configs and rules: small. */
 const ADMIN_BODY_LIMIT = 1024 * 1024;
@@ -60,8 +63,8 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
   const reply = (status: number, body: unknown, headers: [string, string][] = []): void => {
     if (!aborted) res.cork(() => writeResponse(res, status, JSON_TYPE, '', headers, JSON.stringify(body)));
   };
-  const fail = (err: unknown): void => {
-    if (err instanceof ControlError) return reply(err.status, { error: { message: err.message, code: err.code } });
+  const fail = (err: unknown, headers: [string, string][] = []): void => {
+    if (err instanceof ControlError) return reply(err.status, { error: { message: err.message, code: err.code } }, headers);
     // A ControlError from the primary arrives over IPC as its code.
     const coded = err as { code?: string; message?: string };
     reply(CONTROL_STATUS[coded.code ?? ''] ?? 500, { error: { message: coded.message ?? String(err), code: coded.code ?? 'internal_error' } });
@@ -169,13 +172,13 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
       }
       break;
   }
-  const allowed = ADMIN_PATHS.filter((p) => sameShape(p.slice(p.indexOf(' ') + 1), parts)).map((p) => p.slice(0, p.indexOf(' ')));
+  const allowed = ADMIN_ROUTES.filter((r) => sameShape(r.path, parts)).map((r) => r.method);
   // RFC 9110: a 405 lists the methods the resource does take.
-  if (allowed.length > 0) return reply(405, { error: { message: `${method} is not allowed on ${url}; use ${allowed.join(' or ')}`, code: 'method_not_allowed' } }, [['allow', allowed.join(', ')]]);
+  if (allowed.length > 0) return fail(new ControlError(405, 'method_not_allowed', `${method} is not allowed on ${url}; use ${allowed.join(' or ')}`), [['allow', allowed.join(', ')]]);
   fail(new ControlError(404, 'not_found', `Invalid URL (${method} ${url})`));
 }
 
-/** Whether a path's segments fit an ADMIN_PATHS template (`{name}` stands for any one segment). */
+/** Whether a path's segments fit an ADMIN_ROUTES template (`{name}` stands for any one segment). */
 function sameShape(template: string, parts: readonly string[]): boolean {
   const want = template.split('/').filter((p) => p !== '');
   return want.length === parts.length && want.every((w, i) => w.startsWith('{') || w === parts[i]);

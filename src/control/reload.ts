@@ -6,7 +6,7 @@ import { redactUrl } from '../edge/limits.js';
 /** A control-plane refusal: an HTTP status, a code, and a message naming what was wrong. */
 export class ControlError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 409 | 503,
+    readonly status: 400 | 401 | 404 | 405 | 409 | 503,
     readonly code: string,
     message: string,
   ) {

@@ -643,7 +643,7 @@ export class Limiter {
       lease.refilling = null;
       if (r.unavailable) this.onUnavailable?.();
       // What the old lease still holds (requests spend it first) goes back; the grant takes its place.
-      const unspent = Math.max(0, Math.min(retiring, lease.left));
+      const unspent = Math.min(retiring, lease.left);
       if (unspent > 0) {
         lease.left -= unspent;
         this.store.give(spec, unspent);

@@ -41,7 +41,7 @@ import { ConcurrencyGate } from './concurrency.js';
 import { negotiate } from './compress.js';
 import { BenchRecords } from './records.js';
 import { faultError } from '../faults/render.js';
-import { ADMIN_PATHS, adminRequest, localControl } from '../control/admin.js';
+import { ADMIN_ROUTES, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
 import { Limiter, localStore, unrefusable, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest, requestedMaxTokens } from './limits.js';
@@ -88,17 +88,20 @@ const METRICS_PATH = '/metrics';
 /** The gateway benchmark's records (`benchRecords`); 404 when none are kept. */
 const RECORDS_PATH = '/bench/records';
 
+/** The methods a route takes. */
+const methodsOf = (r: Route): string[] => [...(r.post ? ['POST'] : []), ...(r.get ? ['GET'] : [])];
+
 /** Every method and path the server answers (`:id` marks a parameter): what the README's endpoint table must list. */
 export function routeTable(): { method: string; path: string }[] {
   return [
-    ...ROUTES.flatMap((r) => [...(r.post ? [{ method: 'POST', path: r.path }] : []), ...(r.get ? [{ method: 'GET', path: r.path }] : [])]),
+    ...ROUTES.flatMap((r) => methodsOf(r).map((method) => ({ method, path: r.path }))),
     ...[...HEALTH_PATHS, ...READY_PATHS].flatMap((path) => [
       { method: 'GET', path },
       { method: 'HEAD', path },
     ]),
     { method: 'GET', path: METRICS_PATH },
     { method: 'GET', path: RECORDS_PATH },
-    ...ADMIN_PATHS.map((route) => ({ method: route.slice(0, route.indexOf(' ')), path: route.slice(route.indexOf(' ') + 1) })),
+    ...ADMIN_ROUTES,
   ];
 }
 
@@ -512,7 +515,7 @@ export class Server {
       }
       else {
         // RFC 9110: a 405 lists the methods the resource does take.
-        ex.headers.push(['allow', [route.post && 'POST', route.get && 'GET'].filter(Boolean).join(', ')]);
+        ex.headers.push(['allow', methodsOf(route).join(', ')]);
         ex.replyError(new SimError('method_not_allowed', `Invalid method for URL (${method} ${url})`));
       }
     } catch (err) {
