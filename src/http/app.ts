@@ -190,7 +190,8 @@ export class Server {
       log: options.logging.log,
       scheduler: new Scheduler(),
       capacity: new Capacity(),
-      admission: new Admission(config.faults.rules, this.rulesSince, {
+      // Its rules come from apply() below, like every reload's.
+      admission: new Admission([], [], {
         seed: config.seed,
         worker: this.workerIndex,
         ledger: options.ledger ?? new LocalLedger(),
