@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Server } from '../http/app.js';
-import { BodyResult, readBody, writeResponse } from '../http/uws.js';
+import { BodyResult, contentLengthOf, readBody, writeResponse } from '../http/uws.js';
 import { PRESETS, findScenario } from '../faults/scenarios.js';
 import { advance, CONTROL_STATUS, totalOf, type Applied, type ControlPlane } from './plane.js';
 import { ControlError, redacted } from './reload.js';
@@ -76,7 +76,7 @@ export function adminRequest(server: Server, control: ControlPlane, res: HttpRes
     return fail(new ControlError(401, 'unauthorized', presented === '' ? 'X-Admin-Key header missing' : 'X-Admin-Key does not match admin.key'));
   }
   const withBody = (then: (body: unknown) => Promise<unknown>): void =>
-    readBody(res, ADMIN_BODY_LIMIT, Number(req.getHeader('content-length')) || 0, (result, text) => {
+    readBody(res, ADMIN_BODY_LIMIT, contentLengthOf(req), (result, text) => {
       if (result === BodyResult.TooLarge) return fail(new ControlError(400, 'invalid_request', `admin bodies are at most ${ADMIN_BODY_LIMIT} bytes`));
       let body: unknown = {};
       if (text.trim() !== '') {

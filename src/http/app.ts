@@ -46,7 +46,7 @@ import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
 import { Limiter, localStore, unrefusable, type BudgetStore, type Told } from '../edge/limits.js';
 import { limitRequest, requestedMaxTokens } from './limits.js';
 import { requested, Tracing, tracingSchema } from '../tracing/tracing.js';
-import { BodyResult, HEADER, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
+import { BodyResult, contentLengthOf, HEADER, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
 
 /** A POST route: a generation to deliver, or a JSON body (possibly after simulated work). */
 type PostHandler = (body: unknown, ctx: RouteContext) => Generation | JsonReply | Promise<Generation | JsonReply>;
@@ -528,7 +528,7 @@ export class Server {
     const limit = this.config.bodyLimitBytes;
     // Counted by endpoint from here on: `unknown` until the body names a model of the catalogue.
     ex.modelLabel = 'unknown';
-    const declared = Number(req.getHeader(HEADER.contentLength));
+    const declared = contentLengthOf(req);
     if (declared > limit) {
       // Answer before reading a byte; close, since the rest of the body will not be read.
       ex.replyError(tooLarge(limit), true);

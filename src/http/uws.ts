@@ -60,6 +60,23 @@ export function methodOf(req: HttpRequest): string {
   }
 }
 
+/**
+ * The request's declared `content-length`, 0 when absent or not a plain decimal count (uWS frames
+ * the body by it and refuses a malformed one itself; here it only sizes the body's buffer and
+ * refuses an oversized body before a byte is read). Digits read in a loop: `Number()` of a
+ * header's fresh string went through V8's runtime (~600 instructions a request).
+ */
+export function contentLengthOf(req: HttpRequest): number {
+  const text = req.getHeader(HEADER.contentLength);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return 0;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
 export type HeaderList = readonly (readonly [string, string])[];
 
 /** Every request header a request's path reads, by its name as bytes. */
