@@ -5,6 +5,9 @@ export type Model = Readonly<ModelConfig>;
 
 /** The built-in catalogue; each model points at a latency profile of src/sim/profiles.ts. */
 const BUILT_IN: ModelConfig[] = [
+  // OpenAI publishes the snapshots' days, not the second /v1/models reports: the day's start stands in.
+  openai('gpt-5.2', 'GPT-5.2', 1765411200, 400_000, 128_000, 'openai-large', ['gpt-5.2-2025-12-11']),
+  openai('gpt-5.1', 'GPT-5.1', 1762992000, 400_000, 128_000, 'openai-large', ['gpt-5.1-2025-11-13']),
   openai('gpt-5', 'GPT-5', 1754425777, 400_000, 128_000, 'openai-large', ['gpt-5-2025-08-07']),
   openai('gpt-5-mini', 'GPT-5 mini', 1754425867, 400_000, 128_000, 'openai-mini', ['gpt-5-mini-2025-08-07']),
   openai('gpt-5-nano', 'GPT-5 nano', 1754426384, 400_000, 128_000, 'openai-nano', ['gpt-5-nano-2025-08-07']),
@@ -18,6 +21,14 @@ const BUILT_IN: ModelConfig[] = [
   embedding('text-embedding-3-small', 'text-embedding-3-small', 1705948997, 8_191, 1536),
   embedding('text-embedding-3-large', 'text-embedding-3-large', 1705953180, 8_191, 3072),
   embedding('text-embedding-ada-002', 'text-embedding-ada-002', 1671217299, 8_191, 1536),
+  // Since Opus 4.6 a model's id is its only name (no dated snapshot beside it).
+  claude('claude-opus-5-5', 'Claude Opus 5.5', '2026-09-22', 128_000, 'claude-opus', [], 1_000_000),
+  claude('claude-sonnet-5-5', 'Claude Sonnet 5.5', '2026-09-28', 128_000, 'claude-sonnet', [], 1_000_000),
+  claude('claude-opus-5', 'Claude Opus 5', '2026-07-24', 128_000, 'claude-opus', [], 1_000_000),
+  claude('claude-sonnet-5', 'Claude Sonnet 5', '2026-06-30', 128_000, 'claude-sonnet', [], 1_000_000),
+  claude('claude-sonnet-4-6', 'Claude Sonnet 4.6', '2026-02-17', 128_000, 'claude-sonnet', [], 1_000_000),
+  claude('claude-opus-4-6', 'Claude Opus 4.6', '2026-02-05', 128_000, 'claude-opus', [], 1_000_000),
+  claude('claude-opus-4-5-20251101', 'Claude Opus 4.5', '2025-11-01', 64_000, 'claude-opus', ['claude-opus-4-5']),
   claude('claude-opus-4-1-20250805', 'Claude Opus 4.1', '2025-08-05', 32_000, 'claude-opus', ['claude-opus-4-1']),
   claude('claude-opus-4-20250514', 'Claude Opus 4', '2025-05-14', 32_000, 'claude-opus', ['claude-opus-4-0']),
   claude('claude-sonnet-4-5-20250929', 'Claude Sonnet 4.5', '2025-09-29', 64_000, 'claude-sonnet', ['claude-sonnet-4-5']),
@@ -34,8 +45,8 @@ function embedding(id: string, displayName: string, created: number, contextWind
   return { id, aliases: [], provider: 'openai', kind: 'embedding', displayName, created, contextWindow, maxOutputTokens: 1, embeddingDimensions: dims, profile: 'openai-embedding', tokenizer: 'cl100k_base' };
 }
 
-function claude(id: string, displayName: string, date: string, maxOutputTokens: number, profile: string, aliases: string[]): ModelConfig {
-  return { id, aliases, provider: 'anthropic', kind: 'chat', displayName, created: Date.parse(`${date}T00:00:00Z`) / 1000, contextWindow: 200_000, maxOutputTokens, profile };
+function claude(id: string, displayName: string, date: string, maxOutputTokens: number, profile: string, aliases: string[], contextWindow = 200_000): ModelConfig {
+  return { id, aliases, provider: 'anthropic', kind: 'chat', displayName, created: Date.parse(`${date}T00:00:00Z`) / 1000, contextWindow, maxOutputTokens, profile };
 }
 
 export class Catalogue {

@@ -62,6 +62,27 @@ t.test('models.list auto-pagination walks the whole catalogue and stops', async 
   t.equal(one.display_name, 'Claude Haiku 4.5');
 });
 
+t.test('a newer Claude answers with its own window: 1M tokens where Sonnet 4.5 has 200K', async (t) => {
+  const info = await client.models.retrieve('claude-sonnet-5-5');
+  t.equal(info.max_input_tokens, 1_000_000);
+  t.equal(info.max_tokens, 128_000);
+  t.equal(info.created_at, '2026-09-28T00:00:00Z');
+  // max_tokens past the old window: over Sonnet 4.5's context, within Sonnet 5.5's (over HTTP:
+  // the SDK itself refuses a non-streamed request this large).
+  const ask = (model: string) =>
+    fetch(`${srv.url}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'sk-ant-test', 'anthropic-version': '2023-06-01' }, body: JSON.stringify({ model, max_tokens: 300_000, messages }) });
+  const wide = await ask('claude-sonnet-5-5');
+  t.equal(wide.status, 200);
+  t.equal(((await wide.json()) as { model: string }).model, 'claude-sonnet-5-5');
+  const narrow = await ask('claude-sonnet-4-5');
+  t.equal(narrow.status, 400, 'the 200K window refuses it');
+  t.match(await narrow.json(), { type: 'error', error: { type: 'invalid_request_error' } });
+  // Both SDKs know these names: the OpenAI dialect serves the newer GPT-5.x too.
+  const gpt = await fetch(`${srv.url}/v1/models/gpt-5.1`);
+  t.match(await gpt.json(), { id: 'gpt-5.1', object: 'model', created: 1762992000 });
+  t.equal((await fetch(`${srv.url}/v1/models/gpt-5.2-2025-12-11`)).status, 200, 'a snapshot name is known too');
+});
+
 t.test('stop_sequences end the message with the matched sequence', async (t) => {
   const msg = await client.messages.create({ model: 'claude-haiku-4-5', max_tokens: 200, messages, stop_sequences: ['.'] });
   t.equal(msg.stop_reason, 'stop_sequence');
