@@ -43,7 +43,7 @@ import { BenchRecords } from './records.js';
 import { faultError } from '../faults/render.js';
 import { ADMIN_ROUTES, adminRequest, localControl } from '../control/admin.js';
 import type { ControlPlane, LiveState, WorkerStats } from '../control/plane.js';
-import { Limiter, localStore, unrefusable, type BudgetStore, type Told } from '../edge/limits.js';
+import { Limiter, localStore, unrefusable, type BudgetStore, type LimitSpec, type Told } from '../edge/limits.js';
 import { limitRequest, requestedMaxTokens } from './limits.js';
 import { requested, Tracing, tracingSchema } from '../tracing/tracing.js';
 import { BodyResult, contentLengthOf, HEADER, readBody, methodOf, readHeaders, writeBodiless, writeResponse } from './uws.js';
@@ -105,8 +105,8 @@ export function routeTable(): { method: string; path: string }[] {
   ];
 }
 
-/** Whether some key has limits of its own: they apply even with no `limits` section. */
-const keyLimits = (config: Readonly<Config>): boolean => config.auth.keys.some((k) => k.limits !== undefined);
+/** The keys' own limits (`auth.keys[].limits`): they apply even with no `limits` section. */
+const keyLimits = (config: Readonly<Config>): LimitSpec[] => config.auth.keys.flatMap((k) => k.limits ?? []);
 
 /** What the limiter is made from: the `limits` section and each key's own limits (a reload that changes either makes a new one). */
 const limitsSource = (config: Readonly<Config>): string => JSON.stringify([config.limits, config.auth.keys.map((k) => [k.name, k.limits])]);
@@ -183,7 +183,7 @@ export class Server {
     this.scenarioStartMs = options.scenarioStartMs ?? now;
     this.rulesSince = options.rulesSince ?? config.faults.rules.map(() => now);
     this.workerIndex = options.worker ?? 0;
-    this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers, keyLimits(config));
+    this.limiter = new Limiter(config.limits, options.budget ?? localStore(), config.workers, keyLimits(config).length > 0);
     warmTokenizers();
     this.services = {
       metrics: new Metrics(),
@@ -274,7 +274,7 @@ export class Server {
     // budget of the same buckets, too large to refuse, not the configured one.
     const warmKey = randomUUID();
     this.keys = new KeyRing({ mode: keys.mode, keys: [{ key: warmKey, name: 'warm-up' }], public: this.config.auth.public });
-    this.limiter = new Limiter(unrefusable(this.config.limits, this.config.auth.keys.flatMap((k) => k.limits ?? [])), localStore(), 1);
+    this.limiter = new Limiter(unrefusable(this.config.limits, keyLimits(this.config)), localStore(), 1);
     // Warm-up traffic is never faulted (nor counted by the rules' ledger).
     services.admission = new Admission([], [], { seed: null, worker: 0, ledger: new LocalLedger(), journalSize: 0 });
     const socket = await listenOn(this.app, '127.0.0.1', 0);
@@ -348,7 +348,7 @@ export class Server {
     this.profiles = new Profiles(config);
     this.keys = new KeyRing(config.auth);
     if (limitsSource(previous) !== limitsSource(config)) {
-      const limiter = new Limiter(config.limits, this.limiter.store, config.workers, keyLimits(config));
+      const limiter = new Limiter(config.limits, this.limiter.store, config.workers, keyLimits(config).length > 0);
       limiter.onTold = this.limiter.onTold;
       limiter.onUnavailable = this.limiter.onUnavailable;
       this.limiter = limiter;

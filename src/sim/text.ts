@@ -74,16 +74,19 @@ export function generateTokens(seed: number, count: number): Uint16Array {
 }
 
 /**
- * The text the first `n` tokens of a sequence spell (default: all). A count, not a `subarray`: a
- * short answer's ids (64 bytes or less) live inside V8's heap, and a view of them first moved them
- * out to a buffer of their own (~1.8k instructions a request).
+ * The pieces of the first `n` tokens (default: all) joined, each token's piece taken from `table`.
+ * A count, not a `subarray`: a short answer's ids (64 bytes or less) live inside V8's heap, and a
+ * view of them first moved them out to a buffer of their own (~1.8k instructions a request).
  */
-export function renderText(tokens: Uint16Array, n = tokens.length): string {
+function spell(table: readonly string[], tokens: Uint16Array, n: number): string {
   const end = Math.min(n, tokens.length);
   let text = '';
-  for (let i = 0; i < end; i++) text += TOKEN_TEXT[tokens[i]!];
+  for (let i = 0; i < end; i++) text += table[tokens[i]!];
   return text;
 }
+
+/** The text the first `n` tokens of a sequence spell (default: all). */
+export const renderText = (tokens: Uint16Array, n = tokens.length): string => spell(TOKEN_TEXT, tokens, n);
 
 /** Natural answer length (what a model would say uncapped), in [min, max], fixed by `seed`. */
 export function naturalLength(seed: number, min: number, max: number): number {
@@ -93,13 +96,8 @@ export function naturalLength(seed: number, min: number, max: number): number {
 /** Each token's text JSON-escaped without the quotes, for splicing into a prebuilt string literal. */
 const TOKEN_ESCAPED: readonly string[] = TOKEN_JSON.map((j) => j.slice(1, -1));
 
-/** The text of the first `n` tokens, JSON-escaped (no quotes); a count for the reason `renderText` says. */
-export function renderEscaped(tokens: Uint16Array, n = tokens.length): string {
-  const end = Math.min(n, tokens.length);
-  let text = '';
-  for (let i = 0; i < end; i++) text += TOKEN_ESCAPED[tokens[i]!];
-  return text;
-}
+/** The text of the first `n` tokens, JSON-escaped (no quotes). */
+export const renderEscaped = (tokens: Uint16Array, n = tokens.length): string => spell(TOKEN_ESCAPED, tokens, n);
 
 /**
  * The text of a completion, token by token. Generated answers index the vocabulary; echoed
