@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import { z } from '#zod';
 import { loadConfig } from './config/load.js';
 import { configSchema } from './config/schema.js';
 import { redacted } from './control/reload.js';

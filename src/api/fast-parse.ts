@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { z } from '#zod';
 
 /**
  * Request schemas compiled into plain functions for the request path: zod's `safeParse` was

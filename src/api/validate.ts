@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../errors.js';
 import { compile, INVALID, type Parser } from './fast-parse.js';
 

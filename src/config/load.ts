@@ -1,7 +1,7 @@
 import { keysFromEnv } from '../edge/auth.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { z } from 'zod';
+import type { z } from '#zod';
 import { configSchema, type Config } from './schema.js';
 
 /**

@@ -4,7 +4,7 @@ import { concurrencySchema } from '../http/concurrency.js';
 import { compressionSchema } from '../http/compress.js';
 import { tracingSchema } from '../tracing/tracing.js';
 import { availableParallelism } from 'node:os';
-import { z } from 'zod';
+import { z } from '#zod';
 import { BUILT_IN_PROFILES, profileSchema } from '../sim/profiles.js';
 import { faultsSchema } from '../faults/rules.js';
 import { PRESETS, scenarioSchema } from '../faults/scenarios.js';

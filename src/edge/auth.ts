@@ -1,5 +1,5 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../errors.js';
 import { globRegExp } from '../faults/rules.js';
 import { limitSpecSchema, type LimitSpec } from './limits.js';

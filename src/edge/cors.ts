@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { z } from 'zod';
+import { z } from '#zod';
 import { INJECTED_HEADER } from '../faults/admission.js';
 import { RATE_LIMIT_HEADERS } from './limits.js';
 import { writeNoContent } from '../http/uws.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { globRegExp, type FaultRoute } from '../faults/rules.js';
 import type { Logger } from '../log.js';
 

@@ -1,5 +1,5 @@
 import { accessSync, constants } from 'node:fs';
-import { z } from 'zod';
+import { z } from '#zod';
 
 /**
  * TLS: every worker serves https with uWebSockets.js `SSLApp` (OpenSSL inside uWS) when

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import type { ErrorCode } from '../errors.js';
 import { MAX_DELAY_MS } from '../sim/distributions.js';
 

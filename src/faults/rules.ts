@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { faultSpecSchema, span } from './catalogue.js';
 
 /** The POST routes a rule can match, by name (each Route in src/http/app.ts carries one). */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { span } from './catalogue.js';
 import { ruleSchema } from './rules.js';
 

@@ -1,6 +1,6 @@
 import { brotliCompressSync, constants, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync, type BrotliCompress, type Deflate, type Gzip } from 'node:zlib';
 import type { HttpResponse } from 'uWebSockets.js';
-import { z } from 'zod';
+import { z } from '#zod';
 
 /**
  * Response compression (README "Compression"), by the request's `accept-encoding`, with node:zlib.

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../errors.js';
 import type { Cell } from '../metrics/metrics.js';
 import type { Exchange } from './exchange.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import type { Config } from '../config/schema.js';
 import { MAX_DELAY_MS } from './distributions.js';
 import { CompiledProfile } from './latency.js';

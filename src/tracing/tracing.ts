@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Span, TextMapGetter, TextMapPropagator, Tracer } from '@opentelemetry/api';
 import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import { z } from 'zod';
+import { z } from '#zod';
 
 /**
  * OpenTelemetry traces (README "Traces"): one SERVER span per request, continuing the caller's

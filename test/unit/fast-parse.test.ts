@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { z } from 'zod';
+import type { z } from '#zod';
 import { compile, INVALID } from '../../src/api/fast-parse.js';
 import { chatRequest } from '../../src/api/openai/chat-completions.js';
 import { completionsRequest } from '../../src/api/openai/completions.js';
@@ -204,7 +204,7 @@ for (const [name, { schema, bodies }] of Object.entries(CORPUS)) {
 }
 
 t.test('a schema with a kind the compiler does not cover is left to zod', async (t) => {
-  const { z } = await import('zod');
+  const { z } = await import('#zod');
   t.equal(compile(z.object({ at: z.date() })), null, 'z.date');
   t.equal(compile(z.object({ n: z.number().default(1) })), null, 'a default');
   t.equal(compile(z.string().email()), null, 'a string format other than regex and prefix');

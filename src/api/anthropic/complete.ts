@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../../errors.js';
 import { utf8 } from '../../sim/frames.js';
 import { uniqueBase62 } from '../../sim/ids.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import type { JsonReply, RouteContext } from '../context.js';
 import { promptTokens } from '../generation.js';
 import { validate } from '../validate.js';

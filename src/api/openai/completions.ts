@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../../errors.js';
 import { planCompletion } from '../../sim/plan.js';
 import type { Completion, SimRequest } from '../../sim/request.js';

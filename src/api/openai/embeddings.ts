@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '#zod';
 import { SimError } from '../../errors.js';
 import { embeddingData, type EncodingFormat } from '../../sim/embeddings.js';
 import { PROFILE_HEADER } from '../../sim/latency.js';
