@@ -50,6 +50,8 @@ const SETTLE_REQUESTS = 3000;
  * which the N and 2N runs did not share.
  */
 const SETTLE_BATCH = 250;
+/** Counts again of a run during which V8 compiled (see `least` below). */
+const MAX_RECOUNTS = 2;
 const MAX_SETTLE_BATCHES = 12;
 /** A `--trace-opt` line: a function marked for TurboFan, or its optimised code installed. */
 const COMPILE_LINE = /\[(marking|completed optimizing) /g;
@@ -142,12 +144,18 @@ export async function instructionsScenario(n: number, kinds: readonly string[] =
   // The bare SSE server streams as many tokens a request as its command line says.
   const bareArgs = (kind: Kind): string[] => (kind.bare === 'uws' ? [join(ROOT, 'dist/bench/baseline-uws.js'), '0', '600'] : [join(ROOT, 'dist/bench/baseline-sse.js'), '0', String(kind.tokens)]);
   // Counted runs during which V8 still compiled (a few small functions can reach TurboFan's
-  // threshold late): the line says how many, since their counts carry compiler work.
+  // threshold late) carry compiler work (12-07: a keys-and-limits chat at 1.206× the simulator,
+  // with compiles in two of its counted runs): such a run is counted again, at most twice, and
+  // the least kept; the line says how many counts still had compiles in them.
   let unquiet = 0;
   const least = async (args: string[], kind: Kind, count: number): Promise<number> => {
     let best = Infinity;
     for (let r = 0; r < repeat; r++) {
-      const run = await countRun(args, kind, count);
+      let run = await countRun(args, kind, count);
+      for (let again = 0; again < MAX_RECOUNTS && run.compiles > 0; again++) {
+        best = Math.min(best, run.instructions);
+        run = await countRun(args, kind, count);
+      }
       if (run.compiles > 0) unquiet++;
       best = Math.min(best, run.instructions);
     }
