@@ -112,6 +112,13 @@ t.test('keys are compared in constant time and masked as OpenAI masks them', asy
   t.equal(maskKey('short'), '*****');
 });
 
+t.test('keys one character from a verified one are refused, and the verified one still passes between them', async (t) => {
+  const as = (key: string) => post(`${srv.url}/v1/chat/completions`, chat, { 'content-type': 'application/json', authorization: `Bearer ${key}` });
+  const statuses: number[] = [];
+  for (const key of ['sk-test-team-a', 'sk-test-team-b', 'sk-test-team-a', 'rk-test-team-a', 'sk-test-team-a', 'sk-test-team-', 'sk-test-team-aa', 'sk-test-team-a']) statuses.push((await as(key)).status);
+  t.same(statuses, [200, 401, 200, 401, 200, 401, 401, 200]);
+});
+
 t.test('a request with both key headers is checked with the answering dialect\'s own', async (t) => {
   const both = (good: 'authorization' | 'x-api-key') => ({
     'content-type': 'application/json',
