@@ -120,11 +120,13 @@ const combineRuns = (xs: CapacityStep[]): CapacityStep => {
 async function capacityStep(server: Started, streams: number, durationS: number, gapMs: number, stats: () => Promise<{ within2ms: number; tokens: number; counted: number }>): Promise<CapacityStep> {
   const headers = { 'x-sim-ttft-ms': '50', 'x-sim-itl-ms': String(gapMs) };
   await stats(); // resets the baseline's window; the simulator's is a diff of scrapes
-  const cpu0 = cpuSeconds(server.proc.pid!);
+  // The CPU window lies inside the two reads of the counts: a scrape of the simulator's /metrics
+  // costs it ~10 ms of CPU (the bare server's /stats next to nothing), the harness's cost, not a token's.
   const t0 = (await stats()).tokens;
+  const cpu0 = cpuSeconds(server.proc.pid!);
   const r = await driveStreams({ port: server.port, streams, durationMs: durationS * 1000, body: body('bench-steady'), headers, measure: false, staggerMs: streamMs(gapMs) });
-  const s = await stats();
   const cpu = cpuSeconds(server.proc.pid!) - cpu0;
+  const s = await stats();
   const tokens = s.tokens - t0;
   return { streams, tokensPerSecond: r.tokens / r.seconds, cpuUsPerToken: (cpu / tokens) * 1e6, within2ms: s.within2ms, counted: s.counted };
 }
