@@ -331,10 +331,13 @@ async function scheduleOutage(o: GatewayOptions, outage: { atS: number; forS: nu
   await new Promise((r) => setTimeout(r, outage.atS * 1000));
   const remove = await installFault(o.sim, o.adminKey, { fault: { type: 'service_unavailable' } }, OUTAGE_RULE);
   // Between the install's answer and the removal's request the rule is surely in force (every worker
-  // has it before the admin API answers): requests sent then all meet it.
-  const from = Date.now();
+  // has it before the admin API answers): requests sent then all meet it. Read on the clock the
+  // requests' send times are (`now`): `Date.now()` ran ~2 ms behind it here, and a request sent
+  // just before the install, answered 2xx, then counted as sent during the outage (a failover
+  // seen on the direct side, where none can be).
+  const from = now();
   await new Promise((r) => setTimeout(r, outage.forS * 1000));
-  const until = Date.now();
+  const until = now();
   await remove();
   return { from, until };
 }

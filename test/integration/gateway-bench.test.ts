@@ -145,7 +145,9 @@ t.test('abandoned streams: a gateway that cancels upstream, and one that lets th
   const c = await gatewayScenario({ sim: timed.url, target: cancelling.url, stream: true, concurrency: [1], durationS: 0.2, rounds: 1, cancel: 4 });
   t.same({ ...c.cancel!.direct, latencyMs: null }, { aborted: 4, cancelled: 4, finishedFirst: 0, latencyMs: null }, 'direct: the simulator ends each stream as 499');
   t.same({ ...c.cancel!.gateway, latencyMs: null }, { aborted: 4, cancelled: 4, finishedFirst: 0, latencyMs: null }, 'through the cancelling gateway, too');
-  t.ok(c.cancel!.gateway.latencyMs.p50 < 100, `within ${c.cancel!.gateway.latencyMs.p50} ms of the client leaving`);
+  // Promptly, against the 2 s after which a stream that ran on is reported: a quiet machine measures
+  // a few ms, a CI run with two test files on two loaded cores measured 266 ms.
+  t.ok(c.cancel!.gateway.latencyMs.p50 < 1000, `within ${c.cancel!.gateway.latencyMs.p50} ms of the client leaving`);
   t.notMatch(c.warnings.join('\n'), /abandoned/);
 
   const running = await delayingProxy(t, timed.url, 0);
