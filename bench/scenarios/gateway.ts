@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Rng } from '../../src/sim/rng.js';
-import { cpuSeconds, distribution, type Distribution, rssBytes } from '../lib.js';
+import { cpuSeconds, distribution, type Distribution, rssBytes, unixNow } from '../lib.js';
 import { compareStream, emptyFidelity, type Fidelity, type SimRecord, StreamSeen, strippedHeaders } from './fidelity.js';
 import { Attempts, cancelCheck, type Cancelled, installFault, type Upstream, upstreamOf } from './reaction.js';
 
@@ -208,7 +208,6 @@ export const LATE_MS = 5;
 /** A request that has not ended after this long is abandoned and counted as an error (status 0). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-const now = (): number => performance.timeOrigin + performance.now();
 const DATA = Buffer.from('data:');
 
 
@@ -229,7 +228,7 @@ function send(t: Target, requests: Sent[], intended: number): Promise<void> {
     const id = `${t.tag}-${t.via}-${requests.length}`;
     const r: Sent = { id, intended, sent: 0, first: 0, end: 0, status: 0, seen: t.stream ? new StreamSeen() : null };
     const finish = (): void => {
-      if (r.end === 0) r.end = now();
+      if (r.end === 0) r.end = unixNow();
       resolve();
     };
     const req = request(t.url, { method: 'POST', agent: t.agent, timeout: REQUEST_TIMEOUT_MS, headers: { ...t.headers, 'x-request-id': id } }, (res) => {
@@ -238,7 +237,7 @@ function send(t: Target, requests: Sent[], intended: number): Promise<void> {
       // The first token: a stream's first event (`data:`; the `: ping` comment that sends its
       // headers early is not a token), or a reply's first byte.
       res.on('data', (chunk: Buffer) => {
-        const at = now();
+        const at = unixNow();
         if (r.first === 0 && (!t.stream || chunk.includes(DATA))) r.first = at;
         r.seen?.read(chunk, at);
       });
@@ -254,7 +253,7 @@ function send(t: Target, requests: Sent[], intended: number): Promise<void> {
       finish();
     });
     requests.push(r);
-    r.sent = now();
+    r.sent = unixNow();
     req.end(t.body);
   });
 }
@@ -264,7 +263,7 @@ async function closedLoop(t: Target, lanes: number, seconds: number, requests: S
   const until = performance.now() + seconds * 1000;
   await Promise.all(
     Array.from({ length: lanes }, async () => {
-      while (performance.now() < until) await send(t, requests, now());
+      while (performance.now() < until) await send(t, requests, unixNow());
     }),
   );
   return requests;
@@ -278,12 +277,12 @@ async function closedLoop(t: Target, lanes: number, seconds: number, requests: S
  */
 export async function openLoop(t: Target, rate: number, seconds: number, arrival: 'fixed' | 'poisson', maxInFlight: number, rng: Rng, requests: Sent[]): Promise<Sent[]> {
   const running = new Set<Promise<void>>();
-  const start = now();
+  const start = unixNow();
   const end = start + seconds * 1000;
   const gap = (): number => (arrival === 'poisson' ? -Math.log(1 - rng.next()) : 1) * (1000 / rate);
   for (let intended = start + gap(); intended < end; intended += gap()) {
     // Never early (a timer may fire a fraction of a millisecond before its time): late is measured.
-    for (let wait = intended - now(); wait > 0; wait = intended - now()) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    for (let wait = intended - unixNow(); wait > 0; wait = intended - unixNow()) await new Promise((r) => setTimeout(r, Math.ceil(wait)));
     while (running.size >= maxInFlight) await Promise.race(running);
     const done: Promise<void> = send(t, requests, intended).then(() => void running.delete(done));
     running.add(done);
@@ -332,12 +331,12 @@ async function scheduleOutage(o: GatewayOptions, outage: { atS: number; forS: nu
   const remove = await installFault(o.sim, o.adminKey, { fault: { type: 'service_unavailable' } }, OUTAGE_RULE);
   // Between the install's answer and the removal's request the rule is surely in force (every worker
   // has it before the admin API answers): requests sent then all meet it. Read on the clock the
-  // requests' send times are (`now`): `Date.now()` ran ~2 ms behind it here, and a request sent
+  // requests' send times are (`unixNow`): `Date.now()` ran ~2 ms behind it here, and a request sent
   // just before the install, answered 2xx, then counted as sent during the outage (a failover
   // seen on the direct side, where none can be).
-  const from = now();
+  const from = unixNow();
   await new Promise((r) => setTimeout(r, outage.forS * 1000));
-  const until = now();
+  const until = unixNow();
   await remove();
   return { from, until };
 }
@@ -375,11 +374,11 @@ const RSS_EVERY_MS = 250;
 /** Starts watching a process: the returned function stops, with its CPU seconds since and its RSS samples. */
 function watchProcess(pid: number): () => { cpuSeconds: number; rss: [number, number][] } {
   const cpu = cpuSeconds(pid);
-  const rss: [number, number][] = [[now(), rssBytes(pid)]];
-  const timer = setInterval(() => rss.push([now(), rssBytes(pid)]), RSS_EVERY_MS);
+  const rss: [number, number][] = [[unixNow(), rssBytes(pid)]];
+  const timer = setInterval(() => rss.push([unixNow(), rssBytes(pid)]), RSS_EVERY_MS);
   return () => {
     clearInterval(timer);
-    rss.push([now(), rssBytes(pid)]);
+    rss.push([unixNow(), rssBytes(pid)]);
     return { cpuSeconds: cpuSeconds(pid) - cpu, rss };
   };
 }
@@ -521,7 +520,7 @@ export async function gatewayScenario(o: GatewayOptions): Promise<GatewayResult>
     attempts.add(((await res.json()) as { records: SimRecord[] }).records.filter((r) => r.id.startsWith(tag)));
     return attempts;
   };
-  const runStart = now();
+  const runStart = unixNow();
   await collect(Date.now()); // before any load: no records, no run
   if (o.route === 'embeddings' && (o.stream || o.cancel)) throw new Error('embeddings do not stream: --stream and --cancel need another --route');
   if (o.outage !== undefined && o.adminKey === undefined) throw new Error('--outage needs the simulator\'s admin key: --admin-key K (a simulator the harness starts gets one of its own)');

@@ -1,6 +1,6 @@
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { distribution, type Distribution } from '../lib.js';
+import { distribution, type Distribution, unixNow } from '../lib.js';
 import type { SimRecord } from './fidelity.js';
 
 /**
@@ -108,7 +108,7 @@ export async function cancelCheck(
         res.on('data', (chunk: Buffer) => {
           // The first content: chat's `"content":"…`, messages' `text_delta`, responses' `output_text.delta`.
           if (abortedAt.has(id) || !FIRST_CONTENT.test(chunk.toString('latin1'))) return;
-          abortedAt.set(id, performance.timeOrigin + performance.now());
+          abortedAt.set(id, unixNow());
           req.destroy();
           resolve();
         });
