@@ -96,9 +96,15 @@ function family(pid: number): { pid: number; fields: string[] }[] {
   return out;
 }
 
+/** CPU seconds used so far by a process and its children, in user space and in the kernel. */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  return family(pid).reduce((sum, p) => ({ user: sum.user + Number(p.fields[11]) / 100, system: sum.system + Number(p.fields[12]) / 100 }), { user: 0, system: 0 });
+}
+
 /** CPU seconds (user + system) used so far by a process and its children. */
 export function cpuSeconds(pid: number): number {
-  return family(pid).reduce((sum, p) => sum + (Number(p.fields[11]) + Number(p.fields[12])) / 100, 0);
+  const t = cpuTimes(pid);
+  return t.user + t.system;
 }
 
 /** Resident memory of a process and its children, in bytes. */

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuSeconds, has, headerOption, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
+import { cpuTimes, has, headerOption, median, PIN, ROOT, startProcess, stopProcess, waitHealthy } from '../lib.js';
 
 const WRK = has('wrk');
 /** Seconds of unmeasured load each server gets before the measured runs. */
@@ -38,6 +38,14 @@ interface Load {
 
 interface Measured extends Load {
   cpuUsPerRequest: number;
+  /**
+   * The same split: the server's own code (user) and the kernel's work for it (system). The
+   * kernel's share is not a fixed cost: a slower server leaves the load generator idle between
+   * answers, and each answer's send then also pays for waking it (on this VM, ~3 µs of the
+   * simulator's ~14 µs of system time a request went to that wake-up, 2026-12-07).
+   */
+  userUsPerRequest: number;
+  systemUsPerRequest: number;
 }
 
 function parseWrkDuration(s: string | undefined): number {
@@ -75,17 +83,22 @@ async function load(url: string, o: ChatOptions): Promise<Load> {
 }
 
 async function measure(url: string, serverPid: number, o: ChatOptions): Promise<Measured> {
-  const before = cpuSeconds(serverPid);
+  const before = cpuTimes(serverPid);
   const l = await load(url, o);
-  return { ...l, cpuUsPerRequest: ((cpuSeconds(serverPid) - before) / l.requests) * 1e6 };
+  const after = cpuTimes(serverPid);
+  const perRequest = (seconds: number): number => (seconds / l.requests) * 1e6;
+  const user = perRequest(after.user - before.user);
+  const system = perRequest(after.system - before.system);
+  return { ...l, cpuUsPerRequest: user + system, userUsPerRequest: user, systemUsPerRequest: system };
 }
 
 function summarise(runs: Measured[]): Measured {
   const pick = (k: keyof Measured): number => median(runs.map((r) => r[k]));
-  return { rps: pick('rps'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), requests: pick('requests'), non2xx: pick('non2xx'), cpuUsPerRequest: pick('cpuUsPerRequest') };
+  return { rps: pick('rps'), p50Ms: pick('p50Ms'), p99Ms: pick('p99Ms'), requests: pick('requests'), non2xx: pick('non2xx'), cpuUsPerRequest: pick('cpuUsPerRequest'), userUsPerRequest: pick('userUsPerRequest'), systemUsPerRequest: pick('systemUsPerRequest') };
 }
 
-const row = (m: Measured) => ({ 'req/s': Math.round(m.rps), 'p50 ms': m.p50Ms, 'p99 ms': m.p99Ms, 'server CPU µs/req': Number.isNaN(m.cpuUsPerRequest) ? '–' : Number(m.cpuUsPerRequest.toFixed(1)), 'non-2xx': m.non2xx });
+const micros = (us: number): number | string => (Number.isNaN(us) ? '–' : Number(us.toFixed(1)));
+const row = (m: Measured) => ({ 'req/s': Math.round(m.rps), 'p50 ms': m.p50Ms, 'p99 ms': m.p99Ms, 'server CPU µs/req': micros(m.cpuUsPerRequest), 'of it user': micros(m.userUsPerRequest), 'system': micros(m.systemUsPerRequest), 'non-2xx': m.non2xx });
 
 /** (a) non-stream chat at time scale 0 against (b) a bare uWS server answering a body of the same size. */
 export async function chatScenario(o: ChatOptions): Promise<object> {
@@ -119,7 +132,7 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
       simRuns.push(await measure(simUrl, sim.proc.pid!, o));
       if (variant && i % 2 === 0) variantRuns.push(await measure(variantUrl, variant.proc.pid!, o));
     }
-    if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN });
+    if (o.target) targetRuns.push({ ...(await load(o.target, o)), cpuUsPerRequest: NaN, userUsPerRequest: NaN, systemUsPerRequest: NaN });
     console.log(
       `chat run ${i + 1}/${o.runs}: baseline ${baseRuns[i]!.rps.toFixed(0)} req/s, simulator ${simRuns[i]!.rps.toFixed(0)} req/s${o.target ? `, target ${targetRuns[i]!.rps.toFixed(0)} req/s` : ''}${variant ? `, variant ${variantRuns[i]!.rps.toFixed(0)} req/s (${variantRuns[i]!.non2xx} non-2xx)` : ''}`,
     );
@@ -133,13 +146,14 @@ export async function chatScenario(o: ChatOptions): Promise<object> {
   // the paired ratios resists the machine's drift better than a ratio of medians.
   const ratio = median(simRuns.map((r, i) => r.rps / baseRuns[i]!.rps));
   const cpuRatio = median(simRuns.map((r, i) => r.cpuUsPerRequest / baseRuns[i]!.cpuUsPerRequest));
+  const userRatio = median(simRuns.map((r, i) => r.userUsPerRequest / baseRuns[i]!.userUsPerRequest));
   console.log(`\nnon-stream chat, time scale 0, load generator ${WRK ? 'wrk' : 'autocannon'} (medians)`);
   console.table({ 'bare uWS (b)': row(b), 'simulator (a)': row(s), ...(o.target ? { 'target (gateway)': row(summarise(targetRuns)) } : {}), ...(variant ? { 'variant (v)': row(summarise(variantRuns)) } : {}) });
-  console.log(`ratio (a)/(b) req/s, median of paired runs: ${ratio.toFixed(3)}; server CPU per request (a)/(b): ${cpuRatio.toFixed(2)}×`);
+  console.log(`ratio (a)/(b) req/s, median of paired runs: ${ratio.toFixed(3)}; server CPU per request (a)/(b): ${cpuRatio.toFixed(2)}×, of it user-space ${userRatio.toFixed(2)}×`);
   const variantResult = variant
-    ? { variant: summarise(variantRuns), variantRatio: median(variantRuns.map((r, i) => r.rps / simRuns[i]!.rps)), variantCpuRatio: median(variantRuns.map((r, i) => r.cpuUsPerRequest / simRuns[i]!.cpuUsPerRequest)) }
+    ? { variant: summarise(variantRuns), variantRatio: median(variantRuns.map((r, i) => r.rps / simRuns[i]!.rps)), variantCpuRatio: median(variantRuns.map((r, i) => r.cpuUsPerRequest / simRuns[i]!.cpuUsPerRequest)), variantUserRatio: median(variantRuns.map((r, i) => r.userUsPerRequest / simRuns[i]!.userUsPerRequest)) }
     : {};
-  if (variant) console.log(`variant (v)/(a) req/s, median of paired runs: ${variantResult.variantRatio!.toFixed(3)}; server CPU per request (v)/(a): ${variantResult.variantCpuRatio!.toFixed(2)}×`);
+  if (variant) console.log(`variant (v)/(a) req/s, median of paired runs: ${variantResult.variantRatio!.toFixed(3)}; server CPU per request (v)/(a): ${variantResult.variantCpuRatio!.toFixed(2)}×, of it user-space ${variantResult.variantUserRatio!.toFixed(2)}×`);
   console.log('');
-  return { loadGenerator: WRK ? 'wrk' : 'autocannon', replyBytes, simulator: s, baseline: b, ratio, cpuRatio, ...(o.target ? { target: summarise(targetRuns), targetRatio: summarise(targetRuns).rps / s.rps } : {}), ...variantResult };
+  return { loadGenerator: WRK ? 'wrk' : 'autocannon', replyBytes, simulator: s, baseline: b, ratio, cpuRatio, userRatio, ...(o.target ? { target: summarise(targetRuns), targetRatio: summarise(targetRuns).rps / s.rps } : {}), ...variantResult };
 }
