@@ -49,6 +49,27 @@ function claude(id: string, displayName: string, date: string, maxOutputTokens: 
   return { id, aliases, provider: 'anthropic', kind: 'chat', displayName, created: Date.parse(`${date}T00:00:00Z`) / 1000, contextWindow, maxOutputTokens, profile };
 }
 
+/**
+ * A model as one object literal, every field in place: models built in here, parsed from a
+ * configuration (zod adds their fields one by one) or of another kind (embeddings have two fields
+ * more) then share one hidden class. With several, each request's first look at a configured
+ * model deoptimised the request's path (`simulate`, `admit`, `deliver`, `complete`: `wrong map`
+ * under `--trace-deopt`), since the start-up warm-up only asks for built-in models.
+ */
+const shaped = (m: ModelConfig): Model => ({
+  id: m.id,
+  aliases: m.aliases,
+  provider: m.provider,
+  kind: m.kind,
+  displayName: m.displayName,
+  created: m.created,
+  contextWindow: m.contextWindow,
+  maxOutputTokens: m.maxOutputTokens,
+  embeddingDimensions: m.embeddingDimensions,
+  tokenizer: m.tokenizer,
+  profile: m.profile,
+});
+
 export class Catalogue {
   /** In catalogue order: built-ins first, then config additions. */
   readonly models: readonly Model[];
@@ -56,7 +77,7 @@ export class Catalogue {
 
   constructor(extra: readonly ModelConfig[] = []) {
     const replaced = new Set(extra.map((m) => m.id));
-    this.models = [...BUILT_IN.filter((m) => !replaced.has(m.id)), ...extra];
+    this.models = [...BUILT_IN.filter((m) => !replaced.has(m.id)), ...extra].map(shaped);
     for (const model of this.models) {
       this.byName.set(model.id, model);
       for (const alias of model.aliases) this.byName.set(alias, model);

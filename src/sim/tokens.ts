@@ -1,4 +1,5 @@
 import { bpeCounter } from './ranks.js';
+import { packedMap } from '../arrays.js';
 
 /**
  * Token counts. OpenAI models count with their real encoding (src/sim/bpe.ts, gpt-tokenizer's ranks): `o200k_base` for
@@ -114,7 +115,7 @@ function countText(tokenizer: Tokenizer, text: string, budget: Budget): number {
 /** Each text's token count, exact up to EXACT_COST_UNITS of work for the whole list. */
 export function countTexts(tokenizer: Tokenizer, texts: readonly string[]): number[] {
   const budget = new Budget(EXACT_COST_UNITS);
-  return texts.map((text) => countText(tokenizer, text, budget));
+  return packedMap(texts, (text) => countText(tokenizer, text, budget));
 }
 
 export function countTextTokens(tokenizer: Tokenizer, text: string): number {

@@ -43,7 +43,9 @@ export const MESSAGE_LIMITS = { messages: 100_000, tools: MAX_TOOLS } as const;
 
 /** The prompt's texts, as /v1/messages and /v1/messages/count_tokens both count them. */
 export function messageTexts(req: { system?: unknown; messages: { content: unknown }[] }): string[] {
-  return [textOf(req.system), ...req.messages.map((m) => textOf(m.content))];
+  const texts = [textOf(req.system)];
+  for (const m of req.messages) texts.push(textOf(m.content));
+  return texts;
 }
 
 /** The thinking budget: `enabled` gives it (below max_tokens, as the API requires); `adaptive` thinks up to half of max_tokens. */

@@ -12,6 +12,7 @@ import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, stopList } from './shared.js';
 import { jsonString } from '../../json.js';
+import { packedMap } from '../../arrays.js';
 
 const contentPart = z.looseObject({ type: z.string() });
 // Stripping objects (z.object) where only their known fields are read: zod copies a loose
@@ -65,7 +66,7 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
     throw new SimError('invalid_value', `The model \`${req.model}\` is an embedding model and cannot be used with /v1/chat/completions.`, 'model');
   }
   const includeUsage = req.stream_options?.include_usage === true;
-  const texts = req.messages.map((m) => textOf(m.content));
+  const texts = packedMap(req.messages, (m) => textOf(m.content));
   return simulate(
     {
       model,

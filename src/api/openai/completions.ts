@@ -12,6 +12,7 @@ import { openaiWording } from './errors.js';
 import { legacyLogprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, rejectUnsupported, stopList } from './shared.js';
 import { jsonString } from '../../json.js';
+import { packedMap } from '../../arrays.js';
 
 /** Prompts one request may batch: as many as embeddings inputs (WIRE A5); OpenAI documents no number. */
 const MAX_PROMPTS = 2048;
@@ -41,7 +42,7 @@ const DEFAULT_MAX_TOKENS = 16;
 function promptsOf(prompt: string | string[] | number[] | number[][]): string[] {
   if (typeof prompt === 'string') return [prompt];
   if (typeof prompt[0] === 'number') return [(prompt as number[]).join(' ')];
-  return (prompt as (string | number[])[]).map((p) => (typeof p === 'string' ? p : p.join(' ')));
+  return packedMap(prompt as (string | number[])[], (p) => (typeof p === 'string' ? p : p.join(' ')));
 }
 
 export function completions(body: unknown, ctx: RouteContext): Generation | Promise<Generation> {
@@ -112,7 +113,7 @@ class TextCompletion extends OpenAIGeneration {
   }
 
   body(): string {
-    const choices = this.choices.map((c, i) => {
+    const choices = packedMap(this.choices, (c, i) => {
       const text = JSON.stringify(c.echo).slice(0, -1) + c.completion.text.escaped();
       return `{"text":${text}","index":${i},"logprobs":${this.logprobsOf(c, 0, c.completion.text.length)},"finish_reason":"${finishReason(c.completion)}"}`;
     });

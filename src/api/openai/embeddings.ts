@@ -10,6 +10,7 @@ import { textsOrTokens, validate } from '../validate.js';
 import { openaiWording } from './errors.js';
 import { findModel } from './shared.js';
 import { jsonString } from '../../json.js';
+import { packedMap } from '../../arrays.js';
 
 const MAX_INPUTS = 2048;
 const MAX_TOKENS_PER_INPUT = 8192;
@@ -42,7 +43,7 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
   if (dimensions > full) throw new SimError('invalid_value', `Invalid value for 'dimensions': ${dimensions} is greater than the model's ${full} dimensions.`, 'dimensions');
   // Token-id inputs are embedded by their ids: the same ids give the same vector.
   const inputs: (string | number[])[] = typeof req.input === 'string' || typeof req.input[0] === 'number' ? [req.input as string | number[]] : (req.input as (string | number[])[]);
-  const texts = inputs.map((i) => (typeof i === 'string' ? i : i.join(' ')));
+  const texts = packedMap(inputs, (i) => (typeof i === 'string' ? i : i.join(' ')));
   const strings = inputs.filter((i): i is string => typeof i === 'string');
   const profileName = ctx.headers.profile !== '' ? ctx.headers.profile : model.profile;
   const profile = ctx.profiles.get(profileName);
