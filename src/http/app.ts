@@ -282,7 +282,7 @@ export class Server {
       // The metrics are forgotten after every round, not only at the end: a real load's first
       // request then finds their series made on a path the warm-up compiled (once at the end,
       // the first burst's requests deoptimised `deliver`, `flush` and `finish` on it).
-      return await warmUp(uWS.us_socket_local_port(socket), warmKey, this.tls, () => services.metrics.reset());
+      return await warmUp(uWS.us_socket_local_port(socket), warmKey, this.tls, () => services.metrics.reset(), Object.keys(this.config.profiles));
     } finally {
       uWS.us_listen_socket_close(socket);
       access?.discard(false);

@@ -209,6 +209,19 @@ class RequestTemplate {
   }
 }
 
+/**
+ * A timed variant as sent in turn with the model's own profile and under each of `profiles` (the
+ * configuration's own, by `x-sim-profile`; its 1 ms waits still apply); any other variant alone.
+ * Profiles from the configuration are built by zod, field by field, into hidden classes of their
+ * own, and a load's first request under one deoptimised `simulate`, `admit`, `deliver` and the
+ * capacity's `acquire` (`--trace-deopt`), which then ran unoptimised for seconds under a light load.
+ */
+function timedWith(v: (typeof VARIANTS)[number], profiles: readonly string[]): (typeof VARIANTS)[number][] {
+  if (v.headers?.['x-sim-ttft-ms'] === undefined) return [v];
+  // At most three beside the model's own: V8 keeps four shapes at a load site, and the rounds stay the model's own often enough.
+  return [v, ...profiles.slice(0, 3).map((profile) => ({ ...v, headers: { ...v.headers, 'x-sim-profile': profile } }))];
+}
+
 /** What a warm-up took, and how many of its requests were refused (each left part of its path cold). */
 export interface WarmUp {
   readonly ms: number;
@@ -219,18 +232,18 @@ export interface WarmUp {
  * Sends every variant ROUNDS times over keep-alive connections, in rounds of CONNECTIONS requests
  * of each variant, presenting `key` as each vendor's clients do. `afterRound` runs whenever no request is in flight, after each round.
  */
-export async function warmUp(port: number, key: string, tls = false, afterRound: () => void = () => {}): Promise<WarmUp> {
+export async function warmUp(port: number, key: string, tls = false, afterRound: () => void = () => {}, profiles: readonly string[] = []): Promise<WarmUp> {
   const started = performance.now();
   let refused = 0;
   if (DEFAULT_INTERRUPT_BUDGET !== null) setFlagsFromString(`--interrupt-budget=${WARM_INTERRUPT_BUDGET}`);
   // A connection for each variant's each request of a round, so a round's requests are all in
   // flight at once: one after another, the timed variants' waits left the process idle ~0.4 s.
   const connections = VARIANTS.map(() => Array.from({ length: CONNECTIONS }, () => new WarmConnection(tls, port)));
-  const requests = VARIANTS.map((v) => new RequestTemplate(v, key));
+  const requests = VARIANTS.map((v) => timedWith(v, profiles).map((w) => new RequestTemplate(w, key)));
   try {
     for (let round = 0; round < ROUNDS; round += CONNECTIONS) {
       const batch: Promise<number>[] = [];
-      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) requests.forEach((r, j) => batch.push(connections[j]![k]!.send(r.bytes(round + k))));
+      for (let k = 0; k < CONNECTIONS && round + k < ROUNDS; k++) requests.forEach((r, j) => batch.push(connections[j]![k]!.send(r[(round + k) % r.length]!.bytes(round + k))));
       // Best effort: a config that changed these models may refuse some requests, which still warm the paths they take.
       for (const status of await Promise.all(batch)) if (status >= 400) refused++;
       afterRound();

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { MAIN } from '../helpers/cluster.js';
 
@@ -8,26 +11,36 @@ import { MAIN } from '../helpers/cluster.js';
 // for V8 to optimise it again (README "Benchmarking": arrays whose shape changed with the tier
 // of the code that made them; models of two shapes). V8's own trace says whether it happened.
 
-/** The `--trace-deopt-verbose` output of a one-process start, up to its listening line. */
-async function startUpTrace(args: string[]): Promise<string> {
+/**
+ * The `--trace-deopt-verbose` output of a one-process start, up to its listening line, and then
+ * up to the answers of `requests` (each sent after the last was answered).
+ */
+async function startUpTrace(args: string[], requests: readonly object[] = []): Promise<{ start: string; load: string }> {
   const proc = spawn(process.execPath, ['--trace-deopt-verbose', MAIN, '--workers', '0', '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   try {
-    await new Promise<void>((resolve, reject) => {
+    const port = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no listening line within 60 s')), 60_000);
       proc.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('llm-simulator listening')) {
+        const listening = /"port":(\d+)[^\n]*"msg":"llm-simulator listening"/.exec(out);
+        if (listening) {
           clearTimeout(timer);
-          resolve();
+          resolve(Number(listening[1]));
         }
       });
       proc.on('exit', (code) => reject(new Error(`exited ${code} before listening`)));
     });
+    const listened = out.length;
+    for (const body of requests) {
+      const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sim-ttft-ms': '1', 'x-sim-itl-ms': '1' }, body: JSON.stringify(body) });
+      if (res.status !== 200) throw new Error(`answered ${res.status}: ${await res.text()}`);
+      await res.text();
+    }
+    return { start: out.slice(0, listened), load: out.slice(listened) };
   } finally {
     proc.kill('SIGKILL');
   }
-  return out.slice(0, out.indexOf('llm-simulator listening'));
 }
 
 /**
@@ -47,7 +60,26 @@ function ownWrongMaps(trace: string): string[] {
 }
 
 t.test('the warm-up leaves no function deoptimised on a changed hidden class', async (t) => {
-  const trace = await startUpTrace([]);
-  t.match(trace, /\[bailout/, 'the trace is on (node itself deoptimises something while starting)');
-  t.same(ownWrongMaps(trace), [], 'none in the simulator\'s own code for a wrong map');
+  const { start } = await startUpTrace([]);
+  t.match(start, /\[bailout/, 'the trace is on (node itself deoptimises something while starting)');
+  t.same(ownWrongMaps(start), [], 'none in the simulator\'s own code for a wrong map');
+});
+
+t.test("a model and profile from the configuration meet code the warm-up compiled for them", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'llmsim-deopt-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(
+    config,
+    [
+      'profiles:',
+      '  steady: { prefillOverheadMs: 50, itlMs: 10 }',
+      'models:',
+      '  - { id: steady-model, provider: openai, kind: chat, contextWindow: 100000, maxOutputTokens: 1000, profile: steady }',
+    ].join('\n'),
+  );
+  // The bodies of the warm-up's own timed chat streams, for the configured model: only the model and profile are new.
+  const body = { model: 'steady-model', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello, please.' }], max_tokens: 8, stream: true, stream_options: { include_usage: true } };
+  const { start, load } = await startUpTrace(['--config', config], Array.from({ length: 5 }, () => body));
+  t.same(ownWrongMaps(start), [], 'none while starting');
+  t.same(ownWrongMaps(load), [], 'none under the first requests for the configured model');
 });
