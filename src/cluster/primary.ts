@@ -194,6 +194,10 @@ export class Primary {
       answer: (id, work) => rpc.answer(id, work),
     };
     this.children.set(worker.id, child);
+    // A message to a worker that is going away fails (EPIPE) while its channel still looks
+    // connected, and Node raises that as an 'error' event: unhandled, it ended the primary with
+    // exit code 1 (a ledger sync to a worker killed while starting). Its 'exit' does the rest.
+    worker.on('error', (err) => this.log.debug({ err, worker: worker.id }, 'a message to a worker failed; it is going away'));
     return new Promise((resolve, reject) => {
       worker.on('message', (msg: ToPrimary) => {
         switch (msg.type) {
