@@ -51,6 +51,9 @@ const ANTHROPIC = { 'anthropic-version': '2023-06-01' };
  */
 const TIMED = { 'x-sim-ttft-ms': '1', 'x-sim-itl-ms': '1' };
 
+/** Whether a variant has real waits (TIMED): it keeps a profile of its own, the others run under the instant one. */
+const isTimed = (v: { headers?: Record<string, string> }): boolean => v.headers?.['x-sim-ttft-ms'] !== undefined;
+
 /** One request of each shape the routes serve: JSON and stream, both dialects. */
 const VARIANTS: readonly { method: string; path: string; body?: object; headers?: Record<string, string> }[] = [
   { method: 'POST', path: '/v1/chat/completions', body: chat },
@@ -189,7 +192,7 @@ class RequestTemplate {
       host: '127.0.0.1',
       'content-type': 'application/json',
       // The instant profile: no simulated waits (embeddings take no timing headers), but for the timed variants.
-      ...(v.headers?.['x-sim-ttft-ms'] !== undefined ? {} : { 'x-sim-profile': 'instant' }),
+      ...(isTimed(v) ? {} : { 'x-sim-profile': 'instant' }),
       // The key as each vendor's clients present it.
       ...(v.path.startsWith('/v1/messages') ? { 'x-api-key': key } : { authorization: `Bearer ${key}` }),
       ...v.headers,
@@ -217,7 +220,7 @@ class RequestTemplate {
  * capacity's `acquire` (`--trace-deopt`), which then ran unoptimised for seconds under a light load.
  */
 function timedWith(v: (typeof VARIANTS)[number], profiles: readonly string[]): (typeof VARIANTS)[number][] {
-  if (v.headers?.['x-sim-ttft-ms'] === undefined) return [v];
+  if (!isTimed(v)) return [v];
   // At most three beside the model's own: V8 keeps four shapes at a load site, and the rounds stay the model's own often enough.
   return [v, ...profiles.slice(0, 3).map((profile) => ({ ...v, headers: { ...v.headers, 'x-sim-profile': profile } }))];
 }
