@@ -143,14 +143,21 @@ function node(schema: z.ZodType): Parser {
 
 /**
  * An object: its known keys in the shape's order, then for a loose object (`catchall` unknown)
- * every other key in the order sent (a stripping object drops them). Which keys the output has
- * follows zod's rule (`handlePropertyResult` in zod/v4/core) from whether the key was sent and
- * its schema's optionality in and out. Bodies come from JSON.parse, where a key is sent exactly
+ * every other key in the order sent (a stripping object drops them). Which keys the output
+ * defines follows zod's rule (`handlePropertyResult` in zod/v4/core) from whether the key was
+ * sent and its schema's optionality in and out. Bodies come from JSON.parse, where a key is sent exactly
  * when its value is not undefined, so absence is read from the value (`key in body` per shape key
  * was a megamorphic lookup each, ~3k instructions a chat request).
  *
  * The function is generated (as zod's own fast path is) so that each key is a named load and
  * store at its own site: a loop over the keys made every load and store megamorphic.
+ *
+ * An optional key that was not sent is still written, as undefined, where zod leaves it out: so
+ * every body of a route comes out with one hidden class, whatever fields its client sends. With
+ * only the sent keys, each new combination of fields was a map the request's path had not seen,
+ * and its first request deoptimised the route's handler (`chatCompletions`, `wrong map`), which
+ * then ran unoptimised for seconds under a light load. JSON.stringify drops undefined, so the
+ * output reads the same to every consumer (none asks `in` or lists a body's keys).
  */
 function object(def: Def): Parser {
   const keys = Object.keys(def.shape!);
@@ -163,9 +170,9 @@ function object(def: Def): Parser {
   let code = 'if (typeof v !== "object" || v === null || Array.isArray(v)) return INVALID;\nconst out = {};\nlet x;\n';
   keys.forEach((key, i) => {
     const { optin, optout } = (def.shape![key] as unknown as { _zod: { optin?: string; optout?: string } })._zod;
-    // Absent: skipped when optional in and out, refused when required; zod's other rungs (defaults) are not compiled.
+    // Absent: written as undefined when optional in and out (see above), refused when required; zod's other rungs (defaults) are not compiled.
     let absent: string;
-    if (optin === 'optional' && optout === 'optional') absent = '';
+    if (optin === 'optional' && optout === 'optional') absent = `out[${JSON.stringify(key)}] = undefined;`;
     else if (optin === undefined) absent = 'return INVALID;';
     else throw new Unsupported(`key ${key}: optin ${optin}, optout ${optout}`);
     const name = JSON.stringify(key);

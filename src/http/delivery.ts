@@ -40,7 +40,7 @@ export function deliver(ex: Exchange, gen: Generation): void {
   if (ex.aborted) return;
   const { model, timing } = gen.sim;
   const cells = ex.services.metrics.model(model.id, model.contextWindow);
-  cells.kvCapacity = timing.profile.spec.kvCacheTokens;
+  cells.kvCapacity = timing.profile.kvCacheTokens;
   cells.active.inc();
   cells.promptTokens.inc(gen.sim.promptTokens);
   cells.requestPromptTokens.observe(gen.sim.promptTokens);

@@ -43,17 +43,17 @@ export class Capacity {
 
   /** Whether `acquire` would refuse now: every slot taken and the queue full. Asked before a request is tokenized or planned. */
   refuses(modelId: string, profile: CompiledProfile): boolean {
-    const max = profile.spec.maxConcurrent;
+    const max = profile.maxConcurrent;
     if (max === null) return false;
     const load = this.loads.get(modelId);
     if (load === undefined) return false;
     const free = load.running + load.remoteRunning < max && load.queue.length === 0;
-    return !free && load.queue.length + load.remoteWaiting >= profile.spec.queueLimit;
+    return !free && load.queue.length + load.remoteWaiting >= profile.queueLimit;
   }
 
   acquire(modelId: string, profile: CompiledProfile, waiter: Waiter): SlotOutcome {
     const load = this.load(modelId, profile);
-    const max = profile.spec.maxConcurrent;
+    const max = profile.maxConcurrent;
     if (max === null) {
       load.running++;
       waiter.admit(0);
@@ -66,7 +66,7 @@ export class Capacity {
       waiter.admit(running / max);
       return 'running';
     }
-    if (load.queue.length + load.remoteWaiting >= profile.spec.queueLimit) return 'refused';
+    if (load.queue.length + load.remoteWaiting >= profile.queueLimit) return 'refused';
     load.queue.push(waiter);
     this.changed(load);
     return 'queued';
@@ -103,7 +103,7 @@ export class Capacity {
   /** Counts of the models with a capacity limit: the only ones the cluster coordinates. */
   counts(): LoadCounts {
     const out: LoadCounts = {};
-    for (const [id, load] of this.loads) if (load.profile.spec.maxConcurrent !== null) out[id] = [load.running, load.queue.length];
+    for (const [id, load] of this.loads) if (load.profile.maxConcurrent !== null) out[id] = [load.running, load.queue.length];
     return out;
   }
 
@@ -116,7 +116,7 @@ export class Capacity {
   }
 
   private pump(load: ModelLoad): void {
-    const max = load.profile.spec.maxConcurrent;
+    const max = load.profile.maxConcurrent;
     while (load.queue.length > 0 && (max === null || load.running + load.remoteRunning < max)) {
       const waiter = load.queue.shift()!;
       const utilisation = max === null ? 0 : (load.running + load.remoteRunning) / max;
@@ -127,7 +127,7 @@ export class Capacity {
 
   /** Unlimited models need no coordination: their changes cost no IPC. */
   private changed(load: ModelLoad): void {
-    if (this.onChange !== null && load.profile.spec.maxConcurrent !== null) this.onChange();
+    if (this.onChange !== null && load.profile.maxConcurrent !== null) this.onChange();
   }
 }
 

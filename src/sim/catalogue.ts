@@ -57,18 +57,28 @@ function claude(id: string, displayName: string, date: string, maxOutputTokens: 
  * under `--trace-deopt`), since the start-up warm-up only asks for built-in models.
  */
 const shaped = (m: ModelConfig): Model => ({
-  id: m.id,
+  id: interned(m.id),
   aliases: m.aliases,
-  provider: m.provider,
-  kind: m.kind,
+  provider: interned(m.provider),
+  kind: interned(m.kind),
   displayName: m.displayName,
   created: m.created,
   contextWindow: m.contextWindow,
   maxOutputTokens: m.maxOutputTokens,
   embeddingDimensions: m.embeddingDimensions,
-  tokenizer: m.tokenizer,
-  profile: m.profile,
+  tokenizer: m.tokenizer === undefined ? undefined : interned(m.tokenizer),
+  profile: interned(m.profile),
 });
+
+/**
+ * The string as V8's internalized copy (a property key is internalized, and Object.keys gives that
+ * copy back). A configuration's strings come from the YAML parser as slices of the file, where
+ * the built-in models' are internalized literals; the request path's compiled comparisons
+ * (`model.kind === 'embedding'`, `model.provider === 'anthropic'`) expect the latter, and a
+ * configured model's first request deoptimised `chatCompletions` and `simulate` (`wrong instance
+ * type`), which then ran unoptimised for seconds under a light load.
+ */
+const interned = <S extends string>(s: S): S => Object.keys({ [s]: 0 })[0] as S;
 
 export class Catalogue {
   /** In catalogue order: built-ins first, then config additions. */

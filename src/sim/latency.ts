@@ -17,6 +17,18 @@ export class CompiledProfile {
   readonly stallProbability: number;
   readonly stall: Sampler | null;
   readonly embeddingBase: Sampler;
+  /**
+   * The spec's fields that the request path reads, copied here: every CompiledProfile has one
+   * hidden class, where specs differ in theirs (a distribution given as a number or an object,
+   * a stall or none). Read through `spec`, a configured profile's first request met code compiled
+   * for the built-in profiles' specs and deoptimised the capacity's `pump` (`wrong map`).
+   */
+  readonly maxConcurrent: number | null;
+  readonly queueLimit: number;
+  readonly kvCacheTokens: number;
+  readonly embeddingPerTokenMs: number;
+  private readonly ttftSlowdown: Curve;
+  private readonly itlSlowdown: Curve;
 
   constructor(
     readonly name: string,
@@ -27,14 +39,20 @@ export class CompiledProfile {
     this.stallProbability = spec.stall?.probability ?? 0;
     this.stall = spec.stall === null ? null : compile(spec.stall.durationMs);
     this.embeddingBase = compile(spec.embedding.baseMs);
+    this.maxConcurrent = spec.maxConcurrent;
+    this.queueLimit = spec.queueLimit;
+    this.kvCacheTokens = spec.kvCacheTokens;
+    this.embeddingPerTokenMs = spec.embedding.perTokenMs;
+    this.ttftSlowdown = spec.slowdown.ttft;
+    this.itlSlowdown = spec.slowdown.itl;
   }
 
   /** Slowdown factors for a sequence admitted at this utilisation (running ÷ maxConcurrent). */
   ttftFactor(utilisation: number): number {
-    return slowdown(this.spec.slowdown.ttft, utilisation);
+    return slowdown(this.ttftSlowdown, utilisation);
   }
   itlFactor(utilisation: number): number {
-    return slowdown(this.spec.slowdown.itl, utilisation);
+    return slowdown(this.itlSlowdown, utilisation);
   }
 }
 

@@ -61,7 +61,7 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
       throw new SimError('invalid_value', `Requested ${tokens} tokens, max ${MAX_TOKENS_PER_REQUEST} tokens per request`, 'input');
     }
     const seed = ctx.config.seed === null ? (Math.random() * 0x100000000) | 0 : hashString(texts.join('\n'), ctx.config.seed);
-    const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.spec.embedding.perTokenMs;
+    const delayMs = profile.embeddingBase.sample(new Rng(seed)) + tokens * profile.embeddingPerTokenMs;
     const reply = (data: string): JsonReply => ({
       status: 200,
       body: `{"object":"list","data":${data},"model":${jsonString(req.model)},"usage":{"prompt_tokens":${tokens},"total_tokens":${tokens}}}`,
