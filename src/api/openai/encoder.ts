@@ -1,4 +1,5 @@
 import type { Completion, SimRequest } from '../../sim/request.js';
+import type { TokenText } from '../../sim/text.js';
 
 const FINISH_REASONS = { stop: 'stop', stop_sequence: 'stop', length: 'length', tool_call: 'tool_calls' } as const;
 
@@ -64,6 +65,10 @@ export function chatUsageJson(promptTokens: number, completionTokens: number): s
   );
 }
 
+/** What follows a plain token's text in its frame, without and with `stream_options.include_usage` (see `tail`). */
+const SUFFIX = utf8('},"logprobs":null,"finish_reason":null}]}\n\n');
+const SUFFIX_WITH_USAGE = utf8('},"logprobs":null,"finish_reason":null}],"usage":null}\n\n');
+
 /**
  * WIRE A3: `data:` lines only (no `event:`), role chunk first, one chunk per token, a finish
  * chunk, the usage chunk with empty `choices` when asked for (and `"usage":null` on every other
@@ -73,9 +78,11 @@ export class ChatStreamEncoder implements StreamEncoder {
   private readonly head: string;
   private readonly tail: string;
   private readonly tokenPrefix: string;
-  /** The plain token frame around the token's text, as bytes. */
+  /** The plain token frame around the token's text, as bytes: the prefix is the stream's own, the suffix one of two shared ones. */
   private readonly prefixBytes: Buffer;
   private readonly suffixBytes: Buffer;
+  /** The answer's text when its tokens are plain content (no tool calls, no logprobs), else null: one load a token, not three. */
+  private readonly plainText: TokenText | null;
   constructor(
     id: string,
     created: number,
@@ -90,7 +97,8 @@ export class ChatStreamEncoder implements StreamEncoder {
     this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
     this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
     this.prefixBytes = utf8(this.tokenPrefix);
-    this.suffixBytes = utf8(`},"logprobs":null,"finish_reason":null}${this.tail}`);
+    this.suffixBytes = includeUsage ? SUFFIX_WITH_USAGE : SUFFIX;
+    this.plainText = completion.toolCalls.length === 0 && topLogprobs === null ? completion.text : null;
   }
 
   open(out: FrameBuffer): void {
@@ -98,16 +106,19 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   token(i: number, out: FrameBuffer): void {
+    const plain = this.plainText;
+    if (plain !== null) {
+      out.bytes(this.prefixBytes);
+      out.bytes(plain.jsonBytes(i));
+      out.bytes(this.suffixBytes);
+      return;
+    }
     const { text, toolCalls } = this.completion;
     // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
     if (toolCalls.length > 0) {
       for (const delta of tokenDeltas(this.completion, i, text.json(i))) out.text(`${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`);
-    } else if (this.topLogprobs === null) {
-      out.bytes(this.prefixBytes);
-      out.bytes(text.jsonBytes(i));
-      out.bytes(this.suffixBytes);
     } else {
-      const entry = logprobEntry(text, i, this.sim.textSeed, this.topLogprobs);
+      const entry = logprobEntry(text, i, this.sim.textSeed, this.topLogprobs!);
       out.text(`${this.tokenPrefix}${text.json(i)}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`);
     }
   }
