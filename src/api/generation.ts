@@ -1,6 +1,7 @@
 import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
 import type { Completion, Content, SimRequest, ToolChoice, ToolSpec } from '../sim/request.js';
+import { capOf } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed, type CompiledProfile } from '../sim/latency.js';
 import { overloadedError } from '../faults/render.js';
@@ -15,7 +16,8 @@ export interface GenerationInput {
   readonly model: Model;
   /** The prompt's texts in order (system first), for token counting and the text seed. */
   readonly texts: readonly string[];
-  readonly maxTokens: number | null;
+  /** NO_CAP for none. */
+  readonly maxTokens: number;
   readonly seed: number | null;
   readonly stream: boolean;
   readonly stop: readonly string[];
@@ -52,7 +54,7 @@ export const MAX_OUTPUT_UNITS = 131_072;
 function checkOutputBound(input: GenerationInput, ctx: RouteContext): void {
   const choices = input.choices?.count ?? 1;
   if (choices === 1 && (input.alternatives ?? 0) === 0) return;
-  const cap = Math.min(input.maxTokens ?? Infinity, input.model.maxOutputTokens);
+  const cap = Math.min(capOf(input.maxTokens), input.model.maxOutputTokens);
   // Generated answers end at their natural length (at most response.maxTokens) unless capped sooner.
   const perChoice = input.json === undefined && (input.tools ?? []).length === 0 ? Math.min(cap, ctx.config.response.maxTokens) : cap;
   const units = choices * perChoice * (1 + (input.alternatives ?? 0));
@@ -137,8 +139,8 @@ function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest,
   const { config, headers } = ctx;
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
-  if (promptTokens + (input.maxTokens ?? 0) > model.contextWindow) {
-    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, input.maxTokens ?? 0, model.contextWindow), 'messages');
+  if (promptTokens + input.maxTokens > model.contextWindow) {
+    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, input.maxTokens, model.contextWindow), 'messages');
   }
   const timing = requestTiming({
     profile,

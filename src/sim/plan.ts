@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
 import type { Completion, FinishReason, SimRequest, ToolCall, ToolSpec } from './request.js';
+import { capOf } from './request.js';
 import { uniqueBase62 } from './ids.js';
 import { sampleJson, SchemaError } from './json-schema.js';
 import { SimError } from '../errors.js';
@@ -15,7 +16,7 @@ import { generateTokens, naturalLength, PieceText, renderText, splitPieces, Voca
  */
 export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: CpuPool | null): Completion | Promise<Completion> {
   const natural = naturalLength(sim.textSeed, config.response.minTokens, config.response.maxTokens);
-  const cap = Math.min(sim.maxTokens ?? Infinity, sim.model.maxOutputTokens);
+  const cap = Math.min(capOf(sim.maxTokens), sim.model.maxOutputTokens);
   // At time scale 0 every delay is 0: non-stream gaps need not be drawn (streams draw theirs as they go).
   const needGaps = !sim.stream && config.timeScale > 0;
   if (sim.content.kind === 'tool') return planToolCalls(sim, sim.content.calls, cap, needGaps);

@@ -35,12 +35,24 @@ export interface ToolSpec {
 /** How the caller lets the model use tools (normalised across dialects). */
 export type ToolChoice = { readonly type: 'auto' | 'none' | 'required' } | { readonly type: 'named'; readonly name: string };
 
+/**
+ * `maxTokens` of a request that sets no cap: a number, not null. The request objects' field held
+ * small integers, and the first request without a cap changed its representation, which
+ * deoptimised the request's path (`chatCompletions`: `not a Smi`) and, when it happened in the
+ * start-up warm-up, `flush` for requests still in flight (`wrong map`). Every API's cap is at
+ * least 1, and 0 adds nothing where a cap is reserved (the context-window check).
+ */
+export const NO_CAP = 0;
+
+/** The cap in tokens, Infinity for NO_CAP. */
+export const capOf = (maxTokens: number): number => (maxTokens === NO_CAP ? Infinity : maxTokens);
+
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
   readonly model: Model;
   readonly promptTokens: number;
-  /** The caller's cap on generated tokens, or null for none. */
-  readonly maxTokens: number | null;
+  /** The caller's cap on generated tokens, NO_CAP for none. */
+  readonly maxTokens: number;
   /** Fixes the generated text: derived from the prompt, the model, the request's seed and the config seed. */
   readonly textSeed: number;
   readonly stream: boolean;

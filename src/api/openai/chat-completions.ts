@@ -1,6 +1,7 @@
 import { z } from '#zod';
 import { SimError } from '../../errors.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
+import { NO_CAP } from '../../sim/request.js';
 import { planCompletion } from '../../sim/plan.js';
 import { hashString } from '../../sim/rng.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
@@ -71,7 +72,7 @@ export function chatCompletions(body: unknown, ctx: RouteContext): Generation | 
     {
       model,
       texts,
-      maxTokens: req.max_completion_tokens ?? req.max_tokens ?? null,
+      maxTokens: req.max_completion_tokens ?? req.max_tokens ?? NO_CAP,
       seed: req.seed ?? null,
       stream: req.stream === true,
       stop: stopList(req.stop),

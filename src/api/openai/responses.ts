@@ -3,6 +3,7 @@ import { SimError } from '../../errors.js';
 import { utf8 } from '../../sim/frames.js';
 import { uniqueHex } from '../../sim/ids.js';
 import type { Completion, SimRequest } from '../../sim/request.js';
+import { NO_CAP } from '../../sim/request.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
@@ -60,7 +61,7 @@ export function responses(body: unknown, ctx: RouteContext): Generation | Promis
     {
       model,
       texts: inputTexts(req),
-      maxTokens: req.max_output_tokens ?? null,
+      maxTokens: req.max_output_tokens ?? NO_CAP,
       seed: null,
       stream: req.stream === true,
       stop: [],
