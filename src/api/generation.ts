@@ -1,7 +1,7 @@
 import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
 import type { Completion, Content, SimRequest, ToolChoice, ToolSpec } from '../sim/request.js';
-import { capOf } from '../sim/request.js';
+import { capOf, reservedBy } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed, type CompiledProfile } from '../sim/latency.js';
 import { overloadedError } from '../faults/render.js';
@@ -139,8 +139,8 @@ function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest,
   const { config, headers } = ctx;
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
-  if (promptTokens + input.maxTokens > model.contextWindow) {
-    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, input.maxTokens, model.contextWindow), 'messages');
+  if (promptTokens + reservedBy(input.maxTokens) > model.contextWindow) {
+    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, reservedBy(input.maxTokens), model.contextWindow), 'messages');
   }
   const timing = requestTiming({
     profile,

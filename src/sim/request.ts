@@ -39,13 +39,16 @@ export type ToolChoice = { readonly type: 'auto' | 'none' | 'required' } | { rea
  * `maxTokens` of a request that sets no cap: a number, not null. The request objects' field held
  * small integers, and the first request without a cap changed its representation, which
  * deoptimised the request's path (`chatCompletions`: `not a Smi`) and, when it happened in the
- * start-up warm-up, `flush` for requests still in flight (`wrong map`). Every API's cap is at
- * least 1, and 0 adds nothing where a cap is reserved (the context-window check).
+ * start-up warm-up, `flush` for requests still in flight (`wrong map`). Not 0: Anthropic takes
+ * `max_tokens: 0` (an empty answer).
  */
-export const NO_CAP = 0;
+export const NO_CAP = -1;
 
 /** The cap in tokens, Infinity for NO_CAP. */
 export const capOf = (maxTokens: number): number => (maxTokens === NO_CAP ? Infinity : maxTokens);
+
+/** The tokens a cap reserves beside the prompt (the context-window check), 0 for NO_CAP. */
+export const reservedBy = (maxTokens: number): number => (maxTokens === NO_CAP ? 0 : maxTokens);
 
 /** One generation request, dialect-neutral: everything the simulation core needs and nothing more. */
 export interface SimRequest {
