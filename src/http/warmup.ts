@@ -40,8 +40,7 @@ const SETTLE_MS = 3;
 
 /** In every variant's prompt; each round puts its number after it (`RequestTemplate.bytes`). */
 const PROMPT = 'Warm up';
-const conversation = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `${PROMPT}, please.` }] };
-const chat = { ...conversation, max_tokens: 40 };
+const chat = { model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: `${PROMPT}, please.` }], max_tokens: 40 };
 const ANTHROPIC = { 'anthropic-version': '2023-06-01' };
 /**
  * Real waits, short: answers and streams that go through the timing wheel, as a load's do (the
@@ -58,9 +57,7 @@ const isTimed = (v: { headers?: Record<string, string> }): boolean => v.headers?
 /** One request of each shape the routes serve: JSON and stream, both dialects. */
 const VARIANTS: readonly { method: string; path: string; body?: object; headers?: Record<string, string> }[] = [
   { method: 'POST', path: '/v1/chat/completions', body: chat },
-  // Without max_tokens, as many clients send it: its answers end by themselves (finish reason `stop`, where a cap
-  // ends the others'; the first `stop` deoptimised `ended`).
-  { method: 'POST', path: '/v1/chat/completions', body: { ...conversation, stream: true, stream_options: { include_usage: true } } },
+  { method: 'POST', path: '/v1/chat/completions', body: { ...chat, stream: true, stream_options: { include_usage: true } } },
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8 }, headers: TIMED },
   { method: 'POST', path: '/v1/chat/completions', body: { ...chat, max_tokens: 8, stream: true }, headers: TIMED },
   { method: 'POST', path: '/v1/completions', body: { model: 'gpt-4o-mini', prompt: PROMPT, max_tokens: 40 } },

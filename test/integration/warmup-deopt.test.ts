@@ -83,8 +83,9 @@ t.test("a model and profile from the configuration meet code the warm-up compile
   );
   // The bodies of the warm-up's own timed chat streams, for the configured model: only the model and profile are new.
   const body = { model: 'steady-model', messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Hello, please.' }], max_tokens: 8, stream: true, stream_options: { include_usage: true } };
-  // And a load tool's body: other fields (no system message, no stream options) and no max_tokens (the answer ends by itself).
-  const plain = { model: 'steady-model', messages: [{ role: 'user', content: 'benchmark' }], stream: true };
+  // And a load tool's body: other fields (no system message, no stream options). It keeps a max_tokens: an answer that
+  // ends by itself is still the first `stop` for `ended` (README "Benchmarking").
+  const plain = { model: 'steady-model', messages: [{ role: 'user', content: 'benchmark' }], max_tokens: 8, stream: true };
   const { start, load } = await startUpTrace(['--config', config], [...Array.from({ length: 5 }, () => body), ...Array.from({ length: 5 }, () => plain)]);
   t.same(ownDeopts(start), [], 'none while starting');
   t.same(ownDeopts(load), [], 'none under the first requests for the configured model, in either shape of body');
