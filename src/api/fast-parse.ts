@@ -170,12 +170,12 @@ function object(def: Def): Parser {
   let code = 'if (typeof v !== "object" || v === null || Array.isArray(v)) return INVALID;\nconst out = {};\nlet x;\n';
   keys.forEach((key, i) => {
     const { optin, optout } = (def.shape![key] as unknown as { _zod: { optin?: string; optout?: string } })._zod;
+    const name = JSON.stringify(key);
     // Absent: written as undefined when optional in and out (see above), refused when required; zod's other rungs (defaults) are not compiled.
     let absent: string;
-    if (optin === 'optional' && optout === 'optional') absent = `out[${JSON.stringify(key)}] = undefined;`;
+    if (optin === 'optional' && optout === 'optional') absent = `out[${name}] = undefined;`;
     else if (optin === undefined) absent = 'return INVALID;';
     else throw new Unsupported(`key ${key}: optin ${optin}, optout ${optout}`);
-    const name = JSON.stringify(key);
     code += `x = v[${name}];\nif (x === undefined) { ${absent} } else { x = p[${i}](x); if (x === INVALID) return INVALID; out[${name}] = x; }\n`;
   });
   if (loose) code += 'for (const key in v) if (!known.has(key)) out[key] = v[key];\n';
