@@ -40,6 +40,8 @@ const WHEEL_SLOTS = 16384;
 const OVERFLOW = -1;
 /** Longest stretch of sending before pending I/O (new requests, aborts) gets a turn. */
 const BATCH_BUDGET_MS = 4;
+/** A bucket's fired prefix (see `heads`) is reclaimed once it is longer than this and than its live entries. */
+const COMPACT_AFTER = 1024;
 
 /** The longest delay Node's setTimeout takes as given. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -65,12 +67,19 @@ export class Scheduler {
   private readonly mask: number;
   /**
    * Made on first use: most slots of an idle or lightly loaded process never hold anything. A
-   * bucket's entries are its first `counts[slot]` elements; the array never shrinks (a cleared
-   * array gives up its storage and a refill reallocates it: 6 % of a streaming process's
+   * bucket's entries are its elements [heads[slot], counts[slot]); the array never shrinks (a
+   * cleared array gives up its storage and a refill reallocates it: 6 % of a streaming process's
    * allocation), and a slot that empties holds `undefined`, never a finished entry.
    */
   private readonly buckets: (Timed | undefined)[][];
   private readonly counts: Int32Array;
+  /**
+   * Where a bucket's live entries begin: above 0 only in a slot whose pass ran out of its budget.
+   * Its remaining entries stay where they are rather than move to the front: that move ran only
+   * under overload, so V8 had no feedback for it and `fireSlot` deoptimised the first time a
+   * slot overran (then ran unoptimised for a while, under exactly the load that can least afford it).
+   */
+  private readonly heads: Int32Array;
   /** One bit per slot: its bucket is not empty. */
   private readonly occupied: Uint32Array;
   /** The earliest slot that may still hold entries; every entry on the wheel is in [cursor, cursor + slots). */
@@ -90,6 +99,7 @@ export class Scheduler {
     this.mask = slots - 1;
     this.buckets = new Array(slots);
     this.counts = new Int32Array(slots);
+    this.heads = new Int32Array(slots);
     this.occupied = new Uint32Array(slots / 32);
   }
 
@@ -128,7 +138,10 @@ export class Scheduler {
       last.position = i;
     }
     this.onWheel--;
-    if (end === 0) this.occupied[index >> 5]! &= ~(1 << (item.slot & 31));
+    if (end === this.heads[index]) {
+      this.heads[index] = this.counts[index] = 0;
+      this.occupied[index >> 5]! &= ~(1 << (item.slot & 31));
+    }
   }
 
   private place(item: Timed, slot: number): void {
@@ -166,15 +179,15 @@ export class Scheduler {
 
   /**
    * Fires a slot's entries in their order in the bucket. Fired entries leave an empty prefix
-   * until the pass ends; a removal meanwhile only ever swaps in a live entry from the end, and
-   * entries added to this slot meanwhile are fired in the same pass. Returns the clock after the
-   * last one fired.
+   * (a removal meanwhile only ever swaps in a live entry from the end), and entries added to
+   * this slot meanwhile are fired in the same pass. Out of budget, the rest stay put: the slot's
+   * head marks where the next pass resumes. Returns the clock after the last one fired.
    */
   private fireSlot(slot: number, now: number, stopAt: number): number {
     const index = slot & this.mask;
     const bucket = this.buckets[index]!;
-    const counts = this.counts;
-    let i = 0;
+    const { counts, heads } = this;
+    let i = heads[index]!;
     while (i < counts[index]!) {
       const item = bucket[i]!;
       bucket[i++] = undefined;
@@ -184,20 +197,32 @@ export class Scheduler {
       now = performance.now();
       if (now > stopAt) break;
     }
-    const left = counts[index]! - i;
-    if (left > 0) {
-      // Out of budget: the rest stay, moved to the front.
-      for (let k = 0; k < left; k++) {
-        const item = bucket[i + k]!;
-        bucket[i + k] = undefined;
-        bucket[k] = item;
-        item.position = k;
-      }
-    } else {
-      this.occupied[index >> 5]! &= ~(1 << (slot & 31));
-    }
-    counts[index] = left;
+    // Written the same way whether or not the slot drained, so that an overrun runs no code the
+    // common case has not warmed (see `heads`).
+    const end = counts[index]!;
+    const drained = i >= end;
+    heads[index] = drained ? 0 : i;
+    counts[index] = drained ? 0 : end;
+    // Under sustained overload the fired prefix would grow without bound: past COMPACT_AFTER
+    // entries, and once it outnumbers the live ones, the live ones move to the front.
+    const compact = i > COMPACT_AFTER && i > end - i && !drained;
+    if (drained) this.occupied[index >> 5]! &= ~(1 << (slot & 31));
+    else if (compact) this.compact(bucket, index);
     return now;
+  }
+
+  /** Moves a bucket's live entries to its front (see COMPACT_AFTER). */
+  private compact(bucket: (Timed | undefined)[], index: number): void {
+    const head = this.heads[index]!;
+    const live = this.counts[index]! - head;
+    for (let k = 0; k < live; k++) {
+      const item = bucket[head + k]!;
+      bucket[head + k] = undefined;
+      bucket[k] = item;
+      item.position = k;
+    }
+    this.heads[index] = 0;
+    this.counts[index] = live;
   }
 
   /** The earliest occupied slot on the wheel, else the overflow's earliest, else Infinity. */

@@ -50,7 +50,8 @@ async function startUpTrace(args: string[], requests: readonly object[] = []): P
  * compared with (`wrong instance type`), null in a field that only held small integers (`not a
  * Smi`), another property name at a keyed load (`wrong name`). The line after each such bailout
  * names the place. Deoptimisations for code that never ran ("insufficient type feedback") are not
- * counted: a path the warm-up cannot take (a scheduler turn out of time) meets one legitimately.
+ * counted: a path the warm-up cannot take meets one legitimately (the wheel's, for a turn out of
+ * time, it no longer does: test/unit/scheduler.test.ts).
  */
 function ownDeopts(trace: string): string[] {
   const lines = trace.split('\n');

@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process';
+import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import t from 'tap';
 import { Scheduler, type Timed } from '../../src/sim/scheduler.js';
 
@@ -157,6 +161,50 @@ t.test('a slot longer than one turn’s budget is finished on the next turn', as
   t.same(log, ['0', '1', '2', '3', '4', '11', '6', '7', '8', '9', '10']);
   t.ok(turns.size >= 2, `spread over ${turns.size} turns of the event loop`);
   t.equal(s.size, 0);
+});
+
+t.test('an overrun resumes where it stopped; removals and additions meanwhile; a long fired prefix is reclaimed', async (t) => {
+  const s = new Scheduler();
+  const log: string[] = [];
+  const due = performance.now() + 2;
+  const items = Array.from({ length: 3000 }, (_, i) => new Probe(String(i), log));
+  // Item 2000 outlasts the budget: the pass stops after it with 999 live entries behind 2001 fired ones.
+  items[2000]!.fire = (now: number) => {
+    items[2000]!.firedAt = now;
+    log.push('2000');
+    const until = performance.now() + 5;
+    while (performance.now() < until);
+    s.remove(items[2500]!); // removed while its slot is half served
+  };
+  for (const p of items) s.add(p, due);
+  const deadline = performance.now() + 5000;
+  while (log.length < 2001 && performance.now() < deadline) await new Promise((r) => setImmediate(r));
+  t.equal(log.length, 2001, 'the pass stopped after the long item');
+  // Moved to the front when the pass stopped after 2001 fired entries (or, on a machine slow
+  // enough to stop an earlier pass past 1,500, then: either way by more than 1,000).
+  t.ok(items[2001]!.position < 1000, `the fired prefix was reclaimed (item 2001 at ${items[2001]!.position})`);
+  const late = new Probe('late', log);
+  s.add(late, performance.now() - 1); // overdue: joins the unfinished slot
+  while (late.firedAt < 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  const expected = items.map((p) => p.name).filter((n) => n !== '2500');
+  expected.splice(expected.indexOf('2999'), 1);
+  expected.splice(2500, 0, '2999'); // the removal moved the slot's last entry into its place
+  t.same(log, [...expected, 'late']);
+  t.equal(s.size, 0);
+});
+
+t.test('a slot that outlasts its turn does not deoptimise the optimised scheduler', async (t) => {
+  const helper = join(dirname(fileURLToPath(import.meta.url)), '../helpers/scheduler-overrun.mjs');
+  const dist = join(dirname(fileURLToPath(import.meta.url)), '../../dist/src/sim/scheduler.js');
+  const { stdout } = await promisify(execFile)(process.execPath, ['--trace-opt', '--trace-deopt-verbose', helper, dist], { maxBuffer: 256 * 1024 * 1024 });
+  const [warming, rest = ''] = stdout.split('--- warm');
+  const [after = '', summary = ''] = rest.split('--- done');
+  t.match(warming, /completed optimizing [^\n]*<JSFunction fireSlot/, 'the warm-up optimised fireSlot');
+  t.ok(Number(/overrun turns: (\d+)/.exec(summary)?.[1]) >= 2, 'the long slot was served over more than one turn');
+  // A bailout's next line says where it happened (innermost first, when inlined).
+  const lines = after.split('\n');
+  const ours = lines.filter((line, i) => line.startsWith('[bailout') && /deoptimize at <[^>]*\/dist\/src\/sim\/scheduler\.js:/.test(lines[i + 1] ?? ''));
+  t.same(ours, [], 'no deoptimisation of the scheduler after the overrun');
 });
 
 t.test('what an item throws stays with that item; the others still fire', async (t) => {
