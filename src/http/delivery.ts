@@ -5,7 +5,9 @@ import { FrameBuffer } from '../sim/frames.js';
 import type { Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
-import type { TokenText } from '../sim/text.js';
+import { vocabularyIds, vocabularyJsonBytes, type TokenText } from '../sim/text.js';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { Scheduler } from '../sim/scheduler.js';
 import type { Timing } from '../sim/latency.js';
 import { hashString } from '../sim/rng.js';
 import { MAX_RECORDED_CHUNKS } from './records.js';
@@ -247,13 +249,26 @@ class SseStream extends Delivery {
   private readonly encoder: StreamEncoder;
   private readonly tokens: TokenText;
   /**
-   * The request's timing, kept here for the per-token gaps: reached as `gen.sim.timing`, each
-   * token read two more objects that no other stream shares, and at 200 streams the state a token
-   * touches is out of the CPU's caches (`perf annotate`: the samples of `flush`, `token` and
-   * `fireSlot` sit on their first loads of each object).
+   * What a token reaches, kept here: at 200 streams a token's state is out of the CPU's caches
+   * since its last token, and each object it reads is a miss (`perf annotate`: the samples of
+   * `flush`, `token` and `fireSlot` sit on their first loads of each object). So a token reads
+   * neither the exchange (its response, its compressor, whether it records), nor the request's
+   * `gen.sim`, nor the encoder and the text for a plain answer, nor a closure of its own.
    */
   private readonly timing: Timing;
-  private readonly flushCorked = (): void => this.flush();
+  private readonly res: HttpResponse;
+  private readonly scheduler: Scheduler;
+  private readonly recording: boolean;
+  /** Set at `begin`: its events go through the exchange's compressor. */
+  private compressed = false;
+  /** A plain answer's frame (StreamEncoder.plainFrame) and vocabulary ids; null when the encoder frames each token. */
+  private readonly plainPrefix: Uint8Array | null = null;
+  private readonly plainSuffix: Uint8Array | null = null;
+  private readonly plainIds: Uint16Array | null = null;
+
+  /** The stream whose flush the next cork runs: one callback for every stream rather than a closure each. */
+  private static corked: SseStream | null = null;
+  private static readonly flushCorked = (): void => SseStream.corked!.flush();
 
   protected generated(): number {
     return this.sent;
@@ -264,6 +279,16 @@ class SseStream extends Delivery {
     this.encoder = gen.encoder();
     this.tokens = gen.completion.text;
     this.timing = gen.sim.timing;
+    this.res = ex.res;
+    this.scheduler = ex.services.scheduler;
+    this.recording = ex.chunks !== null;
+    const frame = this.encoder.plainFrame;
+    const ids = vocabularyIds(this.tokens);
+    if (frame !== null && ids !== null) {
+      this.plainPrefix = frame.prefix;
+      this.plainSuffix = frame.suffix;
+      this.plainIds = ids;
+    }
     const { fault } = ex;
     if (fault !== null) this.faultAt = fault.type === 'no_terminator' ? this.tokens.length : faultToken(fault, this.tokens.length);
   }
@@ -273,6 +298,7 @@ class SseStream extends Delivery {
     const timing = ex.services.serverTiming ? `\r\nserver-timing: ${this.serverTiming(-1)}` : '';
     ex.writeHead(200, ex.fault?.type === 'wrong_content_type' ? HTML_TYPE : SSE_TYPE, SSE_HEADER_LINES + timing + ex.compressStream());
     ex.streaming = true;
+    this.compressed = ex.compressing;
     if (ex.fault?.type === 'empty_body') {
       ex.res.end();
       this.complete(0, true);
@@ -286,14 +312,15 @@ class SseStream extends Delivery {
       // ignored by both SDKs' decoders) sends status and headers now, as a provider does, so a
       // gateway's header timeout measures the connection, not the time to first token.
       ex.write(HEADERS_NOW);
-      ex.services.scheduler.add(this, this.due);
+      this.scheduler.add(this, this.due);
     }
   }
 
   fire(now: number): void {
     // While blocked, the stream's deadline on the wheel is its stall deadline.
     if (this.blocked) return this.stall(now);
-    this.ex.res.cork(this.flushCorked);
+    SseStream.corked = this;
+    this.res.cork(SseStream.flushCorked);
   }
 
   /** The client has read nothing for stallTimeoutMs: close the connection (the abort frees the slot). */
@@ -305,8 +332,9 @@ class SseStream extends Delivery {
   }
 
   private flush(): void {
+    // An aborted or cut-short exchange has cancelled its delivery (state 'done'): its flag need not be read.
+    if (this.state !== 'running' || this.blocked) return;
     const { ex, tokens, cells } = this;
-    if (ex.aborted || this.state !== 'running' || this.blocked) return;
     const now = performance.now();
     const n = tokens.length;
     const { timing } = this;
@@ -321,8 +349,10 @@ class SseStream extends Delivery {
     // Every token due by now, or within the scheduler's horizon, up to FLUSH_MAX_BYTES a write.
     const horizon = now + HORIZON_MS;
     const first = this.sent;
+    const ids = this.plainIds;
     while (this.sent < n && this.sent !== this.faultAt && this.due <= horizon && out.length < FLUSH_MAX_BYTES) {
-      this.encoder.token(this.sent, out);
+      if (ids !== null) out.framed(this.plainPrefix!, vocabularyJsonBytes(ids[this.sent]!), this.plainSuffix!);
+      else this.encoder.token(this.sent, out);
       cells.lateness.observe(now > this.due ? (now - this.due) / 1000 : 0);
       if (this.lastSentAt >= 0) cells.itl.observe((now - this.lastSentAt) / 1000);
       this.lastSentAt = now;
@@ -330,7 +360,7 @@ class SseStream extends Delivery {
     }
     cells.tokens.inc(this.sent - first);
     this.hold(this.sent - first);
-    if (ex.chunks !== null && this.sent > first) this.recordChunk(now, first);
+    if (this.recording && this.sent > first) this.recordChunk(now, first);
     if (this.sent === this.faultAt && this.faultMidStream(out)) return;
     if (this.sent === n) {
       this.encoder.close(out);
@@ -340,19 +370,19 @@ class SseStream extends Delivery {
       ex.finish(200);
       return;
     }
-    if (out.length > 0 && !ex.write(out.view())) {
+    if (out.length > 0 && !(this.compressed ? ex.write(out.view()) : this.res.write(out.view()))) {
       // uWS keeps what it could not send (at most one flush: nothing more is written while
       // blocked); onWritable resumes, or the stall deadline closes the connection.
       this.blocked = true;
       this.blockedAt = now;
       this.dueWhenBlocked = this.due;
       cells.backpressure.inc();
-      ex.services.scheduler.add(this, now + ex.services.stallTimeoutMs);
+      this.scheduler.add(this, now + ex.services.stallTimeoutMs);
       if (!this.watchingWritable) {
         this.watchingWritable = true;
         ex.res.onWritable(() => {
           this.blocked = false;
-          ex.services.scheduler.remove(this);
+          this.scheduler.remove(this);
           this.due = this.dueWhenBlocked;
           this.flush();
           return true;
@@ -360,7 +390,7 @@ class SseStream extends Delivery {
       }
       return;
     }
-    ex.services.scheduler.add(this, this.due);
+    this.scheduler.add(this, this.due);
   }
 
   /** For the bench records: this write's time and tokens [first, sent), and the text digest continued over them. */

@@ -207,6 +207,11 @@ export class Exchange {
     return encodedLines(this.encoding);
   }
 
+  /** Whether a begun stream's events go through a compressor (`compressStream`). */
+  get compressing(): boolean {
+    return this.compressor !== null;
+  }
+
   /** Writes body bytes of a begun stream (through its compressor when it has one); false when uWS reports backpressure. */
   write(data: Uint8Array | string): boolean {
     return this.compressor === null ? this.res.write(data) : this.compressor.write(data);

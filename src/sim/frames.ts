@@ -38,6 +38,13 @@ export class FrameBuffer {
     this.length += b.length;
   }
 
+  /** Appends a token's frame: its text's bytes between a prefix and a suffix prepared in advance. */
+  framed(prefix: Uint8Array, text: Uint8Array, suffix: Uint8Array): void {
+    this.bytes(prefix);
+    this.bytes(text);
+    this.bytes(suffix);
+  }
+
   /** The assembled bytes; valid until the next reset. */
   view(): Uint8Array {
     const n = this.length;

@@ -13,6 +13,17 @@ export interface StreamEncoder {
   token(i: number, out: FrameBuffer): void;
   /** Appends the frames after the last token (finish, usage, terminator). */
   close(out: FrameBuffer): void;
+  /**
+   * When every token's frame is a fixed prefix, the token's JSON text and a fixed suffix (plain
+   * text: no tool calls, logprobs, thinking or per-token counter), those bytes: the stream then
+   * frames its tokens itself, with the same bytes `token` writes. Else null.
+   */
+  readonly plainFrame: PlainFrame | null;
+}
+
+export interface PlainFrame {
+  readonly prefix: Uint8Array;
+  readonly suffix: Uint8Array;
 }
 
 /** What a generation route hands to the HTTP layer: the plan and both renderings of it. */

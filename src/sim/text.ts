@@ -120,6 +120,12 @@ export interface TokenText {
   slice(n: number): TokenText;
 }
 
+/** Token `id` of the vocabulary as a JSON string literal in UTF-8 (what `VocabularyText.jsonBytes` returns). */
+export const vocabularyJsonBytes = (id: number): Uint8Array => TOKEN_JSON_BYTES[id]!;
+
+/** A text's vocabulary ids when it is made of them (a generated answer), else null. */
+export const vocabularyIds = (text: TokenText): Uint16Array | null => (text instanceof VocabularyText ? text.ids : null);
+
 export class VocabularyText implements TokenText {
   constructor(readonly ids: Uint16Array) {}
   get length(): number {
@@ -129,7 +135,7 @@ export class VocabularyText implements TokenText {
     return TOKEN_JSON[this.ids[i]!]!;
   }
   jsonBytes(i: number): Uint8Array {
-    return TOKEN_JSON_BYTES[this.ids[i]!]!;
+    return vocabularyJsonBytes(this.ids[i]!);
   }
   piece(i: number): string {
     return TOKEN_TEXT[this.ids[i]!]!;

@@ -66,6 +66,7 @@ class TextComplete implements Generation {
     const prefix = utf8(`event: completion\ndata: {"type":"completion","id":"${this.id}","completion":`);
     const suffix = utf8(`,"stop_reason":null,"stop":null,"model":${jsonString(this.modelName)}}\n\n`);
     return {
+      plainFrame: null, // the first token carries the leading space
       open: () => {},
       token: (i, out) => {
         out.bytes(prefix);

@@ -2,7 +2,7 @@ import type { Completion, SimRequest } from '../../sim/request.js';
 import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import { utf8, type FrameBuffer } from '../../sim/frames.js';
-import type { StreamEncoder } from '../../sim/stream.js';
+import type { PlainFrame, StreamEncoder } from '../../sim/stream.js';
 import { jsonString } from '../../json.js';
 
 export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use';
@@ -91,6 +91,8 @@ export class MessageStreamEncoder implements StreamEncoder {
   /** Tokens encoded so far: the first `completion.thinking` belong to the thinking block. */
   private sent = 0;
   private readonly answerIndex: 0 | 1;
+  /** Plain text (no thinking block, no tool call): every token a text_delta of block 0. */
+  readonly plainFrame: PlainFrame | null;
 
   constructor(
     private readonly id: string,
@@ -99,6 +101,8 @@ export class MessageStreamEncoder implements StreamEncoder {
     private readonly completion: Completion,
   ) {
     this.answerIndex = completion.thinking > 0 ? 1 : 0;
+    // `sent` is read only when there is a thinking block, so a stream that frames its own tokens leaves it behind.
+    this.plainFrame = completion.thinking === 0 && completion.toolCalls.length === 0 ? { prefix: TEXT_PREFIXES[0], suffix: TOKEN_SUFFIX } : null;
   }
 
   open(out: FrameBuffer): void {

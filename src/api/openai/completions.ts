@@ -131,6 +131,7 @@ class TextCompletion extends OpenAIGeneration {
     const chunk = (index: number, text: string, logprobs: string, finish: string) => `${head}{"text":${text},"index":${index},"logprobs":${logprobs},"finish_reason":${finish}}${tail}`;
     const finish = (c: Choice, i: number) => chunk(i, '""', 'null', `"${finishReason(c.completion)}"`);
     return {
+      plainFrame: null, // each choice's own chunks, and a finish chunk after each choice's last token
       open: (out) => this.choices.forEach((c, i) => c.echo !== '' && out.text(chunk(i, JSON.stringify(c.echo), 'null', 'null'))),
       token: (s, out) => {
         this.choices.forEach((c, i) => {

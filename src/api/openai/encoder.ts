@@ -37,7 +37,7 @@ export function toolCallsJson(completion: Completion): string {
   return `[${calls.join(',')}]`;
 }
 import { utf8, type FrameBuffer } from '../../sim/frames.js';
-import type { StreamEncoder } from '../../sim/stream.js';
+import type { PlainFrame, StreamEncoder } from '../../sim/stream.js';
 import { hashString } from '../../sim/rng.js';
 import { callArguments, callAt, callStart } from '../../sim/tool-calls.js';
 import { logprobEntry } from './logprobs.js';
@@ -83,6 +83,7 @@ export class ChatStreamEncoder implements StreamEncoder {
   private readonly suffixBytes: Buffer;
   /** The answer's text when its tokens are plain content (no tool calls, no logprobs), else null: one load a token, not three. */
   private readonly plainText: TokenText | null;
+  readonly plainFrame: PlainFrame | null;
   constructor(
     id: string,
     created: number,
@@ -99,6 +100,7 @@ export class ChatStreamEncoder implements StreamEncoder {
     this.prefixBytes = utf8(this.tokenPrefix);
     this.suffixBytes = includeUsage ? SUFFIX_WITH_USAGE : SUFFIX;
     this.plainText = completion.toolCalls.length === 0 && topLogprobs === null ? completion.text : null;
+    this.plainFrame = this.plainText === null ? null : { prefix: this.prefixBytes, suffix: this.suffixBytes };
   }
 
   open(out: FrameBuffer): void {
@@ -107,12 +109,7 @@ export class ChatStreamEncoder implements StreamEncoder {
 
   token(i: number, out: FrameBuffer): void {
     const plain = this.plainText;
-    if (plain !== null) {
-      out.bytes(this.prefixBytes);
-      out.bytes(plain.jsonBytes(i));
-      out.bytes(this.suffixBytes);
-      return;
-    }
+    if (plain !== null) return out.framed(this.prefixBytes, plain.jsonBytes(i), this.suffixBytes);
     const { text, toolCalls } = this.completion;
     // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
     if (toolCalls.length > 0) {
@@ -144,6 +141,7 @@ export const choiceSeed = (sim: SimRequest, index: number): number => sim.textSe
  * choice's finish chunk follows its last token, once.
  */
 export class MultiChoiceStreamEncoder implements StreamEncoder {
+  readonly plainFrame = null;
   private readonly head: string;
   private readonly tail: string;
 

@@ -171,6 +171,7 @@ class ResponseGeneration implements Generation {
       ev('response.output_item.done', `"output_index":0,"item":${this.item(text)}`) +
       ev(this.incomplete ? 'response.incomplete' : 'response.completed', `"response":${this.response(true)}`);
     return {
+      plainFrame: null, // every event carries its sequence number
       open: (out) => out.text(head() + (call === null ? ev('response.content_part.added', `${at},"part":${this.part('')}`) : '')),
       token: (i, out) => {
         out.bytes(deltaPrefix);
