@@ -170,5 +170,19 @@ export function compile(spec: DistributionSpec): Sampler {
   }
 }
 
-/** A constant sampler, for per-request overrides. */
-export const constantSampler = (ms: number): Sampler => new Constant(ms);
+/**
+ * A constant sampler, for per-request overrides (`x-sim-itl-ms`): one per value, shared by every
+ * request that names it. A stream draws each gap from it, and an object of the request's own was
+ * one more cache miss a token at 200 streams; a load tool sends the same value every time. At
+ * most CONSTANT_SAMPLERS values are kept (a client could name a new one each request).
+ */
+export function constantSampler(ms: number): Sampler {
+  let sampler = constantSamplers.get(ms);
+  if (sampler === undefined) {
+    if (constantSamplers.size >= CONSTANT_SAMPLERS) constantSamplers.clear();
+    constantSamplers.set(ms, (sampler = new Constant(ms)));
+  }
+  return sampler;
+}
+const constantSamplers = new Map<number, Sampler>();
+const CONSTANT_SAMPLERS = 1024;

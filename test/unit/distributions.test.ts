@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { TapTest } from '../helpers/tap.js';
-import { compile } from '../../src/sim/distributions.js';
+import { compile, constantSampler } from '../../src/sim/distributions.js';
 import { distributionSchema, type DistributionSpec } from '../../src/sim/profiles.js';
 import { Rng } from '../../src/sim/rng.js';
 
@@ -92,4 +92,16 @@ t.test('invalid specs are rejected with the field named', async (t) => {
   for (const bad of [-1, { type: 'uniform', min: 3, max: 1 }, { type: 'normal', mean: 1 }, { type: 'lognormal', median: 10, p99: 5 }, { type: 'pareto', scale: 0, shape: 1 }, { type: 'mixture', components: [] }, { type: 'weibull' }]) {
     t.notOk(distributionSchema.safeParse(bad).success, JSON.stringify(bad));
   }
+});
+
+t.test('a constant override is one shared sampler per value, and the kept values are bounded', async (t) => {
+  const rng = new Rng(1);
+  t.equal(constantSampler(20), constantSampler(20), 'the same object for the same value');
+  t.not(constantSampler(20), constantSampler(21));
+  t.equal(constantSampler(20).sample(rng), 20);
+  // Past the bound the kept values start over; every sampler still gives its own value.
+  const wrong: number[] = [];
+  for (let ms = 0; ms < 3000; ms++) if (constantSampler(ms).sample(rng) !== ms) wrong.push(ms);
+  t.same(wrong, [], 'every value of 3,000 (past the bound of 1,024)');
+  t.equal(constantSampler(2999), constantSampler(2999));
 });
