@@ -16,16 +16,17 @@ const chat = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }]
 t.test('an encoder that throws at a stream\'s first deadline ends that stream in-band (OpenAI and Anthropic)', async (t) => {
   const server = await startServer({ timeScale: 1 });
   t.teardown(() => server.close());
-  const openaiToken = ChatStreamEncoder.prototype.token;
+  // `open` writes a stream's first events at its first deadline (a plain answer's tokens are framed by the stream itself).
+  const openaiOpen = ChatStreamEncoder.prototype.open;
   const anthropicOpen = MessageStreamEncoder.prototype.open;
-  ChatStreamEncoder.prototype.token = () => {
+  ChatStreamEncoder.prototype.open = () => {
     throw new RangeError('injected: encoder failed');
   };
   MessageStreamEncoder.prototype.open = () => {
     throw new RangeError('injected: encoder failed');
   };
   t.teardown(() => {
-    ChatStreamEncoder.prototype.token = openaiToken;
+    ChatStreamEncoder.prototype.open = openaiOpen;
     MessageStreamEncoder.prototype.open = anthropicOpen;
   });
   const timing = { 'x-sim-ttft-ms': '30', 'x-sim-itl-ms': '5' };
@@ -35,7 +36,7 @@ t.test('an encoder that throws at a stream\'s first deadline ends that stream in
   const b = await post(`${server.url}/v1/messages`, { model: 'claude-sonnet-4-5', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }], stream: true }, { ...ANTHROPIC_HEADERS, ...timing });
   t.equal(b.status, 200);
   t.match(b.text, /event: error\ndata: \{"type":"error","error":\{"type":"api_error"/);
-  ChatStreamEncoder.prototype.token = openaiToken;
+  ChatStreamEncoder.prototype.open = openaiOpen;
   MessageStreamEncoder.prototype.open = anthropicOpen;
   const again = await post(`${server.url}/v1/chat/completions`, { ...chat, stream: true }, { ...OPENAI_HEADERS, ...timing });
   t.match(again.text, /data: \[DONE\]\n\n$/, 'the server serves on');
