@@ -1,7 +1,6 @@
 import type { Model } from '../sim/catalogue.js';
 import { planCompletion } from '../sim/plan.js';
-import type { Completion, Content, SimRequest, ToolChoice, ToolSpec } from '../sim/request.js';
-import { capOf, reservedBy } from '../sim/request.js';
+import { capOf, reservedBy, type Completion, type Content, type SimRequest, type ToolChoice, type ToolSpec } from '../sim/request.js';
 import type { Generation } from '../sim/stream.js';
 import { PROFILE_HEADER, requestTiming, scheduleSeed, type CompiledProfile } from '../sim/latency.js';
 import { overloadedError } from '../faults/render.js';
@@ -139,8 +138,9 @@ function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest,
   const { config, headers } = ctx;
   let textSeed = hashString(model.id, ((config.seed ?? 0) ^ (input.seed ?? 0)) >>> 0);
   for (const text of input.texts) textSeed = hashString(text, textSeed);
-  if (promptTokens + reservedBy(input.maxTokens) > model.contextWindow) {
-    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, reservedBy(input.maxTokens), model.contextWindow), 'messages');
+  const reserved = reservedBy(input.maxTokens);
+  if (promptTokens + reserved > model.contextWindow) {
+    throw new SimError('context_length_exceeded', input.wording.contextTooLong(promptTokens, reserved, model.contextWindow), 'messages');
   }
   const timing = requestTiming({
     profile,

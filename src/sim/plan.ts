@@ -1,8 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { sumRawGaps } from './latency.js';
 import type { CpuPool } from './pool.js';
-import type { Completion, FinishReason, SimRequest, ToolCall, ToolSpec } from './request.js';
-import { capOf } from './request.js';
+import { capOf, type Completion, type FinishReason, type SimRequest, type ToolCall, type ToolSpec } from './request.js';
 import { uniqueBase62 } from './ids.js';
 import { sampleJson, SchemaError } from './json-schema.js';
 import { SimError } from '../errors.js';

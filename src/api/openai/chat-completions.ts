@@ -1,7 +1,6 @@
 import { z } from '#zod';
 import { SimError } from '../../errors.js';
-import type { Completion, SimRequest } from '../../sim/request.js';
-import { NO_CAP } from '../../sim/request.js';
+import { NO_CAP, type Completion, type SimRequest } from '../../sim/request.js';
 import { planCompletion } from '../../sim/plan.js';
 import { hashString } from '../../sim/rng.js';
 import type { Generation, StreamEncoder } from '../../sim/stream.js';
