@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 /**
  * A string as a JSON string literal, for text that answers and log lines echo per request (model
  * names, paths, request ids): plain text (printable ASCII other than `"` and `\`) is quoted as it
@@ -31,3 +32,10 @@ export function asciiJsonString(text: string): string {
 export const asciiJson = (json: string): string => json.replace(/[\u007f-\uffff]/g, escapeUnit);
 
 const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+
+/**
+ * Latin-1 text (ASCII included) as one flat copy, for text kept and reused: V8 keeps `a + b` as a
+ * tree of its parts, and every answer that embeds a kept tree walks it again when uWS flattens
+ * the answer to send it.
+ */
+export const flatLatin1 = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');

@@ -2,6 +2,7 @@ import { SimError } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import { amountOf, ANTHROPIC_LIMIT_HEADERS, OPENAI_LIMIT_HEADERS, remainingOf, resetMsOf, tightestOf, type Cost, type Limiter, type Plan, type Refusal, type Tightest } from '../edge/limits.js';
 import { rateLimitMessage } from '../faults/render.js';
+import { flatLatin1 } from '../json.js';
 import type { FaultRoute } from '../faults/rules.js';
 import { textOf } from '../api/generation.js';
 import type { Exchange } from './exchange.js';
@@ -114,12 +115,6 @@ const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}:
 const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_LIMIT_HEADERS.map((names) => names && linesOf(names));
 const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_LIMIT_HEADERS.map(linesOf);
 
-/**
- * A joined string as one flat copy, for text kept and reused: V8 keeps `a + b` as a tree of its
- * parts, and every answer's header value would walk a kept tree again to flatten it (uWS converts
- * the value to UTF-8 through a flat copy).
- */
-const flat = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
 
 /** OpenAI's reset line (Go duration). */
 const resetLine = (lines: Lines, ms: number): string => lines.reset + goDuration(ms);
@@ -140,7 +135,7 @@ function resetLines(t: Tightest): string {
   let text = subsecondResets.get(key);
   if (text === undefined) {
     if (subsecondResets.size >= MAX_SUBSECOND_RESETS) subsecondResets.clear();
-    subsecondResets.set(key, (text = flat(joinedResets(t))));
+    subsecondResets.set(key, (text = flatLatin1(joinedResets(t))));
   }
   return text;
 }
@@ -179,7 +174,7 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
       }
       const first = firstOpenAiLines(t);
       if (first !== undefined) text += first.remaining;
-      if (fixed !== null) fixed.openai = text = flat(text);
+      if (fixed !== null) fixed.openai = text = flatLatin1(text);
     }
     let named = false;
     for (let d = 0; d < t.count; d++) {
@@ -190,7 +185,7 @@ export function limitLines(dialect: 'openai' | 'anthropic', t: Tightest): string
     }
     return text + resetLines(t);
   }
-  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => flat(anthropicLimitLine(t, d)));
+  if (fixed !== null) fixed.anthropic ??= Array.from({ length: t.count }, (_, d) => flatLatin1(anthropicLimitLine(t, d)));
   let text = '';
   for (let d = 0; d < t.count; d++) {
     const lines = ANTHROPIC_LINES[t.slots[d]!]!;

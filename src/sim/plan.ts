@@ -6,7 +6,7 @@ import { uniqueBase62 } from './ids.js';
 import { sampleJson, SchemaError } from './json-schema.js';
 import { SimError } from '../errors.js';
 import { hashString, Rng } from './rng.js';
-import { generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
+import { answerText, generateTokens, naturalLength, PieceText, renderText, splitPieces, VocabularyText, type TokenText } from './text.js';
 
 /**
  * Decides what the model says: its natural answer length (fixed by the text seed), cut by the
@@ -40,7 +40,7 @@ export function planCompletion(sim: SimRequest, config: Readonly<Config>, pool: 
     const gaps = !needGaps ? null : { profile: timing.profile.spec, itlOverride: timing.itlOverride, rngState: timing.rng.state, count: Math.max(0, count - 1) };
     return pool.plan({ seed: sim.textSeed, count, gaps }).then((r) => cutAtStop(sim, new VocabularyText(r.tokens), finish, needGaps, r.rawGapSum));
   }
-  return cutAtStop(sim, new VocabularyText(generateTokens(sim.textSeed, count)), finish, needGaps, NaN);
+  return cutAtStop(sim, answerText(sim.textSeed, count), finish, needGaps, NaN);
 }
 
 /**

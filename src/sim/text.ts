@@ -1,3 +1,4 @@
+import { flatLatin1 } from '../json.js';
 import { utf8 } from './frames.js';
 import { Rng } from './rng.js';
 
@@ -127,6 +128,8 @@ export const vocabularyJsonBytes = (id: number): Uint8Array => TOKEN_JSON_BYTES[
 export const vocabularyIds = (text: TokenText): Uint16Array | null => (text instanceof VocabularyText ? text.ids : null);
 
 export class VocabularyText implements TokenText {
+  /** The whole text escaped, flat, once asked for (an answer given again is embedded again). */
+  private wholeEscaped: string | null = null;
   constructor(readonly ids: Uint16Array) {}
   get length(): number {
     return this.ids.length;
@@ -141,7 +144,9 @@ export class VocabularyText implements TokenText {
     return TOKEN_TEXT[this.ids[i]!]!;
   }
   escaped(n = this.ids.length): string {
-    return renderEscaped(this.ids, n);
+    if (n < this.ids.length) return renderEscaped(this.ids, n);
+    // The vocabulary is ASCII, so its escaped text is Latin-1.
+    return (this.wholeEscaped ??= flatLatin1(renderEscaped(this.ids, n)));
   }
   plain(n = this.ids.length): string {
     return renderText(this.ids, n);
@@ -149,6 +154,33 @@ export class VocabularyText implements TokenText {
   slice(n: number): TokenText {
     return new VocabularyText(this.ids.subarray(0, n));
   }
+}
+
+/**
+ * The answers given lately, by text seed. The text is a function of the seed (the model, the
+ * prompt, the seeds) and the length, so a prompt sent again gets the same answer object back:
+ * its tokens are not drawn again, and its escaped text is made and flattened once (a chat answer
+ * of 16 tokens: 65.4k instructions a request against 69.5k). A load tool sending one body,
+ * request after request, is the common case; a new prompt costs one lookup more. Bounded by the
+ * tokens kept.
+ */
+const answers = new Map<number, VocabularyText>();
+let answerTokensKept = 0;
+const MAX_ANSWER_TOKENS_KEPT = 1 << 20;
+
+/** `generateTokens(seed, count)` as a text, the same object for the same seed and count while it is kept. Callers never write to its ids. */
+export function answerText(seed: number, count: number): VocabularyText {
+  const key = seed | 0;
+  const known = answers.get(key);
+  if (known !== undefined && known.length === count) return known;
+  const text = new VocabularyText(generateTokens(seed, count));
+  if (answerTokensKept + count > MAX_ANSWER_TOKENS_KEPT) {
+    answers.clear();
+    answerTokensKept = 0;
+  }
+  answers.set(key, text);
+  answerTokensKept += count;
+  return text;
 }
 
 export class PieceText implements TokenText {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, TOKEN_TEXT } from '../../src/sim/text.js';
+import { answerText, generateTokens, naturalLength, renderEscaped, renderText, TOKEN_JSON, TOKEN_TEXT } from '../../src/sim/text.js';
 import { validateConfig } from '../../src/config/load.js';
 import { sumRawGaps } from '../../src/sim/latency.js';
 import { Profiles } from '../../src/sim/profiles.js';
@@ -25,6 +25,22 @@ t.test('escaped rendering matches JSON.stringify', async (t) => {
   t.equal(`"${renderEscaped(tokens)}"`, JSON.stringify(renderText(tokens)));
   t.equal(TOKEN_JSON.length, TOKEN_TEXT.length);
   t.ok(TOKEN_TEXT.length < 65536, 'indices fit a Uint16Array');
+});
+
+t.test('an answer asked for again is the same object, with its text escaped once', async (t) => {
+  const first = answerText(0xdeadbeef, 40);
+  t.same(first.ids, generateTokens(0xdeadbeef, 40), 'the seed\'s tokens');
+  t.equal(answerText(0xdeadbeef, 40), first, 'the same seed and length: the same object');
+  const longer = answerText(0xdeadbeef, 41);
+  t.not(longer, first, 'another length is another answer');
+  t.same(longer.ids, generateTokens(0xdeadbeef, 41));
+  t.equal(longer.escaped(), renderEscaped(longer.ids), 'the whole text, escaped');
+  t.equal(longer.escaped(), longer.escaped(), 'kept');
+  t.equal(longer.escaped(10), renderEscaped(longer.ids, 10), 'a prefix is made as asked');
+  // Bounded by tokens kept (2^20): two answers of 600k tokens cannot both be kept.
+  const big = answerText(1, 600_000);
+  answerText(2, 600_000);
+  t.not(answerText(1, 600_000), big, 'the first was dropped to make room');
 });
 
 t.test('natural length within bounds and fixed by seed', async (t) => {
