@@ -103,3 +103,35 @@ t.test("pino's lines leave at once; a text larger than a batch stays whole; drop
   out.handOver();
   t.same(out.written.slice(1), ['{"access":2}\n', `${huge}{"access":3}\n`], 'the pending batch first, then the large text whole, in a batch of its own size');
 });
+
+t.test('the parts a line repeats from the last one change with it', async (t) => {
+  const destination = sink();
+  const log = new AccessLog(destination, {});
+  const team = { nameJson: '"team-a"' };
+  const sent: [Partial<AccessEntry>, number][] = [
+    [{}, 200],
+    [{}, 200],
+    [{ url: '/v1/messages' }, 200],
+    [{ url: '/v1/messages' }, 429],
+    [{ url: '/v1/messages', method: 'GET' }, 429],
+    [{ key: team }, 200],
+    [{ key: team, modelLabel: 'claude-haiku-4-5' }, 200],
+    [{ key: team, modelLabel: '' }, 200],
+    [{ modelLabel: '' }, 200],
+    [{}, 200],
+  ];
+  for (const [over, status] of sent) log.write(entry(over), status, 1);
+  log.flush();
+  const lines = destination.written.join('').trimEnd().split('\n');
+  t.equal(lines.length, sent.length);
+  lines.forEach((line, i) => {
+    const [over, status] = sent[i]!;
+    const e = entry(over);
+    const parsed = JSON.parse(line) as Record<string, unknown>;
+    t.match(parsed, { method: e.method, path: e.url, status, ms: 1, requestId: 'chatcmpl-1' }, `line ${i}`);
+    t.equal(parsed.key, e.key === null ? undefined : 'team-a', `line ${i}: its key`);
+    t.equal(parsed.model, e.modelLabel === '' ? undefined : e.modelLabel, `line ${i}: its model`);
+    // pino's order of fields, whichever parts were kept.
+    t.same(Object.keys(parsed), ['level', 'time', 'pid', 'method', 'path', 'status', 'ms', 'requestId', ...(e.key ? ['key'] : []), ...(e.modelLabel ? ['model'] : []), 'promptTokens', 'completionTokens', 'ttftMs', 'msg'], `line ${i}: its fields in order`);
+  });
+});
