@@ -12,9 +12,11 @@ function callHeader(completion: Completion, k: number): string {
   return `{"index":${k},"id":"call_${call.id}","type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}`;
 }
 
+const TEXT_FIRST_DELTA = '{"role":"assistant","content":"","refusal":null}';
+
 /** The first delta of a choice: the role, and the first tool call's header. */
 function firstDelta(completion: Completion): string {
-  if (completion.toolCalls.length === 0) return '{"role":"assistant","content":"","refusal":null}';
+  if (completion.toolCalls.length === 0) return TEXT_FIRST_DELTA;
   return `{"role":"assistant","content":null,"refusal":null,"tool_calls":[${callHeader(completion, 0)}]}`;
 }
 
@@ -68,6 +70,19 @@ export function chatUsageJson(promptTokens: number, completionTokens: number): s
 /** What follows a plain token's text in its frame, without and with `stream_options.include_usage` (see `tail`). */
 const SUFFIX = utf8('},"logprobs":null,"finish_reason":null}]}\n\n');
 const SUFFIX_WITH_USAGE = utf8('},"logprobs":null,"finish_reason":null}],"usage":null}\n\n');
+/** What a token's frame has between the head and the token's text. */
+const CONTENT_DELTA = '{"index":0,"delta":{"content":';
+
+/**
+ * The constant rest of a stream's first and last events after its head, as bytes, without and with
+ * usage (`tail`): the role chunk of an answer without tool calls, the finish chunk by finish reason.
+ */
+const TAILS = [']}\n\n', '],"usage":null}\n\n'] as const;
+const ROLE_CHUNK = TAILS.map((tail) => utf8(`{"index":0,"delta":${TEXT_FIRST_DELTA},"logprobs":null,"finish_reason":null}${tail}`));
+const FINISH_CHUNK = Object.fromEntries(
+  (['stop', 'length', 'tool_calls'] as const).map((reason) => [reason, TAILS.map((tail) => utf8(`{"index":0,"delta":{},"logprobs":null,"finish_reason":"${reason}"}${tail}`))]),
+) as Record<'stop' | 'length' | 'tool_calls', Buffer[]>;
+const DONE = utf8('data: [DONE]\n\n');
 
 /**
  * WIRE A3: `data:` lines only (no `event:`), role chunk first, one chunk per token, a finish
@@ -80,6 +95,8 @@ export class ChatStreamEncoder implements StreamEncoder {
   private readonly tokenPrefix: string;
   /** The plain token frame around the token's text, as bytes: the prefix is the stream's own, the suffix one of two shared ones. */
   private readonly prefixBytes: Buffer;
+  /** The head's bytes: the first and last events are the head and constant bytes (ROLE_CHUNK, FINISH_CHUNK). */
+  private readonly headBytes: Uint8Array;
   private readonly suffixBytes: Buffer;
   /** The answer's text when its tokens are plain content (no tool calls, no logprobs), else null: one load a token, not three. */
   private readonly plainText: TokenText | null;
@@ -94,17 +111,24 @@ export class ChatStreamEncoder implements StreamEncoder {
     /** top_logprobs per token when logprobs were asked for, else null: each content chunk then carries its token's entry. */
     private readonly topLogprobs: number | null = null,
   ) {
-    this.head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${jsonString(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
-    this.tail = includeUsage ? '],"usage":null}\n\n' : ']}\n\n';
-    this.tokenPrefix = `${this.head}{"index":0,"delta":{"content":`;
+    const head = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${jsonString(model)},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}","choices":[`;
+    this.tail = TAILS[includeUsage ? 1 : 0];
+    this.tokenPrefix = `${head}${CONTENT_DELTA}`;
+    // Encoding the prefix flattens it in place (V8 keeps a join as a tree of its parts until then),
+    // and the head is then a slice of that flat text: the stream's first and last events embed
+    // it, and each would otherwise walk the head's tree again to encode it (~2k instructions a stream).
     this.prefixBytes = utf8(this.tokenPrefix);
+    this.head = this.tokenPrefix.slice(0, head.length);
+    this.headBytes = this.prefixBytes.subarray(0, this.prefixBytes.length - CONTENT_DELTA.length);
     this.suffixBytes = includeUsage ? SUFFIX_WITH_USAGE : SUFFIX;
     this.plainText = completion.toolCalls.length === 0 && topLogprobs === null ? completion.text : null;
     this.plainFrame = this.plainText === null ? null : { prefix: this.prefixBytes, suffix: this.suffixBytes };
   }
 
   open(out: FrameBuffer): void {
-    out.text(`${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`);
+    if (this.completion.toolCalls.length > 0) return out.text(`${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`);
+    out.bytes(this.headBytes);
+    out.bytes(ROLE_CHUNK[this.includeUsage ? 1 : 0]!);
   }
 
   token(i: number, out: FrameBuffer): void {
@@ -121,9 +145,10 @@ export class ChatStreamEncoder implements StreamEncoder {
   }
 
   close(out: FrameBuffer): void {
-    out.text(`${this.head}{"index":0,"delta":{},"logprobs":null,"finish_reason":"${finishReason(this.completion)}"}${this.tail}`);
+    out.bytes(this.headBytes);
+    out.bytes(FINISH_CHUNK[finishReason(this.completion)][this.includeUsage ? 1 : 0]!);
     if (this.includeUsage) out.text(`${this.head}],"usage":${chatUsageJson(this.sim.promptTokens, this.completion.text.length)}}\n\n`);
-    out.text('data: [DONE]\n\n');
+    out.bytes(DONE);
   }
 }
 
