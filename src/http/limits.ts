@@ -115,7 +115,6 @@ const linesOf = (names: readonly string[]): Lines => ({ limit: `\r\n${names[0]}:
 const OPENAI_LINES: readonly (Lines | undefined)[] = OPENAI_LIMIT_HEADERS.map((names) => names && linesOf(names));
 const ANTHROPIC_LINES: readonly Lines[] = ANTHROPIC_LIMIT_HEADERS.map(linesOf);
 
-
 /** OpenAI's reset line (Go duration). */
 const resetLine = (lines: Lines, ms: number): string => lines.reset + goDuration(ms);
 
