@@ -174,6 +174,8 @@ export function answerText(seed: number, count: number): VocabularyText {
   const known = answers.get(key);
   if (known !== undefined && known.length === count) return known;
   const text = new VocabularyText(generateTokens(seed, count));
+  // The seed's answer of another length, if kept, is replaced.
+  if (known !== undefined) answerTokensKept -= known.length;
   if (answerTokensKept + count > MAX_ANSWER_TOKENS_KEPT) {
     answers.clear();
     answerTokensKept = 0;

@@ -67,18 +67,22 @@ export function chatUsageJson(promptTokens: number, completionTokens: number): s
   );
 }
 
-/** What follows a plain token's text in its frame, without and with `stream_options.include_usage` (see `tail`). */
-const SUFFIX = utf8('},"logprobs":null,"finish_reason":null}]}\n\n');
-const SUFFIX_WITH_USAGE = utf8('},"logprobs":null,"finish_reason":null}],"usage":null}\n\n');
+/** What closes a chunk after its choices, without and with `stream_options.include_usage` (`"usage":null` on every chunk but the usage chunk). */
+const TAILS = [']}\n\n', '],"usage":null}\n\n'] as const;
+/** What follows a choice's delta in a chunk that does not finish it. */
+const UNFINISHED = ',"logprobs":null,"finish_reason":null}';
+/** A choice-0 chunk carrying `delta`, not finished, closed by `tail`: what follows the stream's head. */
+const deltaChunk = (delta: string, tail: string): string => `{"index":0,"delta":${delta}${UNFINISHED}${tail}`;
 /** What a token's frame has between the head and the token's text. */
 const CONTENT_DELTA = '{"index":0,"delta":{"content":';
+/** What follows a plain token's text in its frame (the content delta's end, then the chunk's), by TAILS. */
+const TOKEN_SUFFIX = TAILS.map((tail) => utf8(`}${UNFINISHED}${tail}`));
 
 /**
- * The constant rest of a stream's first and last events after its head, as bytes, without and with
- * usage (`tail`): the role chunk of an answer without tool calls, the finish chunk by finish reason.
+ * The constant rest of a stream's first and last events after its head, as bytes, by TAILS: the
+ * role chunk of an answer without tool calls, the finish chunk by finish reason.
  */
-const TAILS = [']}\n\n', '],"usage":null}\n\n'] as const;
-const ROLE_CHUNK = TAILS.map((tail) => utf8(`{"index":0,"delta":${TEXT_FIRST_DELTA},"logprobs":null,"finish_reason":null}${tail}`));
+const ROLE_CHUNK = TAILS.map((tail) => utf8(deltaChunk(TEXT_FIRST_DELTA, tail)));
 const FINISH_CHUNK = Object.fromEntries(
   (['stop', 'length', 'tool_calls'] as const).map((reason) => [reason, TAILS.map((tail) => utf8(`{"index":0,"delta":{},"logprobs":null,"finish_reason":"${reason}"}${tail}`))]),
 ) as Record<'stop' | 'length' | 'tool_calls', Buffer[]>;
@@ -120,13 +124,13 @@ export class ChatStreamEncoder implements StreamEncoder {
     this.prefixBytes = utf8(this.tokenPrefix);
     this.head = this.tokenPrefix.slice(0, head.length);
     this.headBytes = this.prefixBytes.subarray(0, this.prefixBytes.length - CONTENT_DELTA.length);
-    this.suffixBytes = includeUsage ? SUFFIX_WITH_USAGE : SUFFIX;
+    this.suffixBytes = TOKEN_SUFFIX[includeUsage ? 1 : 0]!;
     this.plainText = completion.toolCalls.length === 0 && topLogprobs === null ? completion.text : null;
     this.plainFrame = this.plainText === null ? null : { prefix: this.prefixBytes, suffix: this.suffixBytes };
   }
 
   open(out: FrameBuffer): void {
-    if (this.completion.toolCalls.length > 0) return out.text(`${this.head}{"index":0,"delta":${firstDelta(this.completion)},"logprobs":null,"finish_reason":null}${this.tail}`);
+    if (this.completion.toolCalls.length > 0) return out.text(this.head + deltaChunk(firstDelta(this.completion), this.tail));
     out.bytes(this.headBytes);
     out.bytes(ROLE_CHUNK[this.includeUsage ? 1 : 0]!);
   }
@@ -137,7 +141,7 @@ export class ChatStreamEncoder implements StreamEncoder {
     const { text, toolCalls } = this.completion;
     // WIRE A3: tool calls stream their arguments as fragments of `function.arguments`.
     if (toolCalls.length > 0) {
-      for (const delta of tokenDeltas(this.completion, i, text.json(i))) out.text(`${this.head}{"index":0,"delta":${delta},"logprobs":null,"finish_reason":null}${this.tail}`);
+      for (const delta of tokenDeltas(this.completion, i, text.json(i))) out.text(this.head + deltaChunk(delta, this.tail));
     } else {
       const entry = logprobEntry(text, i, this.sim.textSeed, this.topLogprobs!);
       out.text(`${this.tokenPrefix}${text.json(i)}},"logprobs":{"content":[${entry}],"refusal":null},"finish_reason":null}${this.tail}`);
