@@ -39,3 +39,6 @@ const escapeUnit = (c: string): string => `\\u${c.charCodeAt(0).toString(16).pad
  * the answer to send it.
  */
 export const flatLatin1 = (text: string): string => Buffer.from(text, 'latin1').toString('latin1');
+
+/** Any text as one flat copy (`flatLatin1` for text that may hold any character). */
+export const flatUtf8 = (text: string): string => Buffer.from(text, 'utf8').toString('utf8');

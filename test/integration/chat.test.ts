@@ -33,6 +33,27 @@ t.test('text is deterministic for a request and seed, and differs with the seed'
   t.not(a, c);
 });
 
+t.test('a request sent again gets the same body but for id and created; each thing it is made of still shows', async (t) => {
+  // The body after `"model":` is kept from the last answer (src/api/openai/chat-completions.ts LastBody).
+  const rest = (text: string): string => text.slice(text.indexOf('"model":'));
+  const first = await post(url, body);
+  const again = await post(url, body);
+  t.equal(rest(again.text), rest(first.text), 'the same bytes after the id and created');
+  t.not(again.json.id, first.json.id, 'a new id each time');
+  const alias = (await post(url, { ...body, model: 'gpt-4o-mini-2024-07-18' })).json;
+  t.equal(alias.model, 'gpt-4o-mini-2024-07-18', 'an alias of the same model answers with the name asked for');
+  t.equal(alias.choices[0].message.content, first.json.choices[0].message.content, 'and the same text');
+  t.equal((await post(url, body)).json.model, 'gpt-4o-mini', 'the canonical name again after the alias');
+  const longerPrompt = (await post(url, { ...body, messages: [{ role: 'system', content: 'Be brief.' }, ...body.messages] })).json;
+  t.ok(longerPrompt.usage.prompt_tokens > first.json.usage.prompt_tokens, 'another prompt counts its own tokens');
+  const shorter = (await post(url, { ...body, max_tokens: 3 })).json;
+  t.equal(shorter.usage.completion_tokens, 3, 'another cap cuts its own answer');
+  t.equal(splitTokens(shorter.choices[0].message.content).length, 3);
+  const logprobs = (await post(url, { ...body, logprobs: true })).json;
+  t.equal(logprobs.choices[0].logprobs.content.length, 7, 'logprobs asked for after a kept answer are given');
+  t.equal((await post(url, body)).json.choices[0].logprobs, null, 'and not given once no longer asked for');
+});
+
 t.test('an uncapped answer ends naturally with finish_reason stop', async (t) => {
   const res = await post(url, { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
   t.equal(res.json.choices[0].finish_reason, 'stop');
