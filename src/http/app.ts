@@ -220,7 +220,14 @@ export class Server {
     this.tls = ssl !== null;
     this.app = ssl !== null ? uWS.SSLApp(ssl) : uWS.App();
     this.adminApp = config.admin.port === null ? null : ssl !== null ? uWS.SSLApp(ssl) : uWS.App();
-    for (const route of ROUTES) this.app.any(route.path, (res, req) => this.dispatch(route, res, req));
+    for (const route of ROUTES) {
+      // uWS matches a static path exactly (the query is part of neither), so its URL is the path;
+      // and a POST handler of its own (uWS prefers it to `any`) knows its method: two native calls
+      // a request fewer (~650 instructions).
+      const fixedUrl = route.path.includes(':') ? null : route.path;
+      if (route.post !== undefined) this.app.post(route.path, (res, req) => this.dispatch(route, res, req, 'POST', fixedUrl ?? req.getUrl()));
+      this.app.any(route.path, (res, req) => this.dispatch(route, res, req, methodOf(req), fixedUrl ?? req.getUrl()));
+    }
     // HEAD answers like GET without the body (load balancers' health checks use either).
     for (const path of HEALTH_PATHS) {
       this.app.get(path, (res, req) => void (this.guarded(res, req, path) && this.health(res, 200, 'ok', true)));
@@ -500,12 +507,10 @@ export class Server {
     return ex;
   }
 
-  private dispatch(route: Route, res: HttpResponse, req: HttpRequest): void {
-    const method = methodOf(req);
+  private dispatch(route: Route, res: HttpResponse, req: HttpRequest, method: string, url: string): void {
     if (method === 'OPTIONS' && this.cors.on) return this.cors.preflight(res, req);
     const openaiOnly = route.dialect === OPENAI;
     const headers = readHeaders(req, this.simHeaders, !openaiOnly || this.keys.mode !== 'any', !openaiOnly);
-    const url = req.getUrl();
     const ex = this.exchange(res, req, route.dialect(headers), method, route.path, url, headers);
     if (!this.authorize(ex, headers)) return;
     try {
