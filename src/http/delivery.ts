@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FinishedReason, ModelCells } from '../metrics/metrics.js';
 import { tenths } from '../log.js';
 import { FrameBuffer } from '../sim/frames.js';
-import type { Waiter } from '../sim/capacity.js';
+import type { ModelLoad, Waiter } from '../sim/capacity.js';
 import { HORIZON_MS, type Scheduler, type Timed } from '../sim/scheduler.js';
 import type { Generation, StreamEncoder } from '../sim/stream.js';
 import { vocabularyIds, vocabularyJsonBytes, type TokenText } from '../sim/text.js';
@@ -48,7 +48,7 @@ export function deliver(ex: Exchange, gen: Generation): void {
   cells.requestPromptTokens.observe(gen.sim.promptTokens);
   const delivery = gen.sim.stream ? new SseStream(ex, gen, cells) : new DelayedReply(ex, gen, cells);
   ex.delivery = delivery;
-  const admission = ex.services.capacity.acquire(model.id, timing.profile, delivery);
+  const admission = delivery.load.acquire(timing.profile, delivery);
   delivery.inline = false;
   if (admission === 'refused') {
     ex.delivery = null;
@@ -80,12 +80,16 @@ abstract class Delivery implements Waiter, Timed {
   /** What this sequence holds in the model's simulated KV cache (its prompt, then its tokens as they are generated). */
   protected kvHeld = 0;
   private readonly beginCorked = (): void => this.begin();
+  /** The model's load, where this delivery takes and gives back its slot. */
+  readonly load: ModelLoad;
 
   constructor(
     protected readonly ex: Exchange,
     protected readonly gen: Generation,
     protected readonly cells: ModelCells,
-  ) {}
+  ) {
+    this.load = ex.services.capacity.model(gen.sim.model.id, gen.sim.timing.profile);
+  }
 
   admit(utilisation: number): void {
     const { ex, gen } = this;
@@ -105,10 +109,10 @@ abstract class Delivery implements Waiter, Timed {
 
   cancel(): void {
     const { ex, gen } = this;
-    if (this.state === 'waiting') ex.services.capacity.abandon(gen.sim.model.id, this);
+    if (this.state === 'waiting') this.load.abandon(this);
     else if (this.state === 'running') {
       ex.services.scheduler.remove(this);
-      ex.services.capacity.release(gen.sim.model.id);
+      this.load.release();
     }
     this.state = 'done';
     this.cells.active.dec();
@@ -171,7 +175,7 @@ abstract class Delivery implements Waiter, Timed {
     const { ex, gen } = this;
     this.state = 'done';
     ex.delivery = null;
-    ex.services.capacity.release(gen.sim.model.id);
+    this.load.release();
     this.cells.active.dec();
     this.cells.tokens.inc(tokens);
     this.cells.e2e.observe((performance.now() - ex.startedAt) / 1000);
@@ -181,10 +185,8 @@ abstract class Delivery implements Waiter, Timed {
   }
 
   updateGauges(): void {
-    const { capacity } = this.ex.services;
-    const id = this.gen.sim.model.id;
-    this.cells.running.value = capacity.running(id);
-    this.cells.waiting.value = capacity.waiting(id);
+    this.cells.running.value = this.load.running;
+    this.cells.waiting.value = this.load.waiting;
   }
 
   fail(err: unknown): void {

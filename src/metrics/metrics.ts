@@ -316,6 +316,11 @@ export class Metrics {
 
   /** One answered request; `model` is the catalogue id (or `unknown`) on the API routes, '' elsewhere. */
   request(method: string, path: string, status: number, seconds: number, model: string): void {
+    if (method === this.lastMethod && path === this.lastPath && model === this.lastModel && status === this.lastStatus) {
+      this.lastCounter!.inc();
+      this.lastDuration!.observe(seconds);
+      return;
+    }
     let byPath = this.requestCells.get(method);
     if (byPath === undefined) this.requestCells.set(method, (byPath = new Map()));
     let route = byPath.get(path);
@@ -326,7 +331,21 @@ export class Metrics {
     if (counter === undefined) cells.byStatus.set(status, (counter = this.requests.labels(method, path, String(status), model)));
     counter.inc();
     cells.duration.observe(seconds);
+    this.lastMethod = method;
+    this.lastPath = path;
+    this.lastModel = model;
+    this.lastStatus = status;
+    this.lastCounter = counter;
+    this.lastDuration = cells.duration;
   }
+
+  /** The last request's series, used again without a lookup while requests repeat its method, route, model and status (as a load tool's do: four map lookups a request). */
+  private lastMethod = '';
+  private lastPath = '';
+  private lastModel = '';
+  private lastStatus = -1;
+  private lastCounter: Cell | null = null;
+  private lastDuration: HistogramCell | null = null;
 
   rateLimited(kind: string, key: string, model: string): void {
     this.rateLimits.labels(kind, key, model).inc();
@@ -419,6 +438,7 @@ export class Metrics {
     this.statsBase.clear();
     for (const f of [...this.families, this.requests, this.duration]) f.reset();
     this.requestCells.clear();
+    this.lastStatus = -1;
     this.modelCells.clear();
   }
 

@@ -1,7 +1,12 @@
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
+import type { Capacity } from '../../src/sim/capacity.js';
 import { ANTHROPIC_HEADERS, OPENAI_HEADERS, post, startServer, until } from '../helpers/server.js';
+
+/** Model `cap`'s running and waiting sequences on this server (0 before its first request). */
+const runningOf = (capacity: Capacity): number => capacity.counts().cap?.[0] ?? 0;
+const waitingOf = (capacity: Capacity): number => capacity.counts().cap?.[1] ?? 0;
 
 const profiles = {
   jittery: {
@@ -94,9 +99,9 @@ t.test('a queue forms at capacity and overload is refused the provider way', asy
   const timed = (headers: Record<string, string>) => post(`${s.url}/v1/messages`, body, headers).then((r) => ({ ...r, ms: performance.now() - start }));
   const running = [timed(ANTHROPIC_HEADERS), timed(ANTHROPIC_HEADERS)];
   const { capacity } = s.server.services;
-  t.ok(await until(() => capacity.running('cap') === 2), 'two running');
+  t.ok(await until(() => runningOf(capacity) === 2), 'two running');
   const queued = timed(ANTHROPIC_HEADERS);
-  t.ok(await until(() => capacity.waiting('cap') === 1), 'one waiting');
+  t.ok(await until(() => waitingOf(capacity) === 1), 'one waiting');
   const metrics = await s.server.services.metrics.text();
   t.match(metrics, /llm_running_requests\{model="cap"\} 2/);
   t.match(metrics, /llm_waiting_requests\{model="cap"\} 1/);
@@ -126,17 +131,17 @@ t.test('a waiting request that disconnects gives up its place', async (t) => {
   const body = JSON.stringify({ model: 'cap', max_tokens: 1, messages: [{ role: 'user', content: 'hi' }] });
   const running = [post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS), post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS)];
   const { capacity } = s.server.services;
-  t.ok(await until(() => capacity.running('cap') === 2), 'two running');
+  t.ok(await until(() => runningOf(capacity) === 2), 'two running');
   const ac = new AbortController();
   const gone = fetch(`${s.url}/v1/messages`, { method: 'POST', headers: ANTHROPIC_HEADERS, body, signal: ac.signal }).catch(() => 'aborted');
-  t.ok(await until(() => capacity.waiting('cap') === 1), 'one waiting');
+  t.ok(await until(() => waitingOf(capacity) === 1), 'one waiting');
   ac.abort();
   t.equal(await gone, 'aborted');
-  t.ok(await until(() => capacity.waiting('cap') === 0), 'its place is given up');
+  t.ok(await until(() => waitingOf(capacity) === 0), 'its place is given up');
   const next = post(`${s.url}/v1/messages`, body, ANTHROPIC_HEADERS);
-  t.ok(await until(() => capacity.waiting('cap') === 1), 'the queue has room again');
+  t.ok(await until(() => waitingOf(capacity) === 1), 'the queue has room again');
   await Promise.all([...running, next]);
-  t.equal(s.server.services.capacity.running('cap'), 0);
+  t.equal(runningOf(s.server.services.capacity), 0);
 });
 
 t.test('a slow reader never delays other streams, and gets every token once it reads', async (t) => {
