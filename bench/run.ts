@@ -9,6 +9,7 @@
  *   --requests N        instructions: N and 2N requests of each kind under callgrind (default 2000)
  *   --kinds a,b         instructions: only the kinds whose names contain one of these (e.g. chat,token)
  *   --repeat K          instructions: each count the least of K fresh runs (default 1)
+ *   --cache-sim         instructions: also simulated cache misses and mispredicted branches a request
  *   --runs N            repetitions of each chat run and capacity step; medians are reported (default 3)
  *   --duration S        seconds per throughput run or capacity step (default 8)
  *   --connections N     concurrent connections for chat (default 100)
@@ -96,6 +97,7 @@ const { values: opt, positionals } = parseArgs({
     cold: { type: 'boolean', default: false },
     requests: { type: 'string', default: '2000' },
     repeat: { type: 'string', default: '1' },
+    'cache-sim': { type: 'boolean', default: false },
     'gap-ms': { type: 'string', default: '10' },
     kinds: { type: 'string', default: '' },
     sim: { type: 'string' },
@@ -150,7 +152,7 @@ async function main(): Promise<void> {
   if (want('memory')) results.memory = await streamMemory(simArgs, Number(opt['memory-streams']));
   if (want('churn')) results.churn = await abortChurn(simArgs, Number(opt.churn));
   // Not part of `all`: they restart servers per run (burst), take minutes under valgrind (instructions) or need redis-server (store).
-  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean), { repeat: Number(opt.repeat), variantFlags: opt['variant-flags']?.split(' ').filter(Boolean) });
+  if (opt.scenario === 'instructions') results.instructions = await instructionsScenario(Number(opt.requests), opt.kinds!.split(',').filter(Boolean), opt['sim-flags']!.split(' ').filter(Boolean), { repeat: Number(opt.repeat), variantFlags: opt['variant-flags']?.split(' ').filter(Boolean), cacheSim: opt['cache-sim'] });
   if (opt.scenario === 'gateway') results.gateway = await runGateway();
   if (opt.scenario === 'store') results.store = await storeScenario(simArgs, { rate: Number(opt.rate ?? 1000), durationS: duration, runs: Number(opt.runs) });
   if (opt.scenario === 'startup') results.startup = await startupScenario(simArgs, opt['worker-counts']!.split(',').map(Number), Number(opt.runs));

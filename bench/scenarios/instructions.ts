@@ -56,23 +56,38 @@ const MAX_SETTLE_BATCHES = 12;
 /** A `--trace-opt` line: a function marked for TurboFan, or its optimised code installed. */
 const COMPILE_LINE = /\[(marking|completed optimizing) /g;
 
-/** One counted run: its instruction total, and how many TurboFan compiles fell inside it. */
+/** One counted run: its instruction total, every event callgrind counted (by its name: Ir, I1mr, …), and how many TurboFan compiles fell inside it. */
 export interface Count {
   readonly instructions: number;
+  readonly events: Readonly<Record<string, number>>;
   readonly compiles: number;
 }
+
+/**
+ * What `--cache-sim` reports beside instructions: callgrind's simulated cache misses and branch
+ * mispredictions (its first-level caches and last level after the host's, no prefetching), in
+ * events per request. On 2026-12-08 they explained the simulator's CPU a request where
+ * instructions did not: 1.9× the bare server's instructions, but 2.3× its instruction-cache
+ * misses, 4× its data-cache misses and 3.6× its mispredicted branches, and 2.5–3× its user time.
+ */
+const MISSES: readonly { readonly label: string; readonly events: readonly string[] }[] = [
+  { label: 'instruction cache misses (I1)', events: ['I1mr'] },
+  { label: 'data cache misses (D1, read and write)', events: ['D1mr', 'D1mw'] },
+  { label: 'last-level misses (instructions and data)', events: ['ILmr', 'DLmr', 'DLmw'] },
+  { label: 'mispredicted branches (conditional and indirect)', events: ['Bcm', 'Bim'] },
+];
 
 /**
  * Starts `args` under callgrind, sends SETTLE_REQUESTS and then settling batches until V8 is
  * quiet, then `n` counted requests of `kind` (4 keep-alive connections), stops it; resolves with
  * its instruction total and the compiles seen while counting.
  */
-export async function countRun(args: string[], kind: Kind, n: number): Promise<Count> {
+export async function countRun(args: string[], kind: Kind, n: number, cacheSim = false): Promise<Count> {
   const dir = mkdtempSync(join(tmpdir(), 'llmsim-callgrind-'));
   // V8 compiles and collects on helper threads whose timing under valgrind varies run to run:
   // --single-threaded keeps that work on the main thread, so the counts repeat.
   // Instrumentation is switched on (callgrind_control -i) only around the requests: start-up and warm-up are not counted.
-  const proc = spawn('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', '--trace-opt', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('valgrind', ['--tool=callgrind', ...(cacheSim ? ['--cache-sim=yes', '--branch-sim=yes'] : []), '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, '--trace-children=no', process.execPath, '--single-threaded', '--trace-opt', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let compiles = 0;
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
@@ -119,12 +134,14 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<C
   agent.destroy();
   proc.kill('SIGTERM');
   await new Promise((r) => proc.once('exit', r));
-  // callgrind writes "totals: <Ir>" into its output file ("summary" is 0 when instrumentation started off).
+  // callgrind writes "events: Ir …" and "totals: <Ir> …" into its output file ("summary" is 0 when instrumentation started off).
   const file = readdirSync(dir).find((f) => f.startsWith('out.'));
   const text = file === undefined ? '' : readFileSync(join(dir, file), 'utf8');
-  const m = text.match(/^totals: (\d+)/m) ?? text.match(/^summary: (\d+)/m);
-  if (m === null) throw new Error(`no callgrind totals for ${kind.name}`);
-  return { instructions: Number(m[1]), compiles: compiled };
+  const names = text.match(/^events: (.+)$/m)?.[1]!.split(' ') ?? ['Ir'];
+  const totals = (text.match(/^totals: (.+)$/m) ?? text.match(/^summary: (.+)$/m))?.[1]!.split(' ').map(Number);
+  if (totals === undefined) throw new Error(`no callgrind totals for ${kind.name}`);
+  const events = Object.fromEntries(names.map((name, i) => [name, totals[i] ?? 0]));
+  return { instructions: events.Ir!, events, compiles: compiled };
 }
 
 /**
@@ -137,7 +154,7 @@ export async function countRun(args: string[], kind: Kind, n: number): Promise<C
  * timer fires, inside the counted window; such events only ever add instructions, so the least
  * is the count of the work itself.
  */
-export async function instructionsScenario(n: number, kinds: readonly string[] = [], simFlags: readonly string[] = [], options: { repeat?: number; variantFlags?: readonly string[] } = {}): Promise<unknown> {
+export async function instructionsScenario(n: number, kinds: readonly string[] = [], simFlags: readonly string[] = [], options: { repeat?: number; variantFlags?: readonly string[]; cacheSim?: boolean } = {}): Promise<unknown> {
   if (!has('valgrind')) throw new Error('the instructions scenario needs valgrind (apt-get install valgrind)');
   const repeat = Math.max(1, options.repeat ?? 1);
   const simArgs = (extra: readonly string[]): string[] => [join(ROOT, 'dist/src/main.js'), '--host', '127.0.0.1', '--port', '0', '--workers', '0', '--time-scale', '0', '--response.min-tokens', '200', '--response.max-tokens', '200', ...simFlags, ...extra];
@@ -148,38 +165,48 @@ export async function instructionsScenario(n: number, kinds: readonly string[] =
   // with compiles in two of its counted runs): such a run is counted again, at most twice, and
   // the least kept; the line says how many counts still had compiles in them.
   let unquiet = 0;
-  const least = async (args: string[], kind: Kind, count: number): Promise<number> => {
-    let best = Infinity;
+  const cacheSim = options.cacheSim === true;
+  // The run of fewest instructions, with its other events (misses are read from the same run).
+  const least = async (args: string[], kind: Kind, count: number): Promise<Count> => {
+    let best: Count | null = null;
+    const keep = (run: Count): void => {
+      if (best === null || run.instructions < best.instructions) best = run;
+    };
     for (let r = 0; r < repeat; r++) {
-      let run = await countRun(args, kind, count);
+      let run = await countRun(args, kind, count, cacheSim);
       for (let again = 0; again < MAX_RECOUNTS && run.compiles > 0; again++) {
-        best = Math.min(best, run.instructions);
-        run = await countRun(args, kind, count);
+        keep(run);
+        run = await countRun(args, kind, count, cacheSim);
       }
       if (run.compiles > 0) unquiet++;
-      best = Math.min(best, run.instructions);
+      keep(run);
     }
-    return best;
+    return best!;
   };
   // 2N requests counting no more than N cannot be the work's own figure: something ran inside
   // the N window (a bare 1-token stream once came out at −14.5k a request). Counted again, at
   // most twice, then reported as NaN rather than as a figure.
-  const perRequest = async (args: string[], kind: Kind): Promise<number> => {
+  const perRequest = async (args: string[], kind: Kind): Promise<{ instructions: number; misses: number[] }> => {
     for (let attempt = 0; attempt < 3; attempt++) {
-      const per = ((await least(args, kind, 2 * n)) - (await least(args, kind, n))) / n;
-      if (per > 0) return per;
+      const [twice, once] = [await least(args, kind, 2 * n), await least(args, kind, n)];
+      const per = (event: string): number => ((twice.events[event] ?? 0) - (once.events[event] ?? 0)) / n;
+      if (per('Ir') > 0) return { instructions: per('Ir'), misses: MISSES.map((m) => m.events.reduce((sum, e) => sum + per(e), 0)) };
     }
-    return NaN;
+    return { instructions: NaN, misses: MISSES.map(() => NaN) };
   };
   const variant = options.variantFlags;
   const rows: { name: string; sim: number; bare: number; variant: number | null }[] = [];
+  const missRows: { name: string; sim: number[]; bare: number[] }[] = [];
   for (const kind of KINDS) {
     if (kinds.length > 0 && !kinds.some((k) => kind.name.includes(k))) continue;
     unquiet = 0;
-    const sim = await perRequest(simArgs([]), kind);
-    const withVariant = variant === undefined ? null : await perRequest(simArgs(variant), kind);
-    const bare = await perRequest(bareArgs(kind), kind);
+    const simCounts = await perRequest(simArgs([]), kind);
+    const sim = simCounts.instructions;
+    const withVariant = variant === undefined ? null : (await perRequest(simArgs(variant), kind)).instructions;
+    const bareCounts = await perRequest(bareArgs(kind), kind);
+    const bare = bareCounts.instructions;
     rows.push({ name: kind.name, sim, bare, variant: withVariant });
+    if (cacheSim) missRows.push({ name: kind.name, sim: simCounts.misses, bare: bareCounts.misses });
     console.log(`${kind.name}: simulator ${Math.round(sim)} instructions, bare ${Math.round(bare)} (${(sim / bare).toFixed(2)}×)${withVariant === null ? '' : `, variant ${Math.round(withVariant)} (${(withVariant / sim).toFixed(3)}× the simulator)`}${unquiet > 0 ? ` (V8 still compiled in ${unquiet} counted run${unquiet > 1 ? 's' : ''})` : ''}`);
   }
   const one = rows.find((r) => r.name === 'stream of 1 token');
@@ -196,5 +223,9 @@ export async function instructionsScenario(n: number, kinds: readonly string[] =
     console.log(`variant: ${variant.join(' ')}\n| work | simulator | variant | variant / simulator | bare uWS |\n| --- | --- | --- | --- | --- |`);
     for (const r of rows) console.log(`| ${r.name} | ${Math.round(r.sim)} | ${Math.round(r.variant!)} | ${(r.variant! / r.sim).toFixed(3)} | ${Math.round(r.bare)} |`);
   }
-  return { n, repeat, variantFlags: variant ?? null, rows };
+  if (cacheSim) {
+    console.log('\nsimulated misses a request (callgrind --cache-sim --branch-sim)\n| work | event | simulator | bare uWS | ratio |\n| --- | --- | --- | --- | --- |');
+    for (const r of missRows) MISSES.forEach((m, i) => console.log(`| ${r.name} | ${m.label} | ${Math.round(r.sim[i]!)} | ${Math.round(r.bare[i]!)} | ${(r.sim[i]! / r.bare[i]!).toFixed(2)} |`));
+  }
+  return { n, repeat, variantFlags: variant ?? null, rows, misses: cacheSim ? missRows.map((r) => ({ name: r.name, events: MISSES.map((m, i) => ({ event: m.label, sim: r.sim[i], bare: r.bare[i] })) })) : null };
 }

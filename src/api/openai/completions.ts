@@ -97,7 +97,7 @@ class TextCompletion extends OpenAIGeneration {
     /** The integer `logprobs` (alternatives per token), or null. */
     private readonly logprobs: number | null,
   ) {
-    super('cmpl-', modelName, sim, longest(choices.map((c) => c.completion)), includeUsage);
+    super('cmpl-', modelName, sim, longest(packedMap(choices, (c) => c.completion)), includeUsage);
   }
 
   private head(): string {
@@ -105,7 +105,7 @@ class TextCompletion extends OpenAIGeneration {
   }
 
   private usage(): string {
-    return chatUsageJson(this.sim.promptTokens, totalTokens(this.choices.map((c) => c.completion)));
+    return chatUsageJson(this.sim.promptTokens, totalTokens(packedMap(this.choices, (c) => c.completion)));
   }
 
   private logprobsOf(c: Choice, from: number, to: number): string {
