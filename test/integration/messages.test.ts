@@ -24,6 +24,24 @@ t.test('non-stream message has the documented shape', async (t) => {
   t.ok(m.usage.input_tokens > 0);
 });
 
+t.test('a request sent again gets the same message but for its id; each thing it is made of still shows', async (t) => {
+  // The body after `"model":` is kept from the last answer (src/api/kept-body.ts).
+  const rest = (text: string): string => text.slice(text.indexOf('"model":'));
+  const first = await post(url, body, ANTHROPIC_HEADERS);
+  const again = await post(url, body, ANTHROPIC_HEADERS);
+  t.equal(rest(again.text), rest(first.text), 'the same bytes after the id');
+  t.not(again.json.id, first.json.id, 'a new id each time');
+  const dated = (await post(url, { ...body, model: 'claude-sonnet-4-5-20250929' }, ANTHROPIC_HEADERS)).json;
+  t.equal(dated.model, 'claude-sonnet-4-5-20250929', 'the dated name of the same model answers with the name asked for');
+  t.equal(dated.content[0].text, first.json.content[0].text, 'and the same text');
+  t.equal((await post(url, body, ANTHROPIC_HEADERS)).json.model, 'claude-sonnet-4-5', 'the alias again after the dated name');
+  const shorter = (await post(url, { ...body, max_tokens: 3 }, ANTHROPIC_HEADERS)).json;
+  t.equal(shorter.usage.output_tokens, 3, 'another cap cuts its own answer');
+  t.equal(splitTokens(shorter.content[0].text).length, 3);
+  const longerPrompt = (await post(url, { ...body, system: 'Be brief, and kind.' }, ANTHROPIC_HEADERS)).json;
+  t.ok(longerPrompt.usage.input_tokens > first.json.usage.input_tokens, 'another prompt counts its own tokens');
+});
+
 t.test('max_tokens 0 is allowed and yields an empty answer', async (t) => {
   const res = await post(url, { ...body, max_tokens: 0 }, ANTHROPIC_HEADERS);
   t.equal(res.status, 200);

@@ -50,7 +50,15 @@ function deltaUsageJson(inputTokens: number, outputTokens: number): string {
 
 /** The `Message` object; `content` is JSON text; `completion` null while it is still streaming. */
 export function messageJson(id: string, model: string, content: string, completion: Completion | null, usage: string): string {
-  return `{"id":"${id}","type":"message","role":"assistant","model":${jsonString(model)},"content":${content},${stopFields(completion)},"stop_details":null,"container":null,"usage":${usage}}`;
+  return messageHead(id) + messageRest(model, content, completion, usage);
+}
+
+/** A message object up to its model, which only its id precedes. */
+export const messageHead = (id: string): string => `{"id":"${id}","type":"message","role":"assistant","model":`;
+
+/** A message object from its model on. */
+export function messageRest(model: string, content: string, completion: Completion | null, usage: string): string {
+  return `${jsonString(model)},"content":${content},${stopFields(completion)},"stop_details":null,"container":null,"usage":${usage}}`;
 }
 
 const event = (name: string, data: string): string => `event: ${name}\ndata: ${data}\n\n`;

@@ -6,7 +6,8 @@ import type { Generation } from '../../sim/stream.js';
 import type { RouteContext } from '../context.js';
 import { lastUserText, simulate, textOf } from '../generation.js';
 import { MAX_TOOLS, validate } from '../validate.js';
-import { contentBlocksJson, MessageStreamEncoder, messageJson, thinkingBlockJson, usageJson } from './encoder.js';
+import { contentBlocksJson, MessageStreamEncoder, messageHead, messageRest, thinkingBlockJson, usageJson } from './encoder.js';
+import { KeptBody } from '../kept-body.js';
 import { anthropicWording } from './errors.js';
 import { findClaudeModel, requireVersion } from './shared.js';
 
@@ -85,6 +86,8 @@ export function messages(body: unknown, ctx: RouteContext): Generation | Promise
   );
 }
 
+const keptBodies = new KeptBody();
+
 class MessageGeneration implements Generation {
   private readonly id = `msg_01${uniqueBase62()}`;
 
@@ -95,9 +98,15 @@ class MessageGeneration implements Generation {
   ) {}
 
   body(): string {
+    const { sim, completion, modelName } = this;
+    return messageHead(this.id) + (keptBodies.of(completion, modelName, sim) ?? keptBodies.keep(completion, modelName, sim, this.rest()));
+  }
+
+  /** The body after `"model":`, which only the id precedes. */
+  private rest(): string {
     const { sim, completion } = this;
     const content = `[${completion.thinking > 0 ? `${thinkingBlockJson(completion)},` : ''}${contentBlocksJson(completion)}]`;
-    return messageJson(this.id, this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
+    return messageRest(this.modelName, content, completion, usageJson(sim.promptTokens, completion.text.length));
   }
 
   encoder(): MessageStreamEncoder {

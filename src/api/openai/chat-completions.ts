@@ -11,9 +11,8 @@ import { ChatStreamEncoder, chatUsageJson, choiceSeed, finishReason, longest, Mu
 import { openaiWording } from './errors.js';
 import { logprobsJson } from './logprobs.js';
 import { findModel, OpenAIGeneration, stopList } from './shared.js';
-import { flatUtf8, jsonString } from '../../json.js';
-import type { TokenText } from '../../sim/text.js';
-import type { Model } from '../../sim/catalogue.js';
+import { jsonString } from '../../json.js';
+import { KeptBody } from '../kept-body.js';
 import { packedMap } from '../../arrays.js';
 
 const contentPart = z.looseObject({ type: z.string() });
@@ -122,23 +121,20 @@ class ChatGeneration extends OpenAIGeneration {
   }
 
   body(): string {
-    return `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":` + (this.repeats(lastBody) ? lastBody.rest() : this.rest());
+    const { completion, modelName, sim } = this;
+    // Kept for one text answer without logprobs (logprobs differ by request, several choices rarely repeat).
+    const keepable = this.choices.length === 1 && this.topLogprobs === null;
+    const rest = keepable ? (keptBodies.of(completion, modelName, sim) ?? keptBodies.keep(completion, modelName, sim, this.rest())) : this.rest();
+    return `{"id":"${this.id}","object":"chat.completion","created":${this.created},"model":` + rest;
   }
 
   /** The body after `"model":`, which only the id and `created` precede. */
   private rest(): string {
     const { sim, choices } = this;
-    const rest =
+    return (
       `${jsonString(this.modelName)},"choices":[${choices.length === 1 ? this.choiceJson(choices[0]!, 0) : choices.map((c, i) => this.choiceJson(c, i)).join(',')}],` +
-      `"usage":${chatUsageJson(sim.promptTokens, totalTokens(choices))},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`;
-    if (choices.length === 1 && this.topLogprobs === null) lastBody.keep(this.completion, this.modelName, sim, rest);
-    return rest;
-  }
-
-  /** Whether this is the kept answer again: one text answer, no logprobs, the same text object (src/sim/text.ts `answerText`), finish, model name and prompt. */
-  private repeats(last: LastBody): boolean {
-    const { completion, sim } = this;
-    return this.choices.length === 1 && this.topLogprobs === null && completion.text === last.text && completion.toolCalls.length === 0 && completion.finish === last.finish && this.modelName === last.modelName && sim.model === last.model && sim.promptTokens === last.promptTokens;
+      `"usage":${chatUsageJson(sim.promptTokens, totalTokens(choices))},"service_tier":"default","system_fingerprint":"${systemFingerprint(sim.model.id)}"}`
+    );
   }
 
   encoder(): StreamEncoder {
@@ -147,42 +143,7 @@ class ChatGeneration extends OpenAIGeneration {
   }
 }
 
-/**
- * The body after `"model":` of the last single answer without logprobs, and what it was made of.
- * A load tool sending one request again and again gets the same answer object each time
- * (`answerText`), so its JSON is built once and, from its second use, kept flat: every answer
- * embedding a tree of parts walks it again when uWS flattens the body to send it. A request
- * that differs costs the comparisons in `repeats`.
- */
-class LastBody {
-  text: TokenText | null = null;
-  finish = '';
-  modelName = '';
-  model: Model | null = null;
-  promptTokens = -1;
-  private kept = '';
-  private flat = false;
-
-  keep(completion: Completion, modelName: string, sim: SimRequest, rest: string): void {
-    this.text = completion.toolCalls.length === 0 ? completion.text : null;
-    this.finish = completion.finish;
-    this.modelName = modelName;
-    this.model = sim.model;
-    this.promptTokens = sim.promptTokens;
-    this.kept = rest;
-    this.flat = false;
-  }
-
-  rest(): string {
-    if (!this.flat) {
-      this.kept = flatUtf8(this.kept);
-      this.flat = true;
-    }
-    return this.kept;
-  }
-}
-
-const lastBody = new LastBody();
+const keptBodies = new KeptBody();
 
 /** `json_schema` carries its schema; `json_object` asks for any object (null). */
 function jsonSchemaOf(format: { type: string; json_schema?: { schema?: unknown } }): unknown {
