@@ -67,8 +67,9 @@ export interface Count {
  * What `--cache-sim` reports beside instructions: callgrind's simulated cache misses and branch
  * mispredictions (its first-level caches and last level after the host's, no prefetching), in
  * events per request. On 2026-12-08 they explained the simulator's CPU a request where
- * instructions did not: 1.9× the bare server's instructions, but 2.3× its instruction-cache
- * misses, 4× its data-cache misses and 3.6× its mispredicted branches, and 2.5–3× its user time.
+ * instructions did not: a chat request at 1.88× the bare server's instructions, but 2.14× its
+ * instruction-cache misses, 3.91× its data-cache misses and 3.06× its mispredicted branches, and
+ * 2.5–3× its user time.
  */
 const MISSES: readonly { readonly label: string; readonly events: readonly string[] }[] = [
   { label: 'instruction cache misses (I1)', events: ['I1mr'] },
