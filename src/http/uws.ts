@@ -10,9 +10,15 @@ import type { RequestHeaders } from '../api/context.js';
 /**
  * A header's name (or a constant status line) as the bytes uWebSockets.js takes. A string argument
  * is converted to UTF-8 on every call (V8's Utf8Length, then a copy: several hundred instructions
- * under callgrind); a byte array is read in place.
+ * under callgrind); bytes are read in place. A plain ArrayBuffer rather than a view: uWS asks a
+ * view for its buffer, length and offset, ~118 instructions a call more (callgrind, 8 header
+ * reads a request: 19.8k against 18.8k for a bare server).
  */
-const headerName = (name: string): Uint8Array => Buffer.from(name, 'latin1');
+function headerName(name: string): ArrayBuffer {
+  const bytes = new ArrayBuffer(name.length);
+  new Uint8Array(bytes).set(Buffer.from(name, 'latin1'));
+  return bytes;
+}
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
@@ -33,8 +39,8 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Status lines as bytes (see headerName), made once per status: a status is a number below 1,000. */
-const STATUS_LINES: (Uint8Array | undefined)[] = [];
-const statusLine = (status: number): Uint8Array => (STATUS_LINES[status] ??= headerName(STATUS_TEXT[status] ?? `${status} Unknown`));
+const STATUS_LINES: (ArrayBuffer | undefined)[] = [];
+const statusLine = (status: number): ArrayBuffer => (STATUS_LINES[status] ??= headerName(STATUS_TEXT[status] ?? `${status} Unknown`));
 
 const CONTENT_TYPE = headerName('content-type');
 
