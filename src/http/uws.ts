@@ -206,7 +206,7 @@ export function readBody(res: HttpResponse, limit: number, declaredLength: numbe
     }
     if (isLast && buffer === null) {
       finished = true;
-      done(BodyResult.Ok, Buffer.from(chunk).toString('utf8'));
+      done(BodyResult.Ok, UTF8.decode(chunk));
       return;
     }
     if (buffer === null || size + n > buffer.length) {
@@ -225,6 +225,14 @@ export function readBody(res: HttpResponse, limit: number, declaredLength: numbe
     }
   });
 }
+
+/**
+ * A body that arrives whole (nearly every one) is decoded straight from uWS's ArrayBuffer: a
+ * Buffer view of it cost node's validators and the view's buffer, length and offset, ~960
+ * instructions a request (callgrind). The BOM is kept, as `Buffer#toString` keeps it, and bad
+ * sequences become U+FFFD alike (the same text over 200,000 random malformed sequences).
+ */
+const UTF8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** First buffer for a body of unknown length (chunked uploads). */
 const INITIAL_BODY_BYTES = 16 * 1024;

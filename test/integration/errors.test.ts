@@ -220,3 +220,18 @@ t.test('Anthropic models paging parameters are checked', async (t) => {
   const unknown = await checkedFetch(`${srv.url}/v1/models/gpt-4o`, { headers: ANTHROPIC_HEADERS });
   t.equal(unknown.status, 404, 'an OpenAI model is not an Anthropic model');
 });
+
+t.test('a body\'s bytes are decoded as UTF-8 the way Buffer#toString decodes them: a BOM kept (so not JSON), bad sequences as U+FFFD', async (t) => {
+  const raw = (bytes: Buffer, headers: Record<string, string> = OPENAI_HEADERS): Promise<Response> => fetch(chat, { method: 'POST', headers, body: new Uint8Array(bytes) });
+  const json = Buffer.from(JSON.stringify({ ...okChat, messages: [{ role: 'user', content: 'AB' }] }));
+  const withBom = await raw(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json]));
+  t.equal(withBom.status, 400, 'a leading BOM is text before the JSON');
+  t.match((await withBom.json()).error.message, /not valid JSON/);
+  // "A\xff\xfeB": each bad byte becomes one U+FFFD, as node's Buffer and V8 decode it.
+  const bad = Buffer.from(json.toString().replace('AB', 'A__B'));
+  bad[bad.indexOf('A__B') + 1] = 0xff;
+  bad[bad.indexOf(0xff) + 1] = 0xfe;
+  const echoed = await raw(bad, { ...OPENAI_HEADERS, 'x-sim-mode': 'echo' });
+  t.equal(echoed.status, 200);
+  t.equal((await echoed.json()).choices[0].message.content, 'A\ufffd\ufffdB');
+});
