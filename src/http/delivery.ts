@@ -169,16 +169,17 @@ abstract class Delivery implements Waiter, Timed {
 
   /**
    * Accounts the end of a delivered response (`tokens` not yet counted); the caller then ends it.
-   * `cut`: a fault ended it before its answer was whole (vLLM would call that an abort).
+   * `cut`: a fault ended it before its answer was whole (vLLM would call that an abort). `now`:
+   * performance.now(), when the caller has just read it (each read is a call into node).
    */
-  protected complete(tokens: number, cut = false): void {
+  protected complete(tokens: number, cut = false, now = performance.now()): void {
     const { ex, gen } = this;
     this.state = 'done';
     ex.delivery = null;
     this.load.release();
     this.cells.active.dec();
     this.cells.tokens.inc(tokens);
-    this.cells.e2e.observe((performance.now() - ex.startedAt) / 1000);
+    this.cells.e2e.observe((now - ex.startedAt) / 1000);
     this.ended(cut ? 'abort' : gen.completion.finish === 'length' ? 'length' : 'stop');
     this.updateGauges();
     this.settle();
@@ -211,7 +212,8 @@ class DelayedReply extends Delivery {
     this.hold(n);
     const generating = faultedWait(ex.fault, n > 1 ? gen.completion.rawGapSum * timing.gapScale : 0, n);
     this.due = this.admittedAt + timing.ttftMs + generating;
-    if (this.due <= performance.now()) this.send(performance.now());
+    const now = performance.now();
+    if (this.due <= now) this.send(now);
     else ex.services.scheduler.add(this, this.due);
   }
 
@@ -223,7 +225,7 @@ class DelayedReply extends Delivery {
     const { ex, gen } = this;
     this.cells.lateness.observe(Math.max(0, now - this.due) / 1000);
     this.firstToken(this.admittedAt + gen.sim.timing.ttftMs);
-    this.complete(gen.completion.text.length);
+    this.complete(gen.completion.text.length, false, now);
     if (ex.services.serverTiming) ex.headers.push(['server-timing', this.serverTiming(now - ex.startedAt)]);
     ex.replyJson(200, gen.body());
   }
