@@ -130,7 +130,7 @@ function chooseTools(input: GenerationInput): ToolSpec[] {
 /** A prompt's token count: inline, or in the thread pool for costly prompts (src/sim/tokens.ts). */
 export function promptTokens(ctx: RouteContext, model: Model, texts: readonly string[]): number | Promise<number> {
   const counts = countTextsBounded(tokenizerOf(model), texts, ctx.pool);
-  return Array.isArray(counts) ? promptTotal(counts) : counts.then(promptTotal);
+  return counts instanceof Promise ? counts.then(promptTotal) : promptTotal(counts);
 }
 
 function plan(input: GenerationInput, ctx: RouteContext, wrap: (sim: SimRequest, completion: Completion) => Generation, promptTokens: number, profile: CompiledProfile): Generation | Promise<Generation> {

@@ -134,10 +134,34 @@ export interface CountPool {
   countTexts(task: { tokenizer: Tokenizer; texts: string[] }): Promise<number[]>;
 }
 
+/**
+ * The last prompt counted inline, and its counts. A load tool sends one body again and again,
+ * and comparing its texts with the last ones (equal strings compare as bytes) costs less than
+ * hashing each anew for the cache's lookup and building the counts again (~1k instructions a
+ * chat request). Only a prompt cheap enough to count inline is kept, so its counts are exact.
+ */
+let lastTokenizer: Tokenizer | null = null;
+let lastTexts: readonly string[] = [];
+let lastCounts: readonly number[] = [];
+
+const sameTexts = (a: readonly string[], b: readonly string[]): boolean => {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
 /** Each text's count: inline when cheap (or without a pool), in the pool otherwise. */
-export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[], pool: CountPool | null): number[] | Promise<number[]> {
-  if (pool !== null && tokenizer !== 'approximate' && costUnits(texts) > INLINE_COST_UNITS) return pool.countTexts({ tokenizer, texts: [...texts] });
-  return countTexts(tokenizer, texts);
+export function countTextsBounded(tokenizer: Tokenizer, texts: readonly string[], pool: CountPool | null): readonly number[] | Promise<number[]> {
+  if (tokenizer === lastTokenizer && sameTexts(texts, lastTexts)) return lastCounts;
+  const cost = costUnits(texts);
+  if (pool !== null && tokenizer !== 'approximate' && cost > INLINE_COST_UNITS) return pool.countTexts({ tokenizer, texts: [...texts] });
+  const counts = countTexts(tokenizer, texts);
+  if (cost <= INLINE_COST_UNITS) {
+    lastTokenizer = tokenizer;
+    lastTexts = texts;
+    lastCounts = counts;
+  }
+  return counts;
 }
 
 /** The encodings' tables are read as this module loads; a first count still compiles their split pattern and their counting code: done at start-up, not in the first request. */

@@ -4,7 +4,7 @@ import { countTokens as cl100k } from 'gpt-tokenizer/encoding/cl100k_base';
 import { validateConfig } from '../../src/config/load.js';
 import { CpuPool } from '../../src/sim/pool.js';
 import { loadRankTable, packagedRanks, RANKED_ENCODINGS, tokenBytes } from '../../src/sim/ranks.js';
-import { costUnits, countTexts, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS, promptTotal } from '../../src/sim/tokens.js';
+import { costUnits, countTexts, countTextsBounded, countTextTokens, EXACT_COST_UNITS, INLINE_COST_UNITS, promptTotal } from '../../src/sim/tokens.js';
 
 t.test('real encodings and the Claude approximation', async (t) => {
   t.equal(countTextTokens('o200k_base', 'Hello, world!'), 4);
@@ -83,4 +83,20 @@ t.test('cost units weigh non-ASCII text, and the exact budget bounds the work', 
   const rate = countTextTokens('o200k_base', cjk) / cjk.length;
   t.ok(ms < 3000, `${huge.length} CJK characters counted in ${ms.toFixed(0)} ms`);
   t.ok(Math.abs(n! / huge.length - rate) / rate < 0.05, 'the estimate follows the counted rate');
+});
+
+t.test('a prompt counted again is the last one\'s counts; any text or the tokenizer changing counts anew', async (t) => {
+  const texts = ['You are terse.', 'Say something short.'];
+  const first = countTextsBounded('o200k_base', texts, null) as readonly number[];
+  t.same(first, countTexts('o200k_base', texts), 'the counts themselves');
+  // Equal strings made apart (as JSON.parse makes each request's) are the same prompt.
+  const again = countTextsBounded('o200k_base', texts.map((s) => `${s} `.slice(0, -1)), null);
+  t.equal(again, first, 'the kept counts, not a recount');
+  const changed = countTextsBounded('o200k_base', ['You are terse.', 'Say something long.'], null) as readonly number[];
+  t.not(changed, first);
+  t.same(changed, countTexts('o200k_base', ['You are terse.', 'Say something long.']));
+  t.same(countTextsBounded('o200k_base', ['You are terse.'], null), countTexts('o200k_base', ['You are terse.']), 'fewer texts');
+  const other = countTextsBounded('cl100k_base', ['You are terse.'], null);
+  t.same(other, countTexts('cl100k_base', ['You are terse.']), 'another tokenizer counts with its own encoding');
+  t.same(countTextsBounded('approximate', ['You are terse.'], null), [Math.ceil('You are terse.'.length / 3.5)]);
 });

@@ -73,5 +73,5 @@ export function embeddings(body: unknown, ctx: RouteContext): JsonReply | Promis
   };
   // Token-id inputs count as their ids; texts are counted inline or in the pool (src/sim/tokens.ts).
   const counts = countTextsBounded(tokenizerOf(model), strings, ctx.pool);
-  return Array.isArray(counts) ? answer(counts) : counts.then(answer);
+  return counts instanceof Promise ? counts.then(answer) : answer(counts);
 }
