@@ -210,7 +210,9 @@ t.test('a new profile through the API: both workers serve its latency from the r
   await timed(20);
   const before = await timed(20);
   const median = [...before.ms].sort((a, b) => a - b)[before.ms.length >> 1]!;
-  t.ok(median < 200, `before: ${Math.round(median)} ms at the median (5 ms to the first token; the new profile's 400 is well above)`);
+  // 50–80 ms on a quiet machine; 254 ms once in CI with other test files loading both cores. Any
+  // median clearly under the new profile's 400 ms floor shows the change below.
+  t.ok(median < 300, `before: ${Math.round(median)} ms at the median (5 ms to the first token; the new profile's 400 is well above)`);
   // Under load: a bounded loop keeps requests in flight while the new profile is applied.
   let running = true;
   const load = (async () => {
