@@ -108,7 +108,7 @@ abstract class Delivery implements Waiter, Timed {
   }
 
   cancel(): void {
-    const { ex, gen } = this;
+    const { ex } = this;
     if (this.state === 'waiting') this.load.abandon(this);
     else if (this.state === 'running') {
       ex.services.scheduler.remove(this);

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { RequestHeaders } from '../api/context.js';
+import { FrameBuffer } from '../sim/frames.js';
 
 /**
  * All uWebSockets.js discipline lives here and in sse.ts / app.ts (GUIDE example 6): headers are
@@ -157,24 +158,20 @@ export function writeResponse(res: HttpResponse, status: number, contentType: st
   res.end(utf8Bytes(body), close);
 }
 
-/** Node's Buffer writes UTF-8 with this method (untyped; `write(text, offset)` looks the encoding up first). */
-type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
-
-/** Where `utf8Bytes` encodes: one buffer for every response of the process. */
-const SCRATCH = Buffer.allocUnsafeSlow(64 * 1024) as Utf8Writable;
-
 /**
- * A body as UTF-8 bytes in a buffer every response reuses, for uWS: a string argument is
- * converted by V8's Utf8Value (measured, copied to a new allocation, freed), ~500 instructions
- * more for a chat body than encoding it here (callgrind). For the short header value it cost
- * ~760 more (the view's making and reading outweigh the copy), so headers go as text. uWS copies
- * what it is given before the call returns, so the next call may overwrite it (the stream
- * frames rely on the same). Text that might not fit (3 bytes a UTF-16 unit at most) goes as
- * the string.
+ * Where a JSON body is encoded as UTF-8 for uWS, one buffer for every response of the process
+ * (not the streams' own: a reply can be written while a stream's frames are assembled). A string
+ * argument is converted by V8's Utf8Value (measured, copied to a new allocation, freed), ~500
+ * instructions more for a chat body than encoding it here (callgrind); for the short header
+ * value the bytes cost ~760 more, so headers go as text. uWS copies what it is given before the
+ * call returns, so the next reply may reuse the buffer (the stream frames rely on the same).
  */
-function utf8Bytes(text: string): Uint8Array | string {
-  if (text.length * 3 > SCRATCH.length) return text;
-  return SCRATCH.subarray(0, SCRATCH.utf8Write(text, 0));
+const BODY = new FrameBuffer();
+
+function utf8Bytes(text: string): Uint8Array {
+  BODY.reset();
+  BODY.text(text);
+  return BODY.view();
 }
 
 /** A response to HEAD: the headers GET would send, `content-length` included, and no body. */

@@ -6,6 +6,9 @@
  * CPU at 500 streams) and that left ~450 bytes of garbage a token. uWS copies what it keeps (cork
  * buffer or backpressure buffer), so the scratch is free again as soon as write() returns.
  */
+/** Node's Buffer writes UTF-8 with this method (untyped). */
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number): number };
+
 export class FrameBuffer {
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   /**
@@ -25,10 +28,10 @@ export class FrameBuffer {
     if (this.buf.length > KEPT_BYTES) this.replace(Buffer.allocUnsafe(INITIAL_BYTES));
   }
 
-  /** Appends a string as UTF-8. */
+  /** Appends a string as UTF-8 (node's own UTF-8 write: `write(s, offset)` looks the encoding up first). */
   text(s: string): void {
     this.reserve(s.length * 3); // a UTF-16 code unit never takes more than 3 bytes
-    this.length += this.buf.write(s, this.length);
+    this.length += (this.buf as Utf8Writable).utf8Write(s, this.length);
   }
 
   /** Appends bytes prepared in advance (see `utf8`). */
